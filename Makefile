@@ -1,0 +1,54 @@
+# hakmem: build the library, run the tests, run the benchmark comparison.
+CC      ?= gcc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+HAK_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+             -fno-plt -fno-semantic-interposition -Wall -Wextra -Wno-unused-parameter \
+             -Iinclude -Icore -pthread
+LDLIBS  = -pthread -lm
+
+CORE_SRCS = $(filter-out core/hakmem_override.c,$(wildcard core/*.c))
+CORE_OBJS = $(patsubst core/%.c,build/obj/%.o,$(CORE_SRCS))
+OVR_OBJ   = build/obj/hakmem_override.o
+HEADERS   = $(wildcard core/*.h include/*.h)
+
+.PHONY: all test bench bench-quick bench-long bench-sweep clean
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a
+
+build/obj/%.o: core/%.c $(HEADERS) | build/obj
+	$(CC) $(HAK_CFLAGS) -c $< -o $@
+
+build/obj:
+	mkdir -p $@
+
+# LD_PRELOAD library: exports malloc/free/... and the hak_ API.
+build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ)
+	$(CC) -shared -Wl,-z,now -o $@ $^ $(LDLIBS)
+
+# Static library that replaces malloc in the program it is linked into.
+build/libhakmem.a: $(CORE_OBJS) $(OVR_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# Static library with the hak_ API only: the program keeps the system malloc.
+build/libhakmem_api.a: $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+test: all
+	$(MAKE) -C tests run
+
+bench: all
+	$(MAKE) -C benchmarks run
+
+bench-quick: all
+	$(MAKE) -C benchmarks run MODE=quick
+
+bench-long: all
+	$(MAKE) -C benchmarks run MODE=long
+
+bench-sweep: all
+	$(MAKE) -C benchmarks sweep
+
+clean:
+	rm -rf build bench_fragment_stress_hakx
+	-$(MAKE) -C tests clean
+	-$(MAKE) -C benchmarks clean

@@ -1,0 +1,36 @@
+/* The one runtime knob table ACE turns (DESIGN.md §2).  Knobs are read only on
+ * slow paths (refill, flush, drain, release); writers store relaxed atomics so
+ * values may change while threads run.  A knob given by its static override
+ * (HAKMEM_TLS_CAP, ...) is marked fixed and ACE must leave it alone. */
+#ifndef HAKMEM_KNOBS_H
+#define HAKMEM_KNOBS_H
+
+#include <stdint.h>
+#include "hakmem_size_class.h"
+
+typedef struct hak_knobs {
+    uint32_t tls_cap[HAK_NCLASS];          /* candidate magazine capacity: 4..64 */
+    uint32_t drain_threshold[HAK_NCLASS];  /* remote backlog that makes the owner drain: 32..512 */
+    uint32_t bundle_width;                 /* blocks moved per central free list transfer: 16..128 */
+    uint32_t partial_release_pages;        /* OS pages released per partly used span per pass: 1..8 */
+    uint32_t diet_permille;                /* TLS diet factor x1000: 500..1000 */
+    uint8_t  fixed_tls_cap[HAK_NCLASS];    /* 1 = set by HAKMEM_TLS_CAP, ACE must not move it */
+    uint8_t  fixed_drain[HAK_NCLASS];
+    uint8_t  fixed_bundle, fixed_partial, fixed_diet;
+} hak_knobs_t;
+
+extern hak_knobs_t hak_knobs;           /* live values */
+extern hak_knobs_t hak_knobs_static;    /* defaults + static overrides, set at init */
+
+#define HAK_KNOB_GET(f)     __atomic_load_n(&hak_knobs.f, __ATOMIC_RELAXED)
+#define HAK_KNOB_SET(f, v)  __atomic_store_n(&hak_knobs.f, (v), __ATOMIC_RELAXED)
+
+/* Parse the static overrides from the environment (called once at init). */
+void hak_knobs_init(void);
+/* Put the static values (defaults or overrides) back: ACE's safety valve. */
+void hak_knobs_restore_static(void);
+/* Magazine capacity a thread uses for class c: tls_cap x diet, bounded by the
+ * class's byte budget, at least 1, at most HAK_MAG_MAX. */
+uint32_t hak_knobs_effective_cap(int c);
+
+#endif

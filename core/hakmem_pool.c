@@ -1,0 +1,221 @@
+/* Mid (1 KiB - 256 KiB): a pool of spans per class with a central free list
+ * per class, sharded by thread.  Magazines refill from and flush to their
+ * thread's shard in bundles (bundle width is an ACE knob) under a lock whose
+ * wait time is counted.  A shard keeps a bounded stock of free blocks; the
+ * rest go back to their spans' bitmaps so empty spans can be released. */
+#include "hakmem_heap.h"
+#include "hakmem_knobs.h"
+#include <string.h>
+
+#define MID_CLASSES     (HAK_NCLASS - HAK_TINY_CLASSES)
+#define EMPTY_RESERVE   1
+#define CENTRAL_BYTES   (1u << 20)   /* most free bytes a shard's list keeps per class */
+
+typedef struct hak_central {
+    hak_lock_t lock;
+    void *blocks;           /* free blocks linked through their first word */
+    uint32_t nblocks, nempty;
+    hak_span_t *avail, *full;
+} __attribute__((aligned(64))) hak_central_t;
+
+static hak_central_t central[MID_CLASSES][HAK_SHARDS];
+
+static hak_central_t *central_of(int c, uint32_t shard) { return &central[c - HAK_TINY_CLASSES][shard]; }
+
+/* Blocks a shard keeps on its list before returning the rest to spans. */
+static uint32_t central_high_water(int c)
+{
+    uint32_t bw = HAK_KNOB_GET(bundle_width), by_bytes = CENTRAL_BYTES / hak_class_size[c];
+    uint32_t hw = 2 * bw < by_bytes ? 2 * bw : by_bytes;
+    return hw ? hw : 1;
+}
+
+/* Return p to its span's bitmap (the span's shard lock held). */
+static void span_put(hak_central_t *ct, hak_span_t *sp, void *p, hak_counters_t *cnt)
+{
+    if (!hak_span_put(sp, (uintptr_t)p)) {
+        hak_unlock(&ct->lock);
+        hak_report_double("free()", p);
+    }
+    if (sp->list == HAK_LIST_FULL) {
+        hak_span_list_remove(&ct->full, sp);
+        hak_span_list_push(&ct->avail, sp, HAK_LIST_AVAIL);
+    }
+    if (sp->used == 0) {
+        if (ct->nempty >= EMPTY_RESERVE) {
+            hak_span_list_remove(&ct->avail, sp);
+            hak_span_free(sp, cnt);
+        } else {
+            ct->nempty++;
+        }
+    } else if (!sp->sparse_done && sp->used * 4 <= sp->capacity) {
+        sp->sparse_done = 1;
+        uint32_t n = HAK_KNOB_GET(partial_release_pages);
+        if (n)
+            hak_span_release_free_pages(sp, n, cnt);
+    }
+}
+
+/* Return a chain of blocks to their spans, taking each span's shard lock
+ * (one acquisition per run of blocks of the same shard). */
+static void return_chain(int c, void *p, hak_counters_t *cnt)
+{
+    hak_central_t *held = NULL;
+    while (p) {
+        void *next = *(void **)p;
+        hak_span_t *sp = hak_span_of((uintptr_t)p);
+        hak_central_t *ct = central_of(c, sp->shard);
+        if (ct != held) {
+            if (held)
+                hak_unlock(&held->lock);
+            hak_lock(&ct->lock, cnt);
+            held = ct;
+        }
+        span_put(ct, sp, p, cnt);
+        p = next;
+    }
+    if (held)
+        hak_unlock(&held->lock);
+}
+
+void hak_pool_refill(hak_heap_t *h, int c)
+{
+    uint32_t cap = hak_knobs_effective_cap(c);
+    uint32_t want = HAK_KNOB_GET(bundle_width);
+    h->cap[c] = cap;
+    if (want > cap - h->count[c])
+        want = cap - h->count[c];
+    void **out = &h->items[c][h->count[c]];
+    uint32_t got = 0;
+    hak_central_t *ct = central_of(c, h->shard);
+    hak_lock(&ct->lock, &h->cnt);
+    while (got < want && ct->blocks) {
+        void *p = ct->blocks;
+        ct->blocks = *(void **)p;
+        ct->nblocks--;
+        out[got++] = p;
+    }
+    while (got < want) {
+        hak_span_t *sp = ct->avail;
+        if (!sp) {
+            sp = hak_span_alloc(c, &h->cnt);
+            if (!sp)
+                break;
+            sp->shard = (uint8_t)h->shard;
+            hak_span_list_push(&ct->avail, sp, HAK_LIST_AVAIL);
+            ct->nempty++;
+        }
+        if (sp->used == 0)
+            ct->nempty--;
+        got += hak_span_take(sp, out + got, want - got);
+        if (sp->used * 2 > sp->capacity)
+            sp->sparse_done = 0;
+        if (sp->used == sp->capacity) {
+            hak_span_list_remove(&ct->avail, sp);
+            hak_span_list_push(&ct->full, sp, HAK_LIST_FULL);
+        }
+    }
+    hak_unlock(&ct->lock);
+    h->count[c] += got;
+    HAK_CNT_INC(h->cnt.cls[c].refills);
+}
+
+void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep)
+{
+    void **it = h->items[c];
+    uint32_t n = h->count[c] - keep;
+    if (n) {
+        for (uint32_t i = 0; i + 1 < n; i++)
+            *(void **)it[i] = it[i + 1];
+        hak_central_t *ct = central_of(c, h->shard);
+        void *excess = NULL;
+        hak_lock(&ct->lock, &h->cnt);
+        *(void **)it[n - 1] = ct->blocks;
+        ct->blocks = it[0];
+        ct->nblocks += n;
+        uint32_t hw = central_high_water(c);
+        if (ct->nblocks > hw) {
+            /* keep half the high water, hand the rest back to spans */
+            uint32_t keepc = hw / 2, i = 1;
+            void *p = ct->blocks;
+            if (keepc == 0) {
+                excess = ct->blocks;
+                ct->blocks = NULL;
+            } else {
+                for (; i < keepc; i++)
+                    p = *(void **)p;
+                excess = *(void **)p;
+                *(void **)p = NULL;
+            }
+            ct->nblocks = keepc;
+        }
+        hak_unlock(&ct->lock);
+        return_chain(c, excess, &h->cnt);
+        memmove(it, it + n, keep * sizeof(void *));
+    }
+    h->count[c] = keep;
+    h->cap[c] = hak_knobs_effective_cap(c);
+    HAK_CNT_INC(h->cnt.cls[c].flushes);
+}
+
+void hak_pool_free_direct(hak_span_t *sp, void *p)
+{
+    *(void **)p = NULL;
+    return_chain(sp->cls, p, &hak_global_counters);
+}
+
+size_t hak_pool_release(int empty_only, uint32_t pages, uint64_t deadline)
+{
+    size_t done = 0;
+    hak_counters_t *cnt = &hak_global_counters;
+    for (int c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++)
+        for (uint32_t s = 0; s < HAK_SHARDS; s++) {
+            if (hak_now_ns() >= deadline)
+                return done;
+            hak_central_t *ct = central_of(c, s);
+            if (!ct->blocks && !ct->avail)
+                continue;
+            /* the shard's stock goes back to the spans first */
+            hak_lock(&ct->lock, cnt);
+            void *chain = ct->blocks;
+            ct->blocks = NULL;
+            ct->nblocks = 0;
+            hak_unlock(&ct->lock);
+            return_chain(c, chain, cnt);
+            hak_lock(&ct->lock, cnt);
+            for (hak_span_t *sp = ct->avail, *next; sp; sp = next) {
+                next = sp->next;
+                if (sp->used == 0) {
+                    hak_span_list_remove(&ct->avail, sp);
+                    done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
+                    hak_span_free(sp, cnt);
+                    ct->nempty--;
+                } else if (!empty_only) {
+                    done += hak_span_release_free_pages(sp, pages, cnt);
+                }
+            }
+            hak_unlock(&ct->lock);
+        }
+    return done;
+}
+
+void hak_pool_lock_all(void)
+{
+    for (int c = 0; c < MID_CLASSES; c++)
+        for (int s = 0; s < HAK_SHARDS; s++)
+            pthread_mutex_lock(&central[c][s].lock.m);
+}
+
+void hak_pool_unlock_all(void)
+{
+    for (int c = 0; c < MID_CLASSES; c++)
+        for (int s = 0; s < HAK_SHARDS; s++)
+            pthread_mutex_unlock(&central[c][s].lock.m);
+}
+
+void hak_pool_reinit_locks(void)
+{
+    for (int c = 0; c < MID_CLASSES; c++)
+        for (int s = 0; s < HAK_SHARDS; s++)
+            hak_lock_reinit(&central[c][s].lock);
+}

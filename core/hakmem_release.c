@@ -1,0 +1,38 @@
+/* Release passes over every heap, the abandoned spans, the Mid pool and the
+ * Large cache (see hakmem_release.h). */
+#include "hakmem.h"
+#include "hakmem_release.h"
+#include "hakmem_heap.h"
+#include "hakmem_large.h"
+
+typedef struct { int empty_only; uint32_t pages; uint64_t deadline; size_t done; } pass_t;
+
+static void release_heap(hak_heap_t *h, void *arg)
+{
+    pass_t *p = arg;
+    if (hak_now_ns() < p->deadline)
+        p->done += hak_tiny_release(h, p->empty_only, p->pages, p->deadline, &hak_global_counters);
+}
+
+static size_t release_all(int empty_only, uint32_t pages, uint64_t deadline)
+{
+    pass_t p = { empty_only, pages, deadline, 0 };
+    hak_heap_foreach(release_heap, &p);
+    p.done += hak_tiny_release_abandoned(empty_only, pages, deadline);
+    p.done += hak_pool_release(empty_only, pages, deadline);
+    if (empty_only)
+        hak_large_release_cache(deadline);   /* address space only: cached pages are already released */
+    return p.done;
+}
+
+size_t hak_release_empty(uint64_t deadline_ns) { return release_all(1, 0, deadline_ns); }
+
+size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns)
+{
+    return release_all(0, pages_per_span, deadline_ns);
+}
+
+size_t hak_release_free_memory(void)
+{
+    return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX);
+}

@@ -1,0 +1,21 @@
+/* Giving memory back to the OS.  The same functions serve the free slow path
+ * (ACE off: small bounded steps) and ACE's budgeted scavenge (deadline). */
+#ifndef HAKMEM_RELEASE_H
+#define HAKMEM_RELEASE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Monotonic clock in ns (vDSO clock_gettime; slow paths only). */
+uint64_t hak_now_ns(void);
+
+/* Release whole empty spans kept as reserves (per heap and per central shard)
+ * and the pages of cached large mappings, until done or now >= deadline_ns.
+ * Returns 4 KiB pages released. */
+size_t hak_release_empty(uint64_t deadline_ns);
+
+/* Release up to pages_per_span free OS pages inside each partly used span,
+ * until done or now >= deadline_ns.  Returns 4 KiB pages released. */
+size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns);
+
+#endif

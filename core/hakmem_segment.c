@@ -1,0 +1,242 @@
+/* Segments, spans and their free-block bitmaps (see hakmem_segment.h). */
+#include "hakmem_segment.h"
+#include "hakmem_size_class.h"
+#include "hakmem_lock.h"
+#include <string.h>
+
+_Static_assert(sizeof(hak_segment_t) <= HAK_PAGE_SIZE, "segment header must fit page 0");
+
+uint64_t hak_segmap[1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT - 6)];
+hak_span_t hak_span_invalid;          /* limit 0: every pointer fails hak_span_is_block */
+uint64_t hak_bytes_spans, hak_bytes_released;
+
+static hak_lock_t seg_lock = HAK_LOCK_INIT;
+static hak_segment_t *segments;
+
+uint32_t hak_span_pages_for_class(int cls)
+{
+    if (hak_is_tiny_class(cls))
+        return 1;
+    uint64_t pages = ((uint64_t)hak_class_size[cls] * 16 + HAK_PAGE_SIZE - 1) >> HAK_PAGE_SHIFT;
+    return pages > HAK_SPAN_MAX_PAGES ? HAK_SPAN_MAX_PAGES : (uint32_t)pages;
+}
+
+static hak_segment_t *segment_new(void)
+{
+    hak_segment_t *seg = hak_os_map_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
+    if (!seg)
+        return NULL;
+    for (int i = 0; i < HAK_SEG_PAGES; i++)
+        seg->page_span[i] = &hak_span_invalid;
+    seg->free_pages = ~1ull;   /* page 0 is the header */
+    seg->next = segments;
+    segments = seg;
+    uintptr_t i = (uintptr_t)seg >> HAK_SEG_SHIFT;
+    __atomic_fetch_or(&hak_segmap[i >> 6], 1ull << (i & 63), __ATOMIC_RELEASE);
+    return seg;
+}
+
+/* first run of n free pages, or -1 */
+static int segment_find_run(const hak_segment_t *seg, uint32_t n)
+{
+    uint64_t want = n == 64 ? ~0ull : ((1ull << n) - 1);
+    for (uint32_t i = 1; i + n <= HAK_SEG_PAGES; i++)
+        if (((seg->free_pages >> i) & want) == want)
+            return (int)i;
+    return -1;
+}
+
+hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
+{
+    uint32_t pages = hak_span_pages_for_class(cls);
+    hak_lock(&seg_lock, cnt);
+    hak_segment_t *seg;
+    int pi = -1;
+    for (seg = segments; seg; seg = seg->next)
+        if ((pi = segment_find_run(seg, pages)) >= 0)
+            break;
+    if (!seg) {
+        seg = segment_new();
+        if (!seg) {
+            hak_unlock(&seg_lock);
+            return NULL;
+        }
+        pi = 1;
+    }
+    hak_span_t *sp = &seg->spans[pi];
+    uint64_t mask = pages == 64 ? ~0ull : ((1ull << pages) - 1);
+    seg->free_pages &= ~(mask << pi);
+    uint32_t bsize = hak_class_size[cls];
+    memset(sp, 0, offsetof(hak_span_t, freemap));
+    sp->start = (uintptr_t)seg + ((uintptr_t)pi << HAK_PAGE_SHIFT);
+    sp->bsize = bsize;
+    sp->cls = (uint8_t)cls;
+    sp->pages = pages;
+    sp->capacity = (uint32_t)((pages * HAK_PAGE_SIZE) / bsize);
+    if (sp->capacity > HAK_SPAN_MAX_BLOCKS)
+        sp->capacity = HAK_SPAN_MAX_BLOCKS;
+    sp->div_magic = UINT64_MAX / bsize + 1;
+    sp->div_mul = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+    uint32_t words = (sp->capacity + 63) / 64;
+    memset(sp->freemap, 0xff, words * 8);
+    if (sp->capacity % 64)
+        sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
+    __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < pages; i++)
+        seg->page_span[pi + i] = sp;
+    hak_unlock(&seg_lock);
+    __atomic_fetch_add(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
+    return sp;
+}
+
+void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
+{
+    hak_segment_t *seg = (hak_segment_t *)(sp->start & ~(HAK_SEG_SIZE - 1));
+    uint32_t pi = (uint32_t)((sp->start - (uintptr_t)seg) >> HAK_PAGE_SHIFT);
+    size_t bytes = (size_t)sp->pages * HAK_PAGE_SIZE;
+    hak_os_release((void *)sp->start, bytes);
+    hak_cnt_add(cnt, &cnt->pages_released, bytes / HAK_OS_PAGE - sp->nreleased);
+    __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);
+    hak_lock(&seg_lock, cnt);
+    for (uint32_t i = 0; i < sp->pages; i++)
+        seg->page_span[pi + i] = &hak_span_invalid;
+    __atomic_store_n(&sp->limit, 0, __ATOMIC_RELEASE);
+    uint64_t mask = sp->pages == 64 ? ~0ull : ((1ull << sp->pages) - 1);
+    seg->free_pages |= mask << pi;
+    hak_unlock(&seg_lock);
+}
+
+/* A block handed out from a released OS page makes that page resident again. */
+static void span_unrelease(hak_span_t *sp, uintptr_t p)
+{
+    uint32_t first = (uint32_t)((p - sp->start) / HAK_OS_PAGE);
+    uint32_t last = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE);
+    for (uint32_t j = first; j <= last && sp->nreleased; j++)
+        if (sp->released[j / 64] & (1ull << (j % 64))) {
+            sp->released[j / 64] &= ~(1ull << (j % 64));
+            sp->nreleased--;
+            __atomic_fetch_sub(&hak_bytes_released, HAK_OS_PAGE, __ATOMIC_RELAXED);
+        }
+}
+
+uint32_t hak_span_take(hak_span_t *sp, void **out, uint32_t n)
+{
+    uint32_t got = 0, words = (sp->capacity + 63) / 64, w = sp->scan;
+    uintptr_t start = sp->start, bsize = sp->bsize;
+    for (; w < words && got < n; w++) {
+        uint64_t bits = sp->freemap[w];
+        while (bits && got < n) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            out[got++] = (void *)(start + ((uintptr_t)w * 64 + b) * bsize);
+        }
+        sp->freemap[w] = bits;
+        if (bits)
+            break;
+    }
+    sp->scan = w;
+    sp->used += got;
+    if (sp->nreleased)
+        for (uint32_t i = 0; i < got; i++)
+            span_unrelease(sp, (uintptr_t)out[i]);
+    return got;
+}
+
+int hak_span_put(hak_span_t *sp, uintptr_t p)
+{
+    uint32_t idx = hak_span_index(sp, p);
+    uint64_t bit = 1ull << (idx % 64);
+    if (HAK_UNLIKELY(sp->freemap[idx / 64] & bit))
+        return 0;
+    sp->freemap[idx / 64] |= bit;
+    if (idx / 64 < sp->scan)
+        sp->scan = idx / 64;
+    sp->used--;
+    return 1;
+}
+
+/* all blocks in [first, last] free? */
+static int span_range_free(const hak_span_t *sp, uint32_t first, uint32_t last)
+{
+    for (uint32_t i = first; i <= last;) {
+        uint32_t w = i / 64, b = i % 64, n = 64 - b;
+        if (n > last - i + 1)
+            n = last - i + 1;
+        uint64_t m = (n == 64 ? ~0ull : ((1ull << n) - 1)) << b;
+        if ((sp->freemap[w] & m) != m)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_counters_t *cnt)
+{
+    uint32_t ospages = sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE);
+    size_t done = 0;
+    uint32_t run_start = 0, run_len = 0;
+    for (uint32_t j = 0; j <= ospages && done < max_pages; j++) {
+        int ok = 0;
+        if (j < ospages && !(sp->released[j / 64] & (1ull << (j % 64)))) {
+            uint64_t lo = (uint64_t)j * HAK_OS_PAGE, hi = lo + HAK_OS_PAGE - 1;
+            uint32_t first = (uint32_t)(lo / sp->bsize), last = (uint32_t)(hi / sp->bsize);
+            if (last >= sp->capacity)
+                last = sp->capacity - 1;
+            ok = first > last || span_range_free(sp, first, last);
+        }
+        if (ok) {
+            if (!run_len)
+                run_start = j;
+            run_len++;
+            sp->released[j / 64] |= 1ull << (j % 64);
+            done++;
+        }
+        if ((!ok || done == max_pages) && run_len) {
+            hak_os_release((void *)(sp->start + (uintptr_t)run_start * HAK_OS_PAGE), (size_t)run_len * HAK_OS_PAGE);
+            run_len = 0;
+        }
+    }
+    if (run_len)
+        hak_os_release((void *)(sp->start + (uintptr_t)run_start * HAK_OS_PAGE), (size_t)run_len * HAK_OS_PAGE);
+    sp->nreleased += (uint32_t)done;
+    __atomic_fetch_add(&hak_bytes_released, done * HAK_OS_PAGE, __ATOMIC_RELAXED);
+    hak_cnt_add(cnt, &cnt->pages_released, done);
+    return done;
+}
+
+void hak_span_list_push(hak_span_t **head, hak_span_t *sp, int list)
+{
+    sp->list = (uint8_t)list;
+    sp->prev = NULL;
+    sp->next = *head;
+    if (*head)
+        (*head)->prev = sp;
+    *head = sp;
+}
+
+void hak_span_list_remove(hak_span_t **head, hak_span_t *sp)
+{
+    if (sp->prev)
+        sp->prev->next = sp->next;
+    else
+        *head = sp->next;
+    if (sp->next)
+        sp->next->prev = sp->prev;
+    sp->next = sp->prev = NULL;
+    sp->list = HAK_LIST_NONE;
+}
+
+void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg)
+{
+    hak_lock(&seg_lock, &hak_global_counters);
+    for (hak_segment_t *seg = segments; seg; seg = seg->next)
+        for (int i = 1; i < HAK_SEG_PAGES; i++)
+            if (seg->page_span[i] == &seg->spans[i])
+                fn(&seg->spans[i], arg);
+    hak_unlock(&seg_lock);
+}
+
+void hak_segment_lock_all(void) { pthread_mutex_lock(&seg_lock.m); }
+void hak_segment_unlock_all(void) { pthread_mutex_unlock(&seg_lock.m); }
+void hak_segment_reinit_locks(void) { hak_lock_reinit(&seg_lock); }

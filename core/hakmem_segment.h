@@ -1,0 +1,114 @@
+/* Segments and spans: the one pointer -> metadata rule for Tiny and Mid.
+ * A segment is 4 MiB, 4 MiB aligned, made of 64 pages of 64 KiB; page 0 holds
+ * the segment header with one span descriptor per page.  A span is a run of
+ * pages carved into blocks of one class; its free blocks are a bitmap in the
+ * descriptor (never links inside the blocks, so any free page can be released).
+ * A global bitmap over the address space says which 4 MiB regions are hakmem
+ * segments, so a foreign pointer is recognised without touching its memory. */
+#ifndef HAKMEM_SEGMENT_H
+#define HAKMEM_SEGMENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "hakmem_os.h"
+#include "hakmem_stats.h"
+
+#define HAK_SEG_SHIFT   22
+#define HAK_SEG_SIZE    (1ul << HAK_SEG_SHIFT)
+#define HAK_PAGE_SHIFT  16
+#define HAK_PAGE_SIZE   (1ul << HAK_PAGE_SHIFT)
+#define HAK_SEG_PAGES   64
+#define HAK_SPAN_MAX_PAGES    32
+#define HAK_SPAN_MAX_BLOCKS   4096
+#define HAK_SPAN_MAX_OSPAGES  (HAK_SPAN_MAX_PAGES * (HAK_PAGE_SIZE / HAK_OS_PAGE))
+#define HAK_ADDR_BITS   48
+
+enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_FULL, HAK_LIST_ABANDONED };
+
+struct hak_heap;
+typedef struct hak_span hak_span_t;
+struct hak_span {
+    /* read by free()'s fast path; constant while the span is in use */
+    uintptr_t start;       /* block 0 */
+    uint64_t  limit;       /* capacity * bsize; 0 when the span is not in use */
+    uint64_t  div_magic;   /* off divisible by bsize <=> off * div_magic < div_magic */
+    uint32_t  bsize;
+    uint8_t   cls;
+    uint8_t   list;        /* HAK_LIST_* */
+    uint8_t   shard;       /* Mid: central shard that owns the bitmap */
+    uint8_t   sparse_done; /* partial release already done since the span was last dense */
+    /* owner side: Tiny spans belong to a heap (NULL = abandoned), Mid spans to a
+     * central shard; the bitmap is touched only under that owner's lock */
+    struct hak_heap *owner;
+    hak_span_t *next, *prev;
+    uint32_t  capacity, used, pages, scan;
+    uint32_t  div_mul;     /* index = (off * div_mul) >> 32 for multiples of bsize */
+    uint32_t  nreleased;   /* OS pages of this span given back while it is in use */
+    uint64_t  released[HAK_SPAN_MAX_OSPAGES / 64];
+    uint64_t  freemap[HAK_SPAN_MAX_BLOCKS / 64];
+};
+
+typedef struct hak_segment {
+    hak_span_t *page_span[HAK_SEG_PAGES];   /* page -> span covering it */
+    uint64_t free_pages;                    /* bit i: page i is in no span */
+    struct hak_segment *next;
+    hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
+} hak_segment_t;
+
+extern uint64_t hak_segmap[1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT - 6)];
+extern hak_span_t hak_span_invalid;
+extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
+extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */
+
+static inline int hak_segmap_has(uintptr_t a)
+{
+    uintptr_t i = a >> HAK_SEG_SHIFT;
+    if (HAK_UNLIKELY(i >> (HAK_ADDR_BITS - HAK_SEG_SHIFT)))
+        return 0;
+    return (__atomic_load_n(&hak_segmap[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+}
+
+/* The span of a pointer inside a segment (hak_span_invalid for the header page
+ * or a free page). */
+static inline hak_span_t *hak_span_of(uintptr_t a)
+{
+    hak_segment_t *seg = (hak_segment_t *)(a & ~(HAK_SEG_SIZE - 1));
+    return seg->page_span[(a >> HAK_PAGE_SHIFT) & (HAK_SEG_PAGES - 1)];
+}
+
+/* A valid block start of an in-use span? */
+static inline int hak_span_is_block(const hak_span_t *sp, uintptr_t a)
+{
+    uint64_t off = a - sp->start;
+    return off < sp->limit && off * sp->div_magic < sp->div_magic;
+}
+
+static inline uint32_t hak_span_index(const hak_span_t *sp, uintptr_t a)
+{
+    return (uint32_t)(((a - sp->start) * (uint64_t)sp->div_mul) >> 32);
+}
+
+uint32_t hak_span_pages_for_class(int cls);
+/* A new span for class cls with every block free (NULL when out of memory). */
+hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt);
+/* Give the (empty) span's pages back to the OS and to its segment. */
+void hak_span_free(hak_span_t *sp, hak_counters_t *cnt);
+/* Take up to n free blocks (bitmap bits) into out[]; returns how many. */
+uint32_t hak_span_take(hak_span_t *sp, void **out, uint32_t n);
+/* Mark block p free; returns 0 if it already was (a double free). */
+int hak_span_put(hak_span_t *sp, uintptr_t p);
+/* Release up to max_pages OS pages of the span that hold no used block. */
+size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_counters_t *cnt);
+
+/* Span lists (owner's lock held). */
+void hak_span_list_push(hak_span_t **head, hak_span_t *sp, int list);
+void hak_span_list_remove(hak_span_t **head, hak_span_t *sp);
+
+/* Walk every in-use span (racy reads; for statistics only). */
+void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg);
+
+void hak_segment_lock_all(void);
+void hak_segment_unlock_all(void);
+void hak_segment_reinit_locks(void);
+
+#endif

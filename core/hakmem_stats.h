@@ -1,0 +1,46 @@
+/* Plain per-thread event counters.  Each thread increments its own (relaxed
+ * load + store: one add, no lock prefix); a reader thread (ACE, HAKMEM_STATS)
+ * sums every heap's counters with relaxed loads, without locks.  Counters of
+ * exited threads stay in their (pooled) heap, so sums only grow. */
+#ifndef HAKMEM_STATS_H
+#define HAKMEM_STATS_H
+
+#include <stdint.h>
+#include "hakmem_size_class.h"
+
+typedef struct hak_class_counters {
+    uint64_t allocs, frees;          /* fast + slow path operations */
+    uint64_t refills, flushes;       /* magazine refills / flushes */
+    uint64_t remote_frees, drains;   /* blocks pushed to another heap's queue / drains run */
+} hak_class_counters_t;
+
+typedef struct hak_counters {
+    hak_class_counters_t cls[HAK_NCLASS];
+    uint64_t lock_waits, lock_wait_ns;   /* contended lock acquisitions and time waited */
+    uint64_t pages_released;             /* 4 KiB pages given back with madvise/munmap */
+    uint64_t slabs_adopted;              /* spans of exited threads taken over */
+    uint64_t large_allocs, large_frees;
+    uint64_t lat_samples;                /* sampled allocation latencies recorded */
+} hak_counters_t;
+
+#define HAK_CNT_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define HAK_CNT_INC(x)    HAK_CNT_ADD(x, 1)
+
+/* A snapshot of the whole allocator: counters summed over all heaps (plus the
+ * counters of work done outside any heap), and gauges read at the same time. */
+typedef struct hak_snapshot {
+    hak_counters_t sum;
+    uint64_t backlog[HAK_NCLASS];   /* blocks waiting in remote-free queues now, per class */
+    uint64_t bytes_held;            /* span pages not released + large mappings */
+    uint64_t bytes_live;            /* sum over classes of (allocs - frees) * size + large live */
+    uint64_t partial_spans;         /* spans with both used and free blocks */
+    uint64_t released_bytes;        /* pages inside live spans already given back */
+    uint32_t threads;               /* heaps in use */
+} hak_snapshot_t;
+
+void hak_snapshot_take(hak_snapshot_t *out);
+
+/* Counters for work not done by a heap's owner (ACE's thread, exit paths). */
+extern hak_counters_t hak_global_counters;
+
+#endif

@@ -1,0 +1,325 @@
+/* Tiny (<= 1 KiB): magazines refilled from spans owned by the thread's heap,
+ * flushed back to them; blocks of another heap's span go to that heap's
+ * lock-free remote queue (in chains, one CAS per owner run) and are drained
+ * by the owner when the backlog reaches the drain threshold or when it needs
+ * blocks.  Spans of an exited thread are abandoned and adopted by others.
+ * Magazine capacity (TLS capacity x diet) and drain threshold are read here,
+ * on the slow path, from the knob table. */
+#include "hakmem_heap.h"
+#include "hakmem_knobs.h"
+#include <string.h>
+
+#define EMPTY_RESERVE 1     /* empty spans a heap keeps per class before releasing */
+
+static hak_lock_t abandoned_lock = HAK_LOCK_INIT;
+static hak_span_t *abandoned[HAK_TINY_CLASSES];
+
+/* A span whose use dropped: release it when empty beyond the reserve, or some
+ * of its free pages once it has become sparse (partial release). */
+static void span_after_put(hak_span_t **head, uint32_t *nempty, hak_span_t *sp, hak_counters_t *cnt)
+{
+    if (sp->used == 0) {
+        if (*nempty >= EMPTY_RESERVE) {
+            hak_span_list_remove(head, sp);
+            hak_span_free(sp, cnt);
+        } else {
+            (*nempty)++;
+        }
+    } else if (!sp->sparse_done && sp->used * 4 <= sp->capacity) {
+        sp->sparse_done = 1;
+        uint32_t n = HAK_KNOB_GET(partial_release_pages);
+        if (n)
+            hak_span_release_free_pages(sp, n, cnt);
+    }
+}
+
+/* Return p to a span owned by h (h->lock held). */
+static void local_put(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    if (!hak_span_put(sp, (uintptr_t)p))
+        hak_report_double("free()", p);
+    if (sp->list == HAK_LIST_FULL) {
+        hak_span_list_remove(&h->full[sp->cls], sp);
+        hak_span_list_push(&h->avail[sp->cls], sp, HAK_LIST_AVAIL);
+    }
+    span_after_put(&h->avail[sp->cls], &h->nempty[sp->cls], sp, &h->cnt);
+}
+
+static void own_span(hak_heap_t *h, hak_span_t *sp)
+{
+    __atomic_store_n(&sp->owner, h, __ATOMIC_RELEASE);
+    if (sp->used == sp->capacity) {
+        hak_span_list_push(&h->full[sp->cls], sp, HAK_LIST_FULL);
+    } else {
+        hak_span_list_push(&h->avail[sp->cls], sp, HAK_LIST_AVAIL);
+        if (sp->used == 0)
+            h->nempty[sp->cls]++;
+    }
+}
+
+/* Take over sp if it is abandoned; returns its owner afterwards. */
+static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
+{
+    hak_lock(&abandoned_lock, &h->cnt);
+    hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
+    if (!o && sp->list == HAK_LIST_ABANDONED) {
+        hak_span_list_remove(&abandoned[sp->cls], sp);
+        own_span(h, sp);
+        HAK_CNT_INC(h->cnt.slabs_adopted);
+        o = h;
+    }
+    hak_unlock(&abandoned_lock);
+    return o;
+}
+
+/* An abandoned span with free blocks, now owned by h. */
+static hak_span_t *adopt_any(hak_heap_t *h, int c)
+{
+    if (!__atomic_load_n(&abandoned[c], __ATOMIC_RELAXED))
+        return NULL;
+    hak_lock(&abandoned_lock, &h->cnt);
+    hak_span_t *sp = abandoned[c];
+    while (sp && sp->used == sp->capacity)
+        sp = sp->next;
+    if (sp) {
+        hak_span_list_remove(&abandoned[c], sp);
+        own_span(h, sp);
+        HAK_CNT_INC(h->cnt.slabs_adopted);
+    }
+    hak_unlock(&abandoned_lock);
+    return sp;
+}
+
+static void remote_push(hak_heap_t *owner, int c, void *head, void *tail, uint64_t n, hak_counters_t *cnt)
+{
+    hak_remote_queue_t *q = &owner->remote[c];
+    void *old = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+    do {
+        *(void **)tail = old;
+    } while (!__atomic_compare_exchange_n(&q->head, &old, head, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    __atomic_fetch_add(&q->n, n, __ATOMIC_RELAXED);
+    hak_cnt_add(cnt, &cnt->cls[c].remote_frees, n);
+}
+
+/* Give p, a block of a span h does not own, to whoever owns that span now. */
+static void forward(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
+    if (!o)
+        o = adopt_span(h, sp);
+    if (o == h)
+        local_put(h, sp, p);
+    else
+        remote_push(o, sp->cls, p, p, 1, &h->cnt);
+}
+
+static void drain(hak_heap_t *h, int c)
+{
+    hak_remote_queue_t *q = &h->remote[c];
+    void *p = __atomic_exchange_n(&q->head, NULL, __ATOMIC_ACQUIRE);
+    uint64_t n = 0;
+    while (p) {
+        void *next = *(void **)p;
+        hak_span_t *sp = hak_span_of((uintptr_t)p);
+        if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
+            local_put(h, sp, p);
+        else
+            forward(h, sp, p);
+        p = next;
+        n++;
+    }
+    __atomic_fetch_sub(&q->n, n, __ATOMIC_RELAXED);
+    HAK_CNT_INC(h->cnt.cls[c].drains);
+}
+
+static int backlog_due(hak_heap_t *h, int c)
+{
+    int64_t n = (int64_t)__atomic_load_n(&h->remote[c].n, __ATOMIC_RELAXED);
+    return n > 0 && (uint64_t)n >= HAK_KNOB_GET(drain_threshold[c]);
+}
+
+void hak_tiny_refill(hak_heap_t *h, int c)
+{
+    uint32_t cap = hak_knobs_effective_cap(c);
+    h->cap[c] = cap;
+    hak_spin_lock(&h->lock, &h->cnt);
+    if (backlog_due(h, c))
+        drain(h, c);
+    while (h->count[c] < cap) {
+        hak_span_t *sp = h->avail[c];
+        if (!sp) {
+            if (__atomic_load_n(&h->remote[c].head, __ATOMIC_RELAXED)) {
+                drain(h, c);
+                if (h->avail[c])
+                    continue;
+            }
+            sp = adopt_any(h, c);
+            if (!sp) {
+                sp = hak_span_alloc(c, &h->cnt);
+                if (!sp)
+                    break;
+                own_span(h, sp);
+            }
+            if (sp->list != HAK_LIST_AVAIL)
+                continue;
+        }
+        if (sp->used == 0)
+            h->nempty[c]--;
+        h->count[c] += hak_span_take(sp, &h->items[c][h->count[c]], cap - h->count[c]);
+        if (sp->used * 2 > sp->capacity)
+            sp->sparse_done = 0;
+        if (sp->used == sp->capacity) {
+            hak_span_list_remove(&h->avail[c], sp);
+            hak_span_list_push(&h->full[c], sp, HAK_LIST_FULL);
+        }
+    }
+    hak_spin_unlock(&h->lock);
+    HAK_CNT_INC(h->cnt.cls[c].refills);
+}
+
+void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
+{
+    void **it = h->items[c];
+    uint32_t n = h->count[c] - keep;
+    hak_heap_t *ro = NULL;          /* current run of blocks for one remote owner */
+    void *rhead = NULL, *rtail = NULL;
+    uint64_t rn = 0;
+    hak_spin_lock(&h->lock, &h->cnt);
+    for (uint32_t i = 0; i < n; i++) {
+        void *p = it[i];
+        hak_span_t *sp = hak_span_of((uintptr_t)p);
+        hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
+        if (o == h) {
+            local_put(h, sp, p);
+            continue;
+        }
+        if (!o && (o = adopt_span(h, sp)) == h) {
+            local_put(h, sp, p);
+            continue;
+        }
+        if (o != ro) {
+            if (rn)
+                remote_push(ro, c, rhead, rtail, rn, &h->cnt);
+            ro = o;
+            rhead = rtail = NULL;
+            rn = 0;
+        }
+        *(void **)p = rhead;
+        rhead = p;
+        if (!rtail)
+            rtail = p;
+        rn++;
+    }
+    if (rn)
+        remote_push(ro, c, rhead, rtail, rn, &h->cnt);
+    if (backlog_due(h, c))
+        drain(h, c);
+    hak_spin_unlock(&h->lock);
+    memmove(it, it + n, keep * sizeof(void *));
+    h->count[c] = keep;
+    h->cap[c] = hak_knobs_effective_cap(c);
+    HAK_CNT_INC(h->cnt.cls[c].flushes);
+}
+
+void hak_tiny_free_direct(hak_span_t *sp, void *p)
+{
+    for (;;) {
+        hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
+        if (o) {
+            remote_push(o, sp->cls, p, p, 1, &hak_global_counters);
+            return;
+        }
+        hak_lock(&abandoned_lock, &hak_global_counters);
+        if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE)) {
+            if (!hak_span_put(sp, (uintptr_t)p)) {
+                hak_unlock(&abandoned_lock);
+                hak_report_double("free()", p);
+            }
+            if (sp->used == 0) {
+                hak_span_list_remove(&abandoned[sp->cls], sp);
+                hak_span_free(sp, &hak_global_counters);
+            }
+            hak_unlock(&abandoned_lock);
+            return;
+        }
+        hak_unlock(&abandoned_lock);
+    }
+}
+
+static void abandon_list(hak_heap_t *h, hak_span_t **head)
+{
+    hak_span_t *sp;
+    while ((sp = *head)) {
+        hak_span_list_remove(head, sp);
+        if (sp->used == 0) {
+            hak_span_free(sp, &h->cnt);
+            continue;
+        }
+        hak_lock(&abandoned_lock, &h->cnt);
+        __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
+        hak_span_list_push(&abandoned[sp->cls], sp, HAK_LIST_ABANDONED);
+        hak_unlock(&abandoned_lock);
+    }
+}
+
+void hak_tiny_retire(hak_heap_t *h)
+{
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        if (h->count[c])
+            hak_tiny_flush(h, c, 0);
+    hak_spin_lock(&h->lock, &h->cnt);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
+        drain(h, c);
+        abandon_list(h, &h->avail[c]);
+        abandon_list(h, &h->full[c]);
+        h->nempty[c] = 0;
+    }
+    hak_spin_unlock(&h->lock);
+}
+
+/* Release from a list of spans: whole empty spans, or free pages inside. */
+static size_t release_list(hak_span_t **head, uint32_t *nempty, int empty_only, uint32_t pages,
+                           uint64_t deadline, hak_counters_t *cnt)
+{
+    size_t done = 0;
+    hak_span_t *sp = *head;
+    while (sp && hak_now_ns() < deadline) {
+        hak_span_t *next = sp->next;
+        if (sp->used == 0) {
+            hak_span_list_remove(head, sp);
+            done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
+            hak_span_free(sp, cnt);
+            if (nempty)
+                (*nempty)--;
+        } else if (!empty_only && sp->used < sp->capacity) {
+            done += hak_span_release_free_pages(sp, pages, cnt);
+        }
+        sp = next;
+    }
+    return done;
+}
+
+size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)
+{
+    if (!hak_spin_try(&h->lock))
+        return 0;
+    size_t done = 0;
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        done += release_list(&h->avail[c], &h->nempty[c], empty_only, pages, deadline, cnt);
+    hak_spin_unlock(&h->lock);
+    return done;
+}
+
+size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages, uint64_t deadline)
+{
+    size_t done = 0;
+    hak_lock(&abandoned_lock, &hak_global_counters);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        done += release_list(&abandoned[c], NULL, empty_only, pages, deadline, &hak_global_counters);
+    hak_unlock(&abandoned_lock);
+    return done;
+}
+
+void hak_tiny_lock_all(void) { pthread_mutex_lock(&abandoned_lock.m); }
+void hak_tiny_unlock_all(void) { pthread_mutex_unlock(&abandoned_lock.m); }
+void hak_tiny_reinit_locks(void) { hak_lock_reinit(&abandoned_lock); }
