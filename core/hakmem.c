@@ -206,7 +206,7 @@ static void *pop(hak_heap_t *h, int c)
 {
     void *p = h->items[c][--h->count[c]];
     ((uintptr_t *)p)[1] = 0;
-    HAK_CNT_INC(h->cnt.cls[c].allocs);
+    HAK_CNT_INC(h->cnt.allocs[c]);
     return p;
 }
 
@@ -254,7 +254,7 @@ void hak_free_slow(void *p)
     hak_heap_t *h = hak_tl_heap;
     if (h == &heap_empty && tl_exited) {
         /* a free after this thread's heap was handed back (other TLS destructors) */
-        hak_cnt_add(&hak_global_counters, &hak_global_counters.cls[c].frees, 1);
+        hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);
         if (hak_is_tiny_class(c))
             hak_tiny_free_direct(sp, p);
         else
@@ -273,7 +273,7 @@ void hak_free_slow(void *p)
             hak_pool_flush(h, c, keep);
     }
     h->items[c][h->count[c]++] = p;
-    HAK_CNT_INC(h->cnt.cls[c].frees);
+    HAK_CNT_INC(h->cnt.frees[c]);
 }
 
 /* ---- the hak_ API ---- */

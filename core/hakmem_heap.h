@@ -49,7 +49,7 @@ void  hak_free_slow(void *p);
 
 static inline void *hak_malloc_fast(size_t n)
 {
-    int c;
+    unsigned c;
     if (HAK_LIKELY(n <= HAK_TINY_MAX))
         c = hak_tiny_class_of[(n + 15) >> 4];
     else if (HAK_LIKELY(n <= HAK_MID_MAX))
@@ -63,7 +63,7 @@ static inline void *hak_malloc_fast(size_t n)
     void *p = h->items[c][k - 1];
     h->count[c] = k - 1;
     ((uintptr_t *)p)[1] = 0;
-    HAK_CNT_INC(h->cnt.cls[c].allocs);
+    HAK_CNT_INC(h->cnt.allocs[c]);
     return p;
 }
 
@@ -86,7 +86,7 @@ static inline void hak_free_fast(void *p)
     ((uintptr_t *)p)[1] = mark;
     h->items[c][k] = p;
     h->count[c] = k + 1;
-    HAK_CNT_INC(h->cnt.cls[c].frees);
+    HAK_CNT_INC(h->cnt.frees[c]);
     return;
 slow:
     hak_free_slow(p);

@@ -6,7 +6,7 @@
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_PAGE_SIZE, "segment header must fit page 0");
 
-uint64_t hak_segmap[1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT - 6)];
+uint8_t hak_segmap[HAK_SEGMAP_SIZE];
 hak_span_t hak_span_invalid;          /* limit 0: every pointer fails hak_span_is_block */
 uint64_t hak_bytes_spans, hak_bytes_released;
 
@@ -32,7 +32,7 @@ static hak_segment_t *segment_new(void)
     seg->next = segments;
     segments = seg;
     uintptr_t i = (uintptr_t)seg >> HAK_SEG_SHIFT;
-    __atomic_fetch_or(&hak_segmap[i >> 6], 1ull << (i & 63), __ATOMIC_RELEASE);
+    __atomic_store_n(&hak_segmap[i], 1, __ATOMIC_RELEASE);
     return seg;
 }
 

@@ -55,7 +55,8 @@ typedef struct hak_segment {
     hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
 } hak_segment_t;
 
-extern uint64_t hak_segmap[1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT - 6)];
+#define HAK_SEGMAP_SIZE (1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT))
+extern uint8_t hak_segmap[HAK_SEGMAP_SIZE];   /* 64 MiB of address space, touched only where segments are */
 extern hak_span_t hak_span_invalid;
 extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
 extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */
@@ -63,9 +64,7 @@ extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use
 static inline int hak_segmap_has(uintptr_t a)
 {
     uintptr_t i = a >> HAK_SEG_SHIFT;
-    if (HAK_UNLIKELY(i >> (HAK_ADDR_BITS - HAK_SEG_SHIFT)))
-        return 0;
-    return (__atomic_load_n(&hak_segmap[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+    return HAK_LIKELY(i < HAK_SEGMAP_SIZE) && __atomic_load_n(&hak_segmap[i], __ATOMIC_RELAXED);
 }
 
 /* The span of a pointer inside a segment (hak_span_invalid for the header page

