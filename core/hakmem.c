@@ -42,6 +42,7 @@ static void global_init(void)
         hak_secret = (rnd ? rnd[0] ^ rnd[1] : 0) ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
         hak_secret |= 1;   /* never 0: a zeroed word must not look free */
         hak_knobs_init();
+        hak_pool_init();
         const char *s = hak_env("HAKMEM_STATS");
         stats_at_exit = s && *s && *s != '0';
         /* from here on, a nested malloc (pthread_* may allocate) works */
@@ -81,6 +82,8 @@ static hak_heap_t *heap_create(void)
         hak_unlock(&heaps_lock);
     }
     h->shard = h->id % HAK_SHARDS;
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        h->spans[c].reserve = HAK_EMPTY_RESERVE;
     h->live = 1;
     for (int c = 0; c < HAK_NCLASS; c++)
         h->cap[c] = hak_knobs_effective_cap(c);

@@ -33,9 +33,7 @@ struct hak_heap {
     /* slow path, under lock */
     hak_spin_t lock;
     uint32_t id, shard, live;
-    hak_span_t *avail[HAK_TINY_CLASSES];  /* owned Tiny spans with free blocks */
-    hak_span_t *full[HAK_TINY_CLASSES];   /* owned Tiny spans without */
-    uint32_t nempty[HAK_TINY_CLASSES];    /* empty spans kept as a reserve */
+    hak_span_lists_t spans[HAK_TINY_CLASSES];   /* Tiny spans this heap owns */
     hak_heap_t *next_all, *next_free;
     /* written by other threads */
     hak_remote_queue_t remote[HAK_TINY_CLASSES];
@@ -108,6 +106,7 @@ size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages_per_span, 
 size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages_per_span, uint64_t deadline);
 
 /* Mid (hakmem_pool.c) */
+void hak_pool_init(void);
 void hak_pool_refill(hak_heap_t *h, int c);
 void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep);
 void hak_pool_free_direct(hak_span_t *sp, void *p);

@@ -8,14 +8,13 @@
 #include <string.h>
 
 #define MID_CLASSES     (HAK_NCLASS - HAK_TINY_CLASSES)
-#define EMPTY_RESERVE   1
-#define CENTRAL_BYTES   (1u << 20)   /* most free bytes a shard's list keeps per class */
+#define CENTRAL_BYTES   (256u << 10)   /* most free bytes a shard's list keeps per class */
 
 typedef struct hak_central {
     hak_lock_t lock;
     void *blocks;           /* free blocks linked through their first word */
-    uint32_t nblocks, nempty;
-    hak_span_t *avail, *full;
+    uint32_t nblocks;
+    hak_span_lists_t spans;
 } __attribute__((aligned(64))) hak_central_t;
 
 static hak_central_t central[MID_CLASSES][HAK_SHARDS];
@@ -33,26 +32,9 @@ static uint32_t central_high_water(int c)
 /* Return p to its span's bitmap (the span's shard lock held). */
 static void span_put(hak_central_t *ct, hak_span_t *sp, void *p, hak_counters_t *cnt)
 {
-    if (!hak_span_put(sp, (uintptr_t)p)) {
+    if (!hak_spans_return(&ct->spans, sp, (uintptr_t)p, cnt)) {
         hak_unlock(&ct->lock);
         hak_report_double("free()", p);
-    }
-    if (sp->list == HAK_LIST_FULL) {
-        hak_span_list_remove(&ct->full, sp);
-        hak_span_list_push(&ct->avail, sp, HAK_LIST_AVAIL);
-    }
-    if (sp->used == 0) {
-        if (ct->nempty >= EMPTY_RESERVE) {
-            hak_span_list_remove(&ct->avail, sp);
-            hak_span_free(sp, cnt);
-        } else {
-            ct->nempty++;
-        }
-    } else if (!sp->sparse_done && sp->used * 4 <= sp->capacity) {
-        sp->sparse_done = 1;
-        uint32_t n = HAK_KNOB_GET(partial_release_pages);
-        if (n)
-            hak_span_release_free_pages(sp, n, cnt);
     }
 }
 
@@ -96,24 +78,14 @@ void hak_pool_refill(hak_heap_t *h, int c)
         out[got++] = p;
     }
     while (got < want) {
-        hak_span_t *sp = ct->avail;
+        hak_span_t *sp = hak_spans_pick(&ct->spans);
         if (!sp) {
-            sp = hak_span_alloc(c, &h->cnt);
-            if (!sp)
+            if (!(sp = hak_span_alloc(c, &h->cnt)))
                 break;
             sp->shard = (uint8_t)h->shard;
-            hak_span_list_push(&ct->avail, sp, HAK_LIST_AVAIL);
-            ct->nempty++;
+            hak_spans_insert(&ct->spans, sp);
         }
-        if (sp->used == 0)
-            ct->nempty--;
-        got += hak_span_take(sp, out + got, want - got);
-        if (sp->used * 2 > sp->capacity)
-            sp->sparse_done = 0;
-        if (sp->used == sp->capacity) {
-            hak_span_list_remove(&ct->avail, sp);
-            hak_span_list_push(&ct->full, sp, HAK_LIST_FULL);
-        }
+        got += hak_spans_take(&ct->spans, sp, out + got, want - got);
     }
     hak_unlock(&ct->lock);
     h->count[c] += got;
@@ -173,7 +145,7 @@ size_t hak_pool_release(int empty_only, uint32_t pages, uint64_t deadline)
             if (hak_now_ns() >= deadline)
                 return done;
             hak_central_t *ct = central_of(c, s);
-            if (!ct->blocks && !ct->avail)
+            if (!ct->blocks && !hak_spans_pick(&ct->spans))
                 continue;
             /* the shard's stock goes back to the spans first */
             hak_lock(&ct->lock, cnt);
@@ -183,17 +155,7 @@ size_t hak_pool_release(int empty_only, uint32_t pages, uint64_t deadline)
             hak_unlock(&ct->lock);
             return_chain(c, chain, cnt);
             hak_lock(&ct->lock, cnt);
-            for (hak_span_t *sp = ct->avail, *next; sp; sp = next) {
-                next = sp->next;
-                if (sp->used == 0) {
-                    hak_span_list_remove(&ct->avail, sp);
-                    done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
-                    hak_span_free(sp, cnt);
-                    ct->nempty--;
-                } else if (!empty_only) {
-                    done += hak_span_release_free_pages(sp, pages, cnt);
-                }
-            }
+            done += hak_spans_release(&ct->spans, empty_only, pages, deadline, cnt);
             hak_unlock(&ct->lock);
         }
     return done;
@@ -211,6 +173,13 @@ void hak_pool_unlock_all(void)
     for (int c = 0; c < MID_CLASSES; c++)
         for (int s = 0; s < HAK_SHARDS; s++)
             pthread_mutex_unlock(&central[c][s].lock.m);
+}
+
+void hak_pool_init(void)
+{
+    for (int c = 0; c < MID_CLASSES; c++)
+        for (int s = 0; s < HAK_SHARDS; s++)
+            central[c][s].spans.reserve = HAK_EMPTY_RESERVE;
 }
 
 void hak_pool_reinit_locks(void)

@@ -23,7 +23,7 @@
 #define HAK_SPAN_MAX_OSPAGES  (HAK_SPAN_MAX_PAGES * (HAK_PAGE_SIZE / HAK_OS_PAGE))
 #define HAK_ADDR_BITS   48
 
-enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_FULL, HAK_LIST_ABANDONED };
+enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_SPARSE, HAK_LIST_FULL };
 
 struct hak_heap;
 typedef struct hak_span hak_span_t;
@@ -36,7 +36,7 @@ struct hak_span {
     uint8_t   cls;
     uint8_t   list;        /* HAK_LIST_* */
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
-    uint8_t   sparse_done; /* partial release already done since the span was last dense */
+    uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
     /* owner side: Tiny spans belong to a heap (NULL = abandoned), Mid spans to a
      * central shard; the bitmap is touched only under that owner's lock */
     struct hak_heap *owner;
@@ -92,16 +92,37 @@ uint32_t hak_span_pages_for_class(int cls);
 hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt);
 /* Give the (empty) span's pages back to the OS and to its segment. */
 void hak_span_free(hak_span_t *sp, hak_counters_t *cnt);
-/* Take up to n free blocks (bitmap bits) into out[]; returns how many. */
-uint32_t hak_span_take(hak_span_t *sp, void **out, uint32_t n);
-/* Mark block p free; returns 0 if it already was (a double free). */
-int hak_span_put(hak_span_t *sp, uintptr_t p);
 /* Release up to max_pages OS pages of the span that hold no used block. */
 size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_counters_t *cnt);
 
-/* Span lists (owner's lock held). */
-void hak_span_list_push(hak_span_t **head, hak_span_t *sp, int list);
-void hak_span_list_remove(hak_span_t **head, hak_span_t *sp);
+/* The spans of one owner and class (a heap's Tiny class, a Mid shard, the
+ * abandoned Tiny spans), under the owner's lock.  Refill takes blocks from
+ * dense spans first, so sparse ones can empty out and be released. */
+#define HAK_EMPTY_RESERVE 1   /* empty spans a heap (per Tiny class) or a Mid shard keeps */
+
+typedef struct hak_span_lists {
+    hak_span_t *avail;     /* free blocks, more than half used */
+    hak_span_t *sparse;    /* at most half used (after a dense spell: 3/4); empty ones too */
+    hak_span_t *full;      /* no free block */
+    uint32_t nempty;       /* empty spans kept */
+    uint32_t reserve;      /* empty spans to keep before releasing them */
+} hak_span_lists_t;
+
+void hak_spans_insert(hak_span_lists_t *l, hak_span_t *sp);
+void hak_spans_remove(hak_span_lists_t *l, hak_span_t *sp);
+/* A span with free blocks (dense first), or NULL. */
+hak_span_t *hak_spans_pick(const hak_span_lists_t *l);
+/* Take up to n blocks of sp (from hak_spans_pick) into out[]. */
+uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n);
+/* Return block p to its span sp: an empty span is released beyond the
+ * reserve; a span turning sparse gives back its free pages, and while sparse
+ * the pages under each returned block (partial release, at most
+ * partial_release_pages a block).  Returns 0 if p was already free. */
+int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_counters_t *cnt);
+/* Release empty spans (all of them, reserve included) and, unless empty_only,
+ * up to `pages` free pages of each partly used span, until the deadline. */
+size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, uint64_t deadline,
+                         hak_counters_t *cnt);
 
 /* Walk every in-use span (racy reads; for statistics only). */
 void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg);

@@ -9,52 +9,21 @@
 #include "hakmem_knobs.h"
 #include <string.h>
 
-#define EMPTY_RESERVE 1     /* empty spans a heap keeps per class before releasing */
-
 static hak_lock_t abandoned_lock = HAK_LOCK_INIT;
-static hak_span_t *abandoned[HAK_TINY_CLASSES];
-
-/* A span whose use dropped: release it when empty beyond the reserve, or some
- * of its free pages once it has become sparse (partial release). */
-static void span_after_put(hak_span_t **head, uint32_t *nempty, hak_span_t *sp, hak_counters_t *cnt)
-{
-    if (sp->used == 0) {
-        if (*nempty >= EMPTY_RESERVE) {
-            hak_span_list_remove(head, sp);
-            hak_span_free(sp, cnt);
-        } else {
-            (*nempty)++;
-        }
-    } else if (!sp->sparse_done && sp->used * 4 <= sp->capacity) {
-        sp->sparse_done = 1;
-        uint32_t n = HAK_KNOB_GET(partial_release_pages);
-        if (n)
-            hak_span_release_free_pages(sp, n, cnt);
-    }
-}
+static hak_span_lists_t abandoned[HAK_TINY_CLASSES];   /* reserve 0: empty ones are released */
 
 /* Return p to a span owned by h (h->lock held). */
 static void local_put(hak_heap_t *h, hak_span_t *sp, void *p)
 {
-    if (!hak_span_put(sp, (uintptr_t)p))
+    if (!hak_spans_return(&h->spans[sp->cls], sp, (uintptr_t)p, &h->cnt))
         hak_report_double("free()", p);
-    if (sp->list == HAK_LIST_FULL) {
-        hak_span_list_remove(&h->full[sp->cls], sp);
-        hak_span_list_push(&h->avail[sp->cls], sp, HAK_LIST_AVAIL);
-    }
-    span_after_put(&h->avail[sp->cls], &h->nempty[sp->cls], sp, &h->cnt);
 }
 
 static void own_span(hak_heap_t *h, hak_span_t *sp)
 {
+    sp->abandoned = 0;
     __atomic_store_n(&sp->owner, h, __ATOMIC_RELEASE);
-    if (sp->used == sp->capacity) {
-        hak_span_list_push(&h->full[sp->cls], sp, HAK_LIST_FULL);
-    } else {
-        hak_span_list_push(&h->avail[sp->cls], sp, HAK_LIST_AVAIL);
-        if (sp->used == 0)
-            h->nempty[sp->cls]++;
-    }
+    hak_spans_insert(&h->spans[sp->cls], sp);
 }
 
 /* Take over sp if it is abandoned; returns its owner afterwards. */
@@ -62,8 +31,8 @@ static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
 {
     hak_lock(&abandoned_lock, &h->cnt);
     hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-    if (!o && sp->list == HAK_LIST_ABANDONED) {
-        hak_span_list_remove(&abandoned[sp->cls], sp);
+    if (!o && sp->abandoned) {
+        hak_spans_remove(&abandoned[sp->cls], sp);
         own_span(h, sp);
         HAK_CNT_INC(h->cnt.slabs_adopted);
         o = h;
@@ -75,14 +44,12 @@ static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
 /* An abandoned span with free blocks, now owned by h. */
 static hak_span_t *adopt_any(hak_heap_t *h, int c)
 {
-    if (!__atomic_load_n(&abandoned[c], __ATOMIC_RELAXED))
+    if (!hak_spans_pick(&abandoned[c]))
         return NULL;
     hak_lock(&abandoned_lock, &h->cnt);
-    hak_span_t *sp = abandoned[c];
-    while (sp && sp->used == sp->capacity)
-        sp = sp->next;
+    hak_span_t *sp = hak_spans_pick(&abandoned[c]);
     if (sp) {
-        hak_span_list_remove(&abandoned[c], sp);
+        hak_spans_remove(&abandoned[c], sp);
         own_span(h, sp);
         HAK_CNT_INC(h->cnt.slabs_adopted);
     }
@@ -141,37 +108,23 @@ static int backlog_due(hak_heap_t *h, int c)
 void hak_tiny_refill(hak_heap_t *h, int c)
 {
     uint32_t cap = hak_knobs_effective_cap(c);
+    hak_span_lists_t *l = &h->spans[c];
     h->cap[c] = cap;
     hak_spin_lock(&h->lock, &h->cnt);
     if (backlog_due(h, c))
         drain(h, c);
     while (h->count[c] < cap) {
-        hak_span_t *sp = h->avail[c];
-        if (!sp) {
-            if (__atomic_load_n(&h->remote[c].head, __ATOMIC_RELAXED)) {
-                drain(h, c);
-                if (h->avail[c])
-                    continue;
-            }
-            sp = adopt_any(h, c);
-            if (!sp) {
-                sp = hak_span_alloc(c, &h->cnt);
-                if (!sp)
-                    break;
-                own_span(h, sp);
-            }
-            if (sp->list != HAK_LIST_AVAIL)
-                continue;
+        hak_span_t *sp = hak_spans_pick(l);
+        if (!sp && __atomic_load_n(&h->remote[c].head, __ATOMIC_RELAXED)) {
+            drain(h, c);
+            sp = hak_spans_pick(l);
         }
-        if (sp->used == 0)
-            h->nempty[c]--;
-        h->count[c] += hak_span_take(sp, &h->items[c][h->count[c]], cap - h->count[c]);
-        if (sp->used * 2 > sp->capacity)
-            sp->sparse_done = 0;
-        if (sp->used == sp->capacity) {
-            hak_span_list_remove(&h->avail[c], sp);
-            hak_span_list_push(&h->full[c], sp, HAK_LIST_FULL);
+        if (!sp && !(sp = adopt_any(h, c))) {
+            if (!(sp = hak_span_alloc(c, &h->cnt)))
+                break;
+            own_span(h, sp);
         }
+        h->count[c] += hak_spans_take(l, sp, &h->items[c][h->count[c]], cap - h->count[c]);
     }
     hak_spin_unlock(&h->lock);
     HAK_CNT_INC(h->cnt.cls[c].refills);
@@ -189,11 +142,7 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
         void *p = it[i];
         hak_span_t *sp = hak_span_of((uintptr_t)p);
         hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-        if (o == h) {
-            local_put(h, sp, p);
-            continue;
-        }
-        if (!o && (o = adopt_span(h, sp)) == h) {
+        if (o == h || (!o && (o = adopt_span(h, sp)) == h)) {
             local_put(h, sp, p);
             continue;
         }
@@ -231,34 +180,31 @@ void hak_tiny_free_direct(hak_span_t *sp, void *p)
         }
         hak_lock(&abandoned_lock, &hak_global_counters);
         if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE)) {
-            if (!hak_span_put(sp, (uintptr_t)p)) {
-                hak_unlock(&abandoned_lock);
-                hak_report_double("free()", p);
-            }
-            if (sp->used == 0) {
-                hak_span_list_remove(&abandoned[sp->cls], sp);
-                hak_span_free(sp, &hak_global_counters);
-            }
+            int ok = hak_spans_return(&abandoned[sp->cls], sp, (uintptr_t)p, &hak_global_counters);
             hak_unlock(&abandoned_lock);
+            if (!ok)
+                hak_report_double("free()", p);
             return;
         }
         hak_unlock(&abandoned_lock);
     }
 }
 
-static void abandon_list(hak_heap_t *h, hak_span_t **head)
+static void abandon_list(hak_heap_t *h, hak_span_lists_t *l, hak_span_t *sp)
 {
-    hak_span_t *sp;
-    while ((sp = *head)) {
-        hak_span_list_remove(head, sp);
+    while (sp) {
+        hak_span_t *next = sp->next;
+        hak_spans_remove(l, sp);
         if (sp->used == 0) {
             hak_span_free(sp, &h->cnt);
-            continue;
+        } else {
+            hak_lock(&abandoned_lock, &h->cnt);
+            __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
+            sp->abandoned = 1;
+            hak_spans_insert(&abandoned[sp->cls], sp);
+            hak_unlock(&abandoned_lock);
         }
-        hak_lock(&abandoned_lock, &h->cnt);
-        __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
-        hak_span_list_push(&abandoned[sp->cls], sp, HAK_LIST_ABANDONED);
-        hak_unlock(&abandoned_lock);
+        sp = next;
     }
 }
 
@@ -269,34 +215,13 @@ void hak_tiny_retire(hak_heap_t *h)
             hak_tiny_flush(h, c, 0);
     hak_spin_lock(&h->lock, &h->cnt);
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
+        hak_span_lists_t *l = &h->spans[c];
         drain(h, c);
-        abandon_list(h, &h->avail[c]);
-        abandon_list(h, &h->full[c]);
-        h->nempty[c] = 0;
+        abandon_list(h, l, l->avail);
+        abandon_list(h, l, l->sparse);
+        abandon_list(h, l, l->full);
     }
     hak_spin_unlock(&h->lock);
-}
-
-/* Release from a list of spans: whole empty spans, or free pages inside. */
-static size_t release_list(hak_span_t **head, uint32_t *nempty, int empty_only, uint32_t pages,
-                           uint64_t deadline, hak_counters_t *cnt)
-{
-    size_t done = 0;
-    hak_span_t *sp = *head;
-    while (sp && hak_now_ns() < deadline) {
-        hak_span_t *next = sp->next;
-        if (sp->used == 0) {
-            hak_span_list_remove(head, sp);
-            done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
-            hak_span_free(sp, cnt);
-            if (nempty)
-                (*nempty)--;
-        } else if (!empty_only && sp->used < sp->capacity) {
-            done += hak_span_release_free_pages(sp, pages, cnt);
-        }
-        sp = next;
-    }
-    return done;
 }
 
 size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)
@@ -305,7 +230,7 @@ size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages, uint64_t 
         return 0;
     size_t done = 0;
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
-        done += release_list(&h->avail[c], &h->nempty[c], empty_only, pages, deadline, cnt);
+        done += hak_spans_release(&h->spans[c], empty_only, pages, deadline, cnt);
     hak_spin_unlock(&h->lock);
     return done;
 }
@@ -315,7 +240,7 @@ size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages, uint64_t deadl
     size_t done = 0;
     hak_lock(&abandoned_lock, &hak_global_counters);
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
-        done += release_list(&abandoned[c], NULL, empty_only, pages, deadline, &hak_global_counters);
+        done += hak_spans_release(&abandoned[c], empty_only, pages, deadline, &hak_global_counters);
     hak_unlock(&abandoned_lock);
     return done;
 }

@@ -1,0 +1,497 @@
+/* ACE thread and lifecycle (implements hakmem_ace.h): configuration from the
+ * environment, the observe -> decide -> apply loop, logging, the trace CSV,
+ * the safety valves' shutdown, and fork.  DESIGN.md §2, docs/ACE.md.
+ *
+ * Nothing here calls the malloc family except through pthread_create (made
+ * outside every allocator lock, re-entry guarded) and ACE's own latency
+ * samples (hak_malloc/hak_free from ACE's thread, like any other thread). */
+#define _GNU_SOURCE
+#include "hakmem_ace.h"
+#include "hakmem_ace_controller.h"
+#include "hakmem_ace_metrics.h"
+#include "hakmem_ace_scavenge.h"
+#include "hakmem_knobs.h"
+#include "hakmem_release.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { ACE_UNKNOWN = 0, ACE_OFF, ACE_STARTING, ACE_RUNNING, ACE_STOPPED };
+
+static int ace_flag;                 /* enum above */
+static int ace_trace_fd = -1;
+static int ace_log_level;
+static ace_collector_t ace_col;
+static ace_state_t ace_st;
+static ace_metrics_t ace_m;
+static ace_moves_t ace_out;
+
+/* ------------------------------------------------------------ logging */
+static void log_begin(ace_buf_t *b) { ace_buf_reset(b); ace_put_str(b, "[ACE] "); }
+static void log_end(ace_buf_t *b) { ace_put_ch(b, '\n'); ace_buf_write(2, b); }
+
+static void put_diet(ace_buf_t *b, uint32_t permille)
+{
+    ace_put_fix(b, permille / 1000.0, permille % 10 ? 3 : 2);
+}
+
+static const char *reason_text(int kind, int r)
+{
+    switch (r) {
+    case ACE_R_EXPLORE: return "bandit explore";
+    case ACE_R_BANDIT:  return "bandit";
+    case ACE_R_BACKLOG: return "high backlog";
+    case ACE_R_DIET:    return "LLC pressure";
+    case ACE_R_LOCKS:   return "mutex wait";
+    case ACE_R_RESTORE: return kind == ACE_K_DIET ? "stable, gradual restore" : "stable, restore";
+    default:            return "static";
+    }
+}
+
+/* ------------------------------------------------------------- config */
+static void read_config(ace_config_t *cfg)
+{
+    double v;
+    ace_config_default(cfg);
+    v = ace_env_double("HAKMEM_ACE_FAST_INTERVAL_MS", 500);
+    if (v < 1) v = 1;
+    cfg->fast_interval_ns = (uint64_t)(v * 1e6);
+    v = ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_S", 30);
+    cfg->slow_interval_ns = (uint64_t)(v * 1e9);
+    if (ace_env("HAKMEM_ACE_SLOW_INTERVAL_MS"))
+        cfg->slow_interval_ns = (uint64_t)(ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_MS", 30000) * 1e6);
+    if (cfg->slow_interval_ns < cfg->fast_interval_ns) cfg->slow_interval_ns = cfg->fast_interval_ns;
+    cfg->max_p99_ns = ace_env_u64("HAKMEM_ACE_MAX_P99_LAT_NS", 10000000ull);
+    cfg->max_rss_bytes = (uint64_t)(ace_env_double("HAKMEM_ACE_MAX_RSS_MB", 16384) * 1048576.0);
+    cfg->max_cpu_percent = ace_env_double("HAKMEM_ACE_MAX_CPU_PERCENT", 5);
+    cfg->hold_ticks = (uint32_t)ace_env_u64("HAKMEM_ACE_HOLD_TICKS", cfg->hold_ticks);
+    if (cfg->hold_ticks < 2) cfg->hold_ticks = 2;
+    /* a release pass never takes more than a quarter of a fast tick */
+    if (cfg->scavenge_budget_ns > cfg->fast_interval_ns / 4) cfg->scavenge_budget_ns = cfg->fast_interval_ns / 4;
+}
+
+/* -------------------------------------------------------------- trace */
+static void trace_open(void)
+{
+    const char *p = ace_env("HAKMEM_ACE_TRACE");
+    char path[512];
+    size_t n;
+    ace_buf_t b;
+    if (!p || !*p) return;
+    n = strlen(p);
+    if (n > 400) return;
+    memcpy(path, p, n + 1);
+    {
+        /* in a forked child: <path>.<pid>, so the parent's trace is not clobbered */
+        static pid_t first_pid;
+        if (!first_pid) first_pid = getpid();
+        if (getpid() != first_pid) {
+            ace_buf_t t;
+            ace_buf_reset(&t);
+            ace_put_str(&t, p);
+            ace_put_ch(&t, '.');
+            ace_put_u64(&t, (uint64_t)getpid());
+            if (t.n >= sizeof path) return;
+            memcpy(path, t.b, t.n);
+            path[t.n] = 0;
+        }
+    }
+    ace_trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (ace_trace_fd < 0) {
+        if (ace_log_level >= 1) {
+            log_begin(&b);
+            ace_put_str(&b, "cannot open trace file ");
+            ace_put_str(&b, path);
+            ace_put_str(&b, " (errno=");
+            ace_put_u64(&b, (uint64_t)errno);
+            ace_put_ch(&b, ')');
+            log_end(&b);
+        }
+        return;
+    }
+    ace_buf_reset(&b);
+    ace_put_str(&b, "t_s,tick,slow,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
+                    "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,pressure,idle,"
+                    "group,arm,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
+                    "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop\n");
+    ace_buf_write(ace_trace_fd, &b);
+}
+
+static int first_class_of_band(int band)
+{
+    for (int c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == band) return c;
+    return 0;
+}
+
+static int top_class(const ace_metrics_t *m)
+{
+    int best = 0;
+    for (int c = 1; c < HAK_NCLASS; c++) if (m->allocs[c] > m->allocs[best]) best = c;
+    return best;
+}
+
+static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
+                      uint64_t scav_pages, uint64_t scav_ns)
+{
+    ace_buf_t b;
+    uint32_t dmin = 0xffffffffu;
+    int c, top = top_class(m);
+    if (ace_trace_fd < 0) return;
+    for (c = 0; c < HAK_TINY_CLASSES; c++) {
+        uint32_t d = HAK_KNOB_GET(drain_threshold[c]);
+        if (d < dmin) dmin = d;
+    }
+    ace_buf_reset(&b);
+    ace_put_fix(&b, (double)(m->t_ns - t0) / 1e9, 3); ace_put_ch(&b, ',');
+    ace_put_u64(&b, m->tick); ace_put_ch(&b, ',');
+    ace_put_u64(&b, (uint64_t)m->slow); ace_put_ch(&b, ',');
+    ace_put_fix(&b, m->ops_per_s, 0); ace_put_ch(&b, ',');
+    if (m->llc_valid) ace_put_fix(&b, m->llc_miss_rate, 4); else ace_put_str(&b, "n/a");
+    ace_put_ch(&b, ',');
+    ace_put_fix(&b, m->llc_proxy, 4); ace_put_ch(&b, ',');
+    ace_put_fix(&b, m->lock_wait_frac, 5); ace_put_ch(&b, ',');
+    ace_put_u64(&b, m->backlog_total); ace_put_ch(&b, ',');
+    ace_put_u64(&b, m->p50_ns); ace_put_ch(&b, ',');
+    ace_put_u64(&b, m->p99_ns); ace_put_ch(&b, ',');
+    ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 2); ace_put_ch(&b, ',');
+    ace_put_fix(&b, m->frag, 3); ace_put_ch(&b, ',');
+    ace_put_u64(&b, m->partial_spans); ace_put_ch(&b, ',');
+    ace_put_fix(&b, m->cpu_percent < 0 ? 0 : m->cpu_percent, 3); ace_put_ch(&b, ',');
+    if (o->reward_valid) {
+        ace_put_fix(&b, o->reward, 4); ace_put_ch(&b, ',');
+        ace_put_fix(&b, o->t_term, 4); ace_put_ch(&b, ',');
+        ace_put_fix(&b, o->m_term, 4); ace_put_ch(&b, ',');
+        ace_put_fix(&b, o->l_term, 4); ace_put_ch(&b, ',');
+        ace_put_fix(&b, o->f_term, 4); ace_put_ch(&b, ',');
+    } else ace_put_str(&b, ",,,,,");
+    ace_put_u64(&b, (uint64_t)o->pressure); ace_put_ch(&b, ',');
+    ace_put_u64(&b, (uint64_t)o->idle); ace_put_ch(&b, ',');
+    ace_put_str(&b, o->explore_group >= 0 ? ace_group_name(o->explore_group) : ""); ace_put_ch(&b, ',');
+    ace_put_i64(&b, o->explore_arm); ace_put_ch(&b, ',');
+    for (c = 0; c < ACE_CAP_BANDS; c++) {
+        ace_put_u64(&b, HAK_KNOB_GET(tls_cap[first_class_of_band(c)])); ace_put_ch(&b, ',');
+    }
+    ace_put_u64(&b, hak_knobs_effective_cap(top)); ace_put_ch(&b, ',');
+    ace_put_u64(&b, (uint64_t)top); ace_put_ch(&b, ',');
+    ace_put_u64(&b, HAK_KNOB_GET(drain_threshold[0])); ace_put_ch(&b, ',');
+    ace_put_u64(&b, HAK_KNOB_GET(drain_threshold[8])); ace_put_ch(&b, ',');
+    ace_put_u64(&b, dmin); ace_put_ch(&b, ',');
+    ace_put_u64(&b, HAK_KNOB_GET(bundle_width)); ace_put_ch(&b, ',');
+    ace_put_u64(&b, HAK_KNOB_GET(partial_release_pages)); ace_put_ch(&b, ',');
+    ace_put_fix(&b, HAK_KNOB_GET(diet_permille) / 1000.0, 3); ace_put_ch(&b, ',');
+    ace_put_u64(&b, scav_pages); ace_put_ch(&b, ',');
+    ace_put_u64(&b, scav_ns / 1000); ace_put_ch(&b, ',');
+    ace_put_u64(&b, o->n); ace_put_ch(&b, ',');
+    ace_put_u64(&b, (uint64_t)o->stop);
+    ace_put_ch(&b, '\n');
+    ace_buf_write(ace_trace_fd, &b);
+}
+
+/* -------------------------------------------------------------- apply */
+static int knob_fixed(const ace_move_t *mv)
+{
+    switch (mv->kind) {
+    case ACE_K_TLS_CAP: return hak_knobs.fixed_tls_cap[mv->cls];
+    case ACE_K_DRAIN:   return hak_knobs.fixed_drain[mv->cls];
+    case ACE_K_BUNDLE:  return hak_knobs.fixed_bundle;
+    case ACE_K_PARTIAL: return hak_knobs.fixed_partial;
+    default:            return hak_knobs.fixed_diet;
+    }
+}
+
+/* Apply the moves with HAK_KNOB_SET (fixed knobs skipped) and log them.
+ * Per-class lines are printed at level 1 for classes with traffic this tick
+ * (the ones a reader cares about), at level 2 for all. */
+static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
+{
+    uint32_t i, eff_before[HAK_NCLASS];
+    int c, diet_moved = 0;
+    ace_buf_t b;
+    for (c = 0; c < HAK_NCLASS; c++) eff_before[c] = hak_knobs_effective_cap(c);
+    for (i = 0; i < o->n; i++) {
+        const ace_move_t *mv = &o->mv[i];
+        int show = ace_log_level >= 2 || (ace_log_level >= 1 && (mv->cls < 0 || m->allocs[mv->cls] > 0));
+        if (knob_fixed(mv)) continue;
+        switch (mv->kind) {
+        case ACE_K_TLS_CAP:
+            HAK_KNOB_SET(tls_cap[mv->cls], mv->to);
+            if (show) {
+                log_begin(&b);
+                ace_put_str(&b, "Adjusting TLS cap["); ace_put_u64(&b, (uint64_t)mv->cls);
+                ace_put_str(&b, "]: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
+                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
+                ace_put_str(&b, ", group "); ace_put_str(&b, ace_group_name(ACE_G_CAP0 + ace_cap_band(mv->cls)));
+                ace_put_ch(&b, ')');
+                log_end(&b);
+            }
+            break;
+        case ACE_K_DRAIN:
+            HAK_KNOB_SET(drain_threshold[mv->cls], mv->to);
+            if (show || (ace_log_level >= 1 && (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE))) {
+                log_begin(&b);
+                ace_put_str(&b, "Drain threshold["); ace_put_u64(&b, (uint64_t)mv->cls);
+                ace_put_str(&b, "]: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
+                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
+                if (mv->reason == ACE_R_BACKLOG) { ace_put_str(&b, ", backlog="); ace_put_u64(&b, m->backlog[mv->cls]); }
+                ace_put_ch(&b, ')');
+                log_end(&b);
+            }
+            break;
+        case ACE_K_BUNDLE:
+            HAK_KNOB_SET(bundle_width, mv->to);
+            if (show) {
+                log_begin(&b);
+                ace_put_str(&b, "Bundle width: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
+                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
+                if (mv->reason == ACE_R_LOCKS) { ace_put_str(&b, ", lock wait="); ace_put_fix(&b, m->lock_wait_frac * 100, 2); ace_put_ch(&b, '%'); }
+                ace_put_ch(&b, ')');
+                log_end(&b);
+            }
+            break;
+        case ACE_K_PARTIAL:
+            HAK_KNOB_SET(partial_release_pages, mv->to);
+            if (show) {
+                log_begin(&b);
+                ace_put_str(&b, "Partial release pages: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
+                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
+                ace_put_ch(&b, ')');
+                log_end(&b);
+            }
+            break;
+        case ACE_K_DIET:
+            HAK_KNOB_SET(diet_permille, mv->to);
+            diet_moved = 1;
+            if (show) {
+                log_begin(&b);
+                ace_put_str(&b, "Diet factor: "); put_diet(&b, mv->from); ace_put_str(&b, " → ");
+                put_diet(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
+                if (m->llc_valid) { ace_put_str(&b, ", llc_miss="); ace_put_fix(&b, m->llc_miss_rate, 2); }
+                else { ace_put_str(&b, ", llc_miss=n/a llc_proxy="); ace_put_fix(&b, m->llc_proxy, 2); }
+                ace_put_ch(&b, ')');
+                log_end(&b);
+            }
+            break;
+        }
+    }
+    /* the diet's effect on the busy classes, in the seed's form */
+    if (diet_moved && ace_log_level >= 1) {
+        uint32_t diet = HAK_KNOB_GET(diet_permille);
+        for (c = 0; c < HAK_NCLASS; c++) {
+            uint32_t now = hak_knobs_effective_cap(c);
+            if (now == eff_before[c] || hak_knobs.fixed_tls_cap[c]) continue;
+            if (ace_log_level < 2 && m->allocs[c] == 0) continue;
+            log_begin(&b);
+            ace_put_str(&b, "Adjusting TLS cap["); ace_put_u64(&b, (uint64_t)c); ace_put_str(&b, "]: ");
+            ace_put_u64(&b, eff_before[c]); ace_put_str(&b, " → "); ace_put_u64(&b, now);
+            ace_put_str(&b, " (diet factor="); put_diet(&b, diet); ace_put_ch(&b, ')');
+            log_end(&b);
+        }
+    }
+}
+
+static void log_scavenge(const char *what, const ace_scavenge_result_t *r, uint64_t budget, const ace_metrics_t *m,
+                         uint32_t pages_per_span)
+{
+    ace_buf_t b;
+    size_t pages = r->pages_empty + r->pages_partial;
+    log_begin(&b);
+    ace_put_str(&b, what);
+    ace_put_str(&b, ": released "); ace_put_u64(&b, pages);
+    ace_put_str(&b, " pages ("); ace_put_u64(&b, (uint64_t)pages * 4);
+    ace_put_str(&b, " KiB: "); ace_put_u64(&b, r->pages_empty); ace_put_str(&b, " empty + ");
+    ace_put_u64(&b, r->pages_partial); ace_put_str(&b, " partial, N="); ace_put_u64(&b, pages_per_span);
+    ace_put_str(&b, " pages/span) in "); ace_put_u64(&b, r->elapsed_ns / 1000);
+    ace_put_str(&b, " µs (budget "); ace_put_u64(&b, budget / 1000); ace_put_str(&b, " µs");
+    if (r->hit_deadline) ace_put_str(&b, ", deadline hit");
+    ace_put_str(&b, "), frag="); ace_put_fix(&b, m->frag, 2);
+    ace_put_str(&b, ", rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB");
+    log_end(&b);
+}
+
+static void log_fast(const ace_metrics_t *m, const ace_moves_t *o)
+{
+    ace_buf_t b;
+    log_begin(&b);
+    ace_put_str(&b, m->slow ? "Slow loop: reward=" : "Fast loop: reward=");
+    if (o->reward_valid) ace_put_fix(&b, o->reward, 2); else ace_put_str(&b, "n/a");
+    if (m->llc_valid) { ace_put_str(&b, ", llc_miss="); ace_put_fix(&b, m->llc_miss_rate, 2); }
+    else { ace_put_str(&b, ", llc_miss=n/a llc_proxy="); ace_put_fix(&b, m->llc_proxy, 2); }
+    ace_put_str(&b, ", backlog="); ace_put_u64(&b, m->backlog_total);
+    if (ace_log_level >= 2 || m->slow) {
+        ace_put_str(&b, ", ops/s="); ace_put_fix(&b, m->ops_per_s, 0);
+        ace_put_str(&b, ", lock_wait="); ace_put_fix(&b, m->lock_wait_frac * 100, 3); ace_put_ch(&b, '%');
+        ace_put_str(&b, ", p50="); ace_put_u64(&b, m->p50_ns);
+        ace_put_str(&b, "ns p99="); ace_put_u64(&b, m->p99_ns);
+        ace_put_str(&b, "ns, rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1);
+        ace_put_str(&b, " MiB, frag="); ace_put_fix(&b, m->frag, 2);
+        ace_put_str(&b, ", partial_spans="); ace_put_u64(&b, m->partial_spans);
+        if (o->idle) ace_put_str(&b, ", idle");
+        if (o->pressure) ace_put_str(&b, ", LLC pressure");
+        if (o->explore_group >= 0) {
+            ace_put_str(&b, ", exploring "); ace_put_str(&b, ace_group_name(o->explore_group));
+            ace_put_str(&b, " arm "); ace_put_i64(&b, o->explore_arm);
+        }
+    }
+    log_end(&b);
+}
+
+/* ------------------------------------------------------------- thread */
+static void sleep_until(uint64_t t)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(t / 1000000000ull);
+    ts.tv_nsec = (long)(t % 1000000000ull);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) { }
+}
+
+static void valve(const ace_metrics_t *m, int stop)
+{
+    ace_buf_t b;
+    hak_knobs_restore_static();
+    __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE);
+    log_begin(&b);
+    ace_put_str(&b, "Safety valve: ");
+    ace_put_str(&b, ace_stop_reason(stop));
+    ace_put_str(&b, " (");
+    if (stop == ACE_STOP_P99) {
+        ace_put_str(&b, "p99="); ace_put_u64(&b, m->p99_ns); ace_put_str(&b, "ns > ");
+        ace_put_u64(&b, ace_st.cfg.max_p99_ns); ace_put_str(&b, "ns");
+    } else if (stop == ACE_STOP_RSS) {
+        ace_put_str(&b, "rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB > ");
+        ace_put_fix(&b, (double)ace_st.cfg.max_rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB");
+    } else {
+        ace_put_str(&b, "cpu="); ace_put_fix(&b, m->cpu_percent, 3); ace_put_str(&b, "% > ");
+        ace_put_fix(&b, ace_st.cfg.max_cpu_percent, 3); ace_put_ch(&b, '%');
+    }
+    ace_put_str(&b, "): ACE stopped for the rest of the process, static knobs restored");
+    log_end(&b);
+}
+
+static void *ace_main(void *arg)
+{
+    ace_config_t cfg;
+    ace_buf_t b;
+    uint64_t t0, next, next_slow;
+    (void)arg;
+
+    read_config(&cfg);
+    ace_log_level = (int)ace_env_u64("HAKMEM_ACE_LOG_LEVEL", 0);
+    ace_collector_init(&ace_col);
+    ace_state_init(&ace_st, &cfg, &hak_knobs_static);
+    trace_open();
+
+    if (ace_log_level >= 1) {
+        log_begin(&b);
+        ace_put_str(&b, "started: fast="); ace_put_fix(&b, cfg.fast_interval_ns / 1e6, 1);
+        ace_put_str(&b, "ms slow="); ace_put_fix(&b, cfg.slow_interval_ns / 1e6, 1);
+        ace_put_str(&b, "ms max_p99="); ace_put_u64(&b, cfg.max_p99_ns);
+        ace_put_str(&b, "ns max_rss="); ace_put_u64(&b, cfg.max_rss_bytes >> 20);
+        ace_put_str(&b, "MiB max_cpu="); ace_put_fix(&b, cfg.max_cpu_percent, 2);
+        ace_put_str(&b, "% LLC="); ace_put_u64(&b, ace_col.llc_bytes >> 10);
+        ace_put_str(&b, ace_col.tsc_per_ns > 0 ? "KiB timer=rdtscp cost=" : "KiB timer=clock_gettime cost=");
+        ace_put_u64(&b, ace_col.timer_cost_ns); ace_put_str(&b, "ns (subtracted)");
+        log_end(&b);
+        if (ace_col.perf_state < 0) {
+            log_begin(&b);
+            ace_put_str(&b, "LLC miss counters unavailable (perf_event_open errno=");
+            ace_put_u64(&b, (uint64_t)ace_col.perf_errno);
+            ace_put_str(&b, "): llc_miss=n/a, using llc_proxy = hot working set / LLC size (");
+            ace_put_u64(&b, ace_col.llc_bytes >> 10);
+            ace_put_str(&b, " KiB)");
+            log_end(&b);
+        }
+    }
+
+    t0 = ace_mono_ns();
+    ace_collect(&ace_col, &ace_m, 0, 1);            /* baseline for the deltas */
+    ace_step(&ace_m, &ace_st, &ace_out);
+    next = t0 + cfg.fast_interval_ns;
+    next_slow = t0 + cfg.slow_interval_ns;
+    for (;;) {
+        uint64_t now, scav_pages = 0, scav_ns = 0;
+        int slow;
+        sleep_until(next);
+        now = ace_mono_ns();
+        next += cfg.fast_interval_ns;
+        if (next <= now) next = now + cfg.fast_interval_ns;
+        slow = now >= next_slow;
+        if (slow) { next_slow += cfg.slow_interval_ns; if (next_slow <= now) next_slow = now + cfg.slow_interval_ns; }
+
+        ace_collect(&ace_col, &ace_m, slow, 1);
+        ace_step(&ace_m, &ace_st, &ace_out);
+        if (ace_out.stop) {
+            valve(&ace_m, ace_out.stop);
+            trace_row(&ace_m, &ace_out, t0, 0, 0);
+            return NULL;
+        }
+        apply_moves(&ace_m, &ace_out);
+        if (ace_out.partial_release_pages) {
+            ace_scavenge_result_t r;
+            ace_scavenge_partial(ace_out.partial_release_pages, ace_out.budget_ns, &r);
+            scav_pages += r.pages_empty + r.pages_partial;
+            scav_ns += r.elapsed_ns;
+            if (ace_log_level >= 1) log_scavenge("Partial release (fragmentation)", &r, ace_out.budget_ns, &ace_m, ace_out.partial_release_pages);
+        }
+        if (ace_out.scavenge) {
+            ace_scavenge_result_t r;
+            uint32_t n = HAK_KNOB_GET(partial_release_pages);
+            ace_scavenge_budgeted(n, ace_out.budget_ns, &r);
+            scav_pages += r.pages_empty + r.pages_partial;
+            scav_ns += r.elapsed_ns;
+            if (ace_log_level >= 1)
+                log_scavenge(ace_out.scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)",
+                             &r, ace_out.budget_ns, &ace_m, n);
+        }
+        if (ace_out.partial_release_pages || ace_out.scavenge) ace_collector_note_scavenge(&ace_col, scav_pages);
+        if (ace_log_level >= 2 || (ace_log_level >= 1 &&
+            (ace_m.slow || ace_m.tick % (uint32_t)(1 + 1000000000ull / cfg.fast_interval_ns) == 0)))
+            log_fast(&ace_m, &ace_out);
+        trace_row(&ace_m, &ace_out, t0, scav_pages, scav_ns);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+void hak_ace_maybe_start(void)
+{
+    int s = __atomic_load_n(&ace_flag, __ATOMIC_ACQUIRE);
+    int expect = ACE_UNKNOWN;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (__builtin_expect(s != ACE_UNKNOWN, 1)) return;
+    if (ace_env_u64("HAKMEM_ACE_ENABLED", 0) == 0) {
+        __atomic_compare_exchange_n(&ace_flag, &expect, ACE_OFF, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        return;
+    }
+    /* re-entry guard: pthread_create allocates, and the new thread's first
+     * allocation comes back here; both see ACE_STARTING and return */
+    if (!__atomic_compare_exchange_n(&ace_flag, &expect, ACE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    if (pthread_attr_init(&attr) != 0) { __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE); return; }
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&th, &attr, ace_main, NULL) != 0) {
+        __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE);
+    } else {
+        expect = ACE_STARTING;   /* the thread may already have stopped itself */
+        __atomic_compare_exchange_n(&ace_flag, &expect, ACE_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+void hak_ace_atfork_child(void)
+{
+    int s = __atomic_load_n(&ace_flag, __ATOMIC_ACQUIRE);
+    /* the parent's thread does not exist here: close its descriptors (the
+     * child's thread opens its own trace, <path>.<pid>) and let the next
+     * hak_ace_maybe_start() launch a fresh one.  A valve that fired in the
+     * parent stays fired; "off" stays off. */
+    if (ace_trace_fd >= 0) { close(ace_trace_fd); ace_trace_fd = -1; }
+    ace_collector_close(&ace_col);
+    if (s == ACE_STARTING || s == ACE_RUNNING)
+        __atomic_store_n(&ace_flag, ACE_UNKNOWN, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,142 @@
+/* ACE decide step: the fast and slow loops, the UCB1 schedule and the safety
+ * valves as one pure function over a metrics snapshot (DESIGN.md §2).
+ *
+ *   ace_step(&metrics, &state, &moves)
+ *
+ * reads only its arguments (no clock, no I/O, no globals) and returns the knob
+ * moves and release actions for the thread to apply, so tests can drive it with
+ * synthetic metrics.  docs/ACE.md explains the rules and constants. */
+#ifndef HAKMEM_ACE_CONTROLLER_H
+#define HAKMEM_ACE_CONTROLLER_H
+
+#include <stdint.h>
+#include "hakmem_knobs.h"
+#include "hakmem_ace_metrics.h"
+#include "hakmem_ace_ucb1.h"
+
+/* knob groups: one bandit each, one group explored at a time */
+#define ACE_CAP_BANDS   4   /* TLS cap: 16-128 B, 144 B-1 KiB, 1-16 KiB, 16-256 KiB */
+#define ACE_DRAIN_BANDS 2   /* drain threshold (Tiny classes only): 16-128 B, 144 B-1 KiB */
+enum {
+    ACE_G_CAP0 = 0,
+    ACE_G_DRAIN0 = ACE_CAP_BANDS,
+    ACE_G_BUNDLE = ACE_CAP_BANDS + ACE_DRAIN_BANDS,
+    ACE_G_PARTIAL,
+    ACE_G_DIET,
+    ACE_G_N
+};
+
+enum ace_knob_kind { ACE_K_TLS_CAP, ACE_K_DRAIN, ACE_K_BUNDLE, ACE_K_PARTIAL, ACE_K_DIET };
+enum ace_reason {
+    ACE_R_EXPLORE,   /* bandit trying an arm */
+    ACE_R_BANDIT,    /* bandit's committed arm */
+    ACE_R_BACKLOG,   /* fast rule: high remote backlog */
+    ACE_R_DIET,      /* fast rule: LLC pressure (diet on) */
+    ACE_R_LOCKS,     /* fast rule: mutex wait */
+    ACE_R_RESTORE,   /* stable: correction undone one step */
+    ACE_R_STATIC     /* back to the static value */
+};
+enum ace_stop { ACE_STOP_NONE = 0, ACE_STOP_P99, ACE_STOP_RSS, ACE_STOP_CPU };
+enum ace_scav { ACE_SCAV_NONE = 0, ACE_SCAV_RSS_UP, ACE_SCAV_IDLE };
+
+typedef struct ace_move {
+    uint8_t  kind, reason;
+    int16_t  cls;            /* class for per-class knobs, -1 otherwise */
+    uint32_t from, to;       /* knob values (diet in permille) */
+} ace_move_t;
+
+#define ACE_MAX_MOVES (2 * HAK_NCLASS + 8)
+
+typedef struct ace_moves {
+    uint32_t   n;
+    ace_move_t mv[ACE_MAX_MOVES];
+    int        stop;                   /* enum ace_stop: valve fired, restore static knobs */
+    uint32_t   partial_release_pages;  /* slow rule: hak_release_partial(N) now (0 = no) */
+    int        scavenge;               /* enum ace_scav: budgeted scavenge now */
+    uint64_t   budget_ns;              /* deadline budget for the release actions */
+    /* for logging and the trace */
+    int        reward_valid;
+    double     reward, t_term, m_term, l_term, f_term;
+    int        pressure, idle;
+    int        explore_group, explore_arm;   /* -1 when none */
+} ace_moves_t;
+
+typedef struct ace_config {
+    uint64_t fast_interval_ns, slow_interval_ns;
+    uint64_t max_p99_ns;          /* HAKMEM_ACE_MAX_P99_LAT_NS */
+    uint64_t max_rss_bytes;       /* HAKMEM_ACE_MAX_RSS_MB */
+    double   max_cpu_percent;     /* HAKMEM_ACE_MAX_CPU_PERCENT */
+    /* fast rules */
+    uint64_t backlog_min;         /* backlog below this never counts as high (16) */
+    uint32_t backlog_div;         /* high when backlog[c] >= drain[c] / div (4) */
+    uint32_t max_drain_steps;     /* drain correction: at most this many steps down (3) */
+    double   llc_miss_hi, llc_miss_lo;     /* counters: pressure on / calm (0.30 / 0.15) */
+    double   llc_proxy_hi, llc_proxy_lo;   /* proxy: pressure on / calm (1.0 / 0.5) */
+    double   lock_hi, lock_lo;             /* lock wait fraction on / calm (0.02 / 0.005) */
+    uint32_t max_bundle_steps;    /* bundle correction: at most this many steps up (2) */
+    uint32_t trigger_ticks;       /* consecutive high ticks before a rule acts (2) */
+    uint32_t stable_ticks;        /* calm ticks per diet restore step (4) */
+    /* slow rules */
+    double   frag_hi;             /* fragmentation ratio that triggers partial release (1.5) */
+    uint64_t frag_min_bytes;      /* ... if held - live exceeds this (1 MiB) */
+    double   rss_up_ratio;        /* RSS growth since last slow tick that triggers a scavenge (1.10) */
+    uint64_t rss_up_min_bytes;    /* ... and at least this much (4 MiB) */
+    double   idle_ops_per_s;      /* below this (and 1 % of baseline) the process is idle (1000) */
+    uint64_t scavenge_budget_ns;  /* deadline per release pass (5 ms) */
+    /* bandit */
+    uint32_t hold_ticks;          /* ticks an arm is held (4) ... */
+    uint32_t warmup_ticks;        /* ... of which the first are not scored (1) */
+    uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
+    uint32_t gap_ticks;           /* ticks between two group visits (2) */
+    double   ucb_c, ucb_hysteresis;
+    uint32_t ucb_cooldown;        /* ticks */
+    double   w_tput, w_miss, w_lock, w_frag;
+} ace_config_t;
+
+typedef struct ace_state {
+    ace_config_t cfg;
+    hak_knobs_t  stat;                  /* static knobs (defaults + overrides) */
+    ace_ucb1_t   bandit[ACE_G_N];
+    uint8_t      learned[ACE_G_N];      /* group explored once: its arm drives the knob */
+    int          explore_g, explore_arm;
+    uint32_t     arm_ticks, arm_n, visit_pulls, gap_left;
+    double       arm_sum;
+    int          rr_next;
+    /* running baselines for reward scaling */
+    int          base_init;
+    double       base_ops, base_miss, base_lock, base_frag;
+    /* rules */
+    uint8_t      drain_corr[HAK_NCLASS], backlog_run[HAK_NCLASS];
+    uint64_t     drain_trigger[HAK_NCLASS];
+    uint8_t      bundle_corr, lock_run;
+    uint64_t     lock_trigger;
+    int          pressure;
+    uint32_t     pressure_run, calm_run;
+    uint32_t     diet_permille;         /* diet in force */
+    uint32_t     idle_run;
+    int          idle_scavenging;
+    uint64_t     last_slow_rss;
+    uint64_t     last_slow_tick;
+    uint64_t     tick;
+    int          stopped;
+} ace_state_t;
+
+/* candidates (DESIGN.md §2 table) */
+extern const uint32_t ace_cand_tls_cap[5];
+extern const uint32_t ace_cand_drain[5];
+extern const uint32_t ace_cand_partial[4];
+extern const uint32_t ace_cand_diet[5];      /* permille */
+extern const uint32_t ace_cand_bundle[4];
+
+void ace_config_default(ace_config_t *cfg);
+void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t *static_knobs);
+void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out);
+
+int  ace_cap_band(int cls);
+int  ace_drain_band(int cls);        /* -1 for Mid classes */
+const char *ace_group_name(int g);
+const char *ace_stop_reason(int stop);
+/* index of the candidate nearest to v */
+int  ace_cand_index(const uint32_t *cand, int n, uint32_t v);
+
+#endif

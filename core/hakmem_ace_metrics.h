@@ -1,0 +1,110 @@
+/* ACE metrics: what the observe step of the loop sees (DESIGN.md §2).
+ *
+ * Also the few malloc-free helpers every ACE file needs: an environment
+ * reader that scans `environ`, a tiny formatter writing integers and
+ * fixed-point decimals into a stack buffer, and stderr output with write(2).
+ * Nothing here may call the malloc family (no stdio, no getenv). */
+#ifndef HAKMEM_ACE_METRICS_H
+#define HAKMEM_ACE_METRICS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "hakmem_knobs.h"
+#include "hakmem_stats.h"
+
+#define ACE_LAT_WINDOW 512   /* latency samples kept for p50/p99 (a few ticks) */
+
+/* One tick's view of the allocator.  Everything ace_step() decides from is in
+ * here, so tests can build it by hand. */
+typedef struct ace_metrics {
+    uint64_t t_ns;                /* monotonic time of this tick */
+    uint64_t dt_ns;               /* since the previous tick */
+    uint32_t tick;                /* fast tick number, from 1 */
+    int      slow;                /* 1: this tick is also a slow tick */
+
+    /* fast metrics */
+    uint64_t ops;                 /* allocs + frees during the tick (ACE's own sampling excluded) */
+    double   ops_per_s;
+    uint64_t allocs[HAK_NCLASS];  /* per-class allocations during the tick */
+    uint64_t remote[HAK_NCLASS];  /* per-class remote frees during the tick */
+    int      llc_valid;           /* 1: llc_miss_rate comes from hardware counters */
+    double   llc_miss_rate;       /* LLC misses / LLC references (valid only if llc_valid) */
+    double   llc_proxy;           /* hot working set / LLC size (always computed) */
+    uint64_t hot_ws_bytes;        /* min(bytes_live, bytes allocated+freed per second) */
+    uint64_t lock_wait_ns;        /* contended lock wait during the tick, all threads */
+    double   lock_wait_frac;      /* lock_wait_ns / (dt * active threads), in [0, 1] */
+    uint64_t backlog[HAK_NCLASS]; /* remote-free backlog per class now */
+    uint64_t backlog_total;
+    uint64_t p50_ns, p99_ns;      /* sampled malloc/free latency, timer cost subtracted */
+    uint32_t lat_n;               /* samples in the window */
+    uint32_t threads;
+    double   cpu_percent;         /* ACE thread CPU, % of one core, over >= 1 s; < 0 = no window yet */
+
+    /* slow metrics (read every tick, acted on in slow ticks) */
+    uint64_t rss_bytes;           /* /proc/self/statm resident */
+    uint64_t bytes_held, bytes_live, released_bytes, partial_spans;  /* as hak_snapshot_t */
+    double   frag;                /* bytes_held / bytes_live (held excludes released pages); 1.0 when no live bytes */
+    uint64_t last_scavenge_pages; /* pages the previous tick's scavenge returned */
+    int      last_scavenge_ran;   /* 1: the previous tick ran a scavenge */
+
+    hak_knobs_t knobs;            /* knob values as read at this tick */
+} ace_metrics_t;
+
+/* ---- collection (the thread's side; uses the core) ---- */
+typedef struct ace_collector {
+    hak_snapshot_t prev;
+    int      have_prev;
+    uint64_t prev_ns;
+    uint32_t tick;
+    uint64_t llc_bytes;           /* LLC size from sysfs (0: unknown, 32 MiB assumed) */
+    int      perf_state;          /* 0 untried, 1 on, -1 unavailable */
+    int      perf_errno;
+    int      perf_fd_miss[64], perf_fd_ref[64];
+    int      perf_tid[64];
+    int      perf_n;
+    uint64_t perf_prev_miss, perf_prev_ref;
+    double   tsc_per_ns;          /* rdtscp rate; 0: clock_gettime is the timer */
+    uint64_t timer_cost;          /* median cost of one timer pair, timer units */
+    uint64_t timer_cost_ns;       /* the same in ns */
+    uint64_t lat[ACE_LAT_WINDOW], lat_scratch[ACE_LAT_WINDOW];
+    uint32_t lat_pos, lat_n;
+    uint64_t own_ops;             /* ops ACE itself did since the previous tick */
+    uint64_t cpu_win_wall, cpu_win_cpu;
+    double   cpu_percent;
+    uint64_t scav_pages; int scav_ran;
+    long     page_size;
+} ace_collector_t;
+
+void ace_collector_init(ace_collector_t *c);
+/* Fill m for this tick.  sample_latency: run the timed malloc/free batch. */
+void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_latency);
+/* Record a scavenge's result so the next tick's metrics show it. */
+void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages);
+/* Close perf fds (fork child). */
+void ace_collector_close(ace_collector_t *c);
+
+uint64_t ace_read_rss_bytes(void);
+uint64_t ace_read_llc_bytes(void);
+uint64_t ace_thread_cpu_ns(void);
+uint64_t ace_mono_ns(void);
+
+/* Percentile (0..100) of a small array; sorts a copy into scratch. */
+uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *scratch, int pct);
+
+/* ---- environment without getenv ---- */
+const char *ace_env(const char *name);                 /* NULL if unset */
+uint64_t ace_env_u64(const char *name, uint64_t dflt); /* decimal integer */
+double   ace_env_double(const char *name, double dflt);/* decimal, optional fraction */
+int      ace_parse_double(const char *s, double *out);
+
+/* ---- malloc-free formatter ---- */
+typedef struct ace_buf { char b[1024]; uint32_t n; } ace_buf_t;
+void ace_buf_reset(ace_buf_t *b);
+void ace_put_str(ace_buf_t *b, const char *s);
+void ace_put_ch(ace_buf_t *b, char ch);
+void ace_put_u64(ace_buf_t *b, uint64_t v);
+void ace_put_i64(ace_buf_t *b, int64_t v);
+void ace_put_fix(ace_buf_t *b, double v, int decimals);   /* fixed point, rounded */
+void ace_buf_write(int fd, const ace_buf_t *b);           /* write(2), retrying */
+
+#endif

@@ -1,0 +1,93 @@
+/* UCB1 with hysteresis and cooldown.  See hakmem_ace_ucb1.h. */
+#include "hakmem_ace_ucb1.h"
+#include <math.h>
+#include <string.h>
+
+void ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm,
+                   double c, double hysteresis, uint32_t cooldown)
+{
+    memset(b, 0, sizeof *b);
+    if (n_arms > ACE_UCB1_MAX_ARMS) n_arms = ACE_UCB1_MAX_ARMS;
+    if (n_arms == 0) n_arms = 1;
+    b->n_arms = n_arms;
+    if (initial_arm < 0) initial_arm = 0;
+    if ((uint32_t)initial_arm >= n_arms) initial_arm = (int)n_arms - 1;
+    b->committed = initial_arm;
+    b->c = c;
+    b->hysteresis = hysteresis;
+    b->cooldown = cooldown;
+}
+
+double ace_ucb1_mean(const ace_ucb1_t *b, int arm)
+{
+    return b->count[arm] ? b->sum[arm] / (double)b->count[arm] : 0.0;
+}
+
+int ace_ucb1_all_tried(const ace_ucb1_t *b)
+{
+    uint32_t i;
+    for (i = 0; i < b->n_arms; i++) if (!b->count[i]) return 0;
+    return 1;
+}
+
+int ace_ucb1_select(const ace_ucb1_t *b)
+{
+    uint32_t i;
+    int d, best = -1;
+    double bv = -1e300, lnN;
+    /* untried arms first, nearest to the arm in force first (the committed
+     * arm itself, then one step down, one step up, ...) */
+    for (d = 0; d < (int)b->n_arms; d++) {
+        int lo = b->committed - d, hi = b->committed + d;
+        if (lo >= 0 && !b->count[lo]) return lo;
+        if (hi < (int)b->n_arms && !b->count[hi]) return hi;
+    }
+    lnN = log((double)(b->total > 1 ? b->total : 1));
+    for (i = 0; i < b->n_arms; i++) {
+        double v = ace_ucb1_mean(b, (int)i) + b->c * sqrt(2.0 * lnN / (double)b->count[i]);
+        if (v > bv) { bv = v; best = (int)i; }
+    }
+    return best;
+}
+
+void ace_ucb1_update(ace_ucb1_t *b, int arm, double reward)
+{
+    if (arm < 0 || (uint32_t)arm >= b->n_arms) return;
+    b->sum[arm] += reward;
+    b->count[arm]++;
+    b->total++;
+}
+
+int ace_ucb1_best(const ace_ucb1_t *b)
+{
+    uint32_t i;
+    int best = -1;
+    double bv = -1e300;
+    for (i = 0; i < b->n_arms; i++) {
+        if (!b->count[i]) continue;
+        double v = ace_ucb1_mean(b, (int)i);
+        if (v > bv) { bv = v; best = (int)i; }
+    }
+    return best < 0 ? b->committed : best;
+}
+
+int ace_ucb1_cooling(const ace_ucb1_t *b, uint64_t now)
+{
+    return b->switched && now < b->last_switch + b->cooldown;
+}
+
+int ace_ucb1_commit(ace_ucb1_t *b, uint64_t now)
+{
+    int best = ace_ucb1_best(b);
+    if (best == b->committed) return best;
+    if (ace_ucb1_cooling(b, now)) return b->committed;
+    /* hysteresis: a challenger must beat the arm in force by the margin
+     * (an untried arm in force has no mean and yields to any measured one) */
+    if (b->count[b->committed] &&
+        ace_ucb1_mean(b, best) <= ace_ucb1_mean(b, b->committed) + b->hysteresis)
+        return b->committed;
+    b->committed = best;
+    b->last_switch = now;
+    b->switched = 1;
+    return best;
+}

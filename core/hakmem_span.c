@@ -1,0 +1,250 @@
+/* Spans: the free-block bitmap, page release inside a span, and the lists an
+ * owner keeps its spans on (see hakmem_segment.h). */
+#include "hakmem_segment.h"
+#include "hakmem_lock.h"
+#include "hakmem_knobs.h"
+
+/* A block handed out from a released OS page makes that page resident again. */
+static void span_unrelease(hak_span_t *sp, uintptr_t p)
+{
+    uint32_t first = (uint32_t)((p - sp->start) / HAK_OS_PAGE);
+    uint32_t last = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE);
+    for (uint32_t j = first; j <= last && sp->nreleased; j++)
+        if (sp->released[j / 64] & (1ull << (j % 64))) {
+            sp->released[j / 64] &= ~(1ull << (j % 64));
+            sp->nreleased--;
+            __atomic_fetch_sub(&hak_bytes_released, HAK_OS_PAGE, __ATOMIC_RELAXED);
+        }
+}
+
+static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
+{
+    uint32_t got = 0, words = (sp->capacity + 63) / 64, w = sp->scan;
+    uintptr_t start = sp->start, bsize = sp->bsize;
+    for (; w < words && got < n; w++) {
+        uint64_t bits = sp->freemap[w];
+        while (bits && got < n) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            out[got++] = (void *)(start + ((uintptr_t)w * 64 + b) * bsize);
+        }
+        sp->freemap[w] = bits;
+        if (bits)
+            break;
+    }
+    sp->scan = w;
+    sp->used += got;
+    if (sp->nreleased)
+        for (uint32_t i = 0; i < got; i++)
+            span_unrelease(sp, (uintptr_t)out[i]);
+    return got;
+}
+
+static int span_put(hak_span_t *sp, uintptr_t p)
+{
+    uint32_t idx = hak_span_index(sp, p);
+    uint64_t bit = 1ull << (idx % 64);
+    if (HAK_UNLIKELY(sp->freemap[idx / 64] & bit))
+        return 0;
+    sp->freemap[idx / 64] |= bit;
+    if (idx / 64 < sp->scan)
+        sp->scan = idx / 64;
+    sp->used--;
+    return 1;
+}
+
+/* all blocks in [first, last] free? */
+static int span_range_free(const hak_span_t *sp, uint32_t first, uint32_t last)
+{
+    for (uint32_t i = first; i <= last;) {
+        uint32_t w = i / 64, b = i % 64, n = 64 - b;
+        if (n > last - i + 1)
+            n = last - i + 1;
+        uint64_t m = (n == 64 ? ~0ull : ((1ull << n) - 1)) << b;
+        if ((sp->freemap[w] & m) != m)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+/* OS page j of the span holds no used block and is not released yet? */
+static int span_page_free(const hak_span_t *sp, uint32_t j)
+{
+    if (sp->released[j / 64] & (1ull << (j % 64)))
+        return 0;
+    uint64_t lo = (uint64_t)j * HAK_OS_PAGE, hi = lo + HAK_OS_PAGE - 1;
+    uint32_t first = (uint32_t)(lo / sp->bsize), last = (uint32_t)(hi / sp->bsize);
+    if (last >= sp->capacity)
+        last = sp->capacity - 1;
+    return first > last || span_range_free(sp, first, last);
+}
+
+static void span_mark_released(hak_span_t *sp, uint32_t j0, uint32_t n, hak_counters_t *cnt)
+{
+    for (uint32_t j = j0; j < j0 + n; j++)
+        sp->released[j / 64] |= 1ull << (j % 64);
+    hak_os_release((void *)(sp->start + (uintptr_t)j0 * HAK_OS_PAGE), (size_t)n * HAK_OS_PAGE);
+    sp->nreleased += n;
+    __atomic_fetch_add(&hak_bytes_released, (uint64_t)n * HAK_OS_PAGE, __ATOMIC_RELAXED);
+    hak_cnt_add(cnt, &cnt->pages_released, n);
+}
+
+static void release_block_pages(hak_span_t *sp, uintptr_t p, uint32_t max_pages, hak_counters_t *cnt)
+{
+    uint32_t j0 = (uint32_t)((p - sp->start) / HAK_OS_PAGE);
+    uint32_t j1 = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE);
+    uint32_t run = 0, runj = j0;
+    for (uint32_t j = j0; j <= j1 && max_pages; j++) {
+        if (span_page_free(sp, j)) {
+            if (!run)
+                runj = j;
+            run++;
+            max_pages--;
+        } else if (run) {
+            span_mark_released(sp, runj, run, cnt);
+            run = 0;
+        }
+    }
+    if (run)
+        span_mark_released(sp, runj, run, cnt);
+}
+
+size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_counters_t *cnt)
+{
+    uint32_t ospages = sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE);
+    size_t done = 0;
+    uint32_t run = 0, runj = 0;
+    for (uint32_t j = 0; j < ospages && done < max_pages; j++) {
+        if (span_page_free(sp, j)) {
+            if (!run)
+                runj = j;
+            run++;
+            done++;
+        } else if (run) {
+            span_mark_released(sp, runj, run, cnt);
+            run = 0;
+        }
+    }
+    if (run)
+        span_mark_released(sp, runj, run, cnt);
+    return done;
+}
+
+static hak_span_t **list_of(hak_span_lists_t *l, int list)
+{
+    return list == HAK_LIST_AVAIL ? &l->avail : list == HAK_LIST_SPARSE ? &l->sparse : &l->full;
+}
+
+static void list_push(hak_span_lists_t *l, hak_span_t *sp, int list)
+{
+    hak_span_t **head = list_of(l, list);
+    sp->list = (uint8_t)list;
+    sp->prev = NULL;
+    sp->next = *head;
+    if (*head)
+        (*head)->prev = sp;
+    *head = sp;
+}
+
+static void unlink_span(hak_span_lists_t *l, hak_span_t *sp)
+{
+    if (sp->prev)
+        sp->prev->next = sp->next;
+    else
+        *list_of(l, sp->list) = sp->next;
+    if (sp->next)
+        sp->next->prev = sp->prev;
+    sp->next = sp->prev = NULL;
+    sp->list = HAK_LIST_NONE;
+}
+
+void hak_spans_remove(hak_span_lists_t *l, hak_span_t *sp)
+{
+    unlink_span(l, sp);
+    if (sp->used == 0)
+        l->nempty--;
+}
+
+static void move(hak_span_lists_t *l, hak_span_t *sp, int list)
+{
+    unlink_span(l, sp);
+    list_push(l, sp, list);
+}
+
+void hak_spans_insert(hak_span_lists_t *l, hak_span_t *sp)
+{
+    if (sp->used == sp->capacity)
+        list_push(l, sp, HAK_LIST_FULL);
+    else
+        list_push(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
+    if (sp->used == 0)
+        l->nempty++;
+}
+
+hak_span_t *hak_spans_pick(const hak_span_lists_t *l)
+{
+    return l->avail ? l->avail : l->sparse;
+}
+
+uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n)
+{
+    if (sp->used == 0)
+        l->nempty--;
+    uint32_t got = span_take(sp, out, n);
+    if (sp->used == sp->capacity)
+        move(l, sp, HAK_LIST_FULL);
+    else if (sp->list == HAK_LIST_SPARSE && sp->used * 4 > sp->capacity * 3)
+        move(l, sp, HAK_LIST_AVAIL);
+    return got;
+}
+
+int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_counters_t *cnt)
+{
+    if (!span_put(sp, p))
+        return 0;
+    if (sp->used == 0) {
+        if (l->nempty >= l->reserve) {
+            unlink_span(l, sp);
+            hak_span_free(sp, cnt);
+            return 1;
+        }
+        l->nempty++;
+    }
+    if (sp->list == HAK_LIST_FULL) {
+        move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
+    } else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity) {
+        /* turning sparse: the pages freed while it was dense go back in one pass */
+        move(l, sp, HAK_LIST_SPARSE);
+        hak_span_release_free_pages(sp, UINT32_MAX, cnt);
+        return 1;
+    }
+    if (sp->list == HAK_LIST_SPARSE && sp->used)
+        release_block_pages(sp, p, HAK_KNOB_GET(partial_release_pages), cnt);
+    return 1;
+}
+
+static size_t release_from(hak_span_lists_t *l, hak_span_t *sp, int empty_only, uint32_t pages, uint64_t deadline,
+                           hak_counters_t *cnt)
+{
+    size_t done = 0;
+    while (sp && hak_now_ns() < deadline) {
+        hak_span_t *next = sp->next;
+        if (sp->used == 0) {
+            hak_spans_remove(l, sp);
+            done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
+            hak_span_free(sp, cnt);
+        } else if (!empty_only) {
+            done += hak_span_release_free_pages(sp, pages, cnt);
+        }
+        sp = next;
+    }
+    return done;
+}
+
+size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, uint64_t deadline,
+                         hak_counters_t *cnt)
+{
+    return release_from(l, l->sparse, empty_only, pages, deadline, cnt) +
+           release_from(l, l->avail, empty_only, pages, deadline, cnt);
+}
