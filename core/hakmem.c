@@ -38,8 +38,11 @@ static void global_init(void)
     int expected = 0;
     if (__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         tl_in_init = 1;
-        const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
-        hak_secret = (rnd ? rnd[0] ^ rnd[1] : 0) ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
+        const void *rnd = (const void *)getauxval(AT_RANDOM);   /* 16 random bytes, unaligned */
+        uint64_t r[2] = { 0, 0 };
+        if (rnd)
+            memcpy(r, rnd, sizeof r);
+        hak_secret = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
         hak_secret |= 1;   /* never 0: a zeroed word must not look free */
         hak_knobs_init();
         hak_pool_init();
@@ -102,8 +105,6 @@ hak_heap_t *hak_heap_get(void)
     h = hak_tl_heap;   /* a nested call during init may have made it */
     if (h == &heap_empty && !(h = heap_create()))
         return NULL;
-    if (!tl_in_init)
-        hak_ace_maybe_start();
     return h;
 }
 
@@ -224,6 +225,10 @@ void *hak_malloc_slow(size_t n)
         return NULL;
     }
     if (h->count[c] == 0) {
+        /* ACE's thread may be gone (a forked child): a refill is where it
+         * comes back, outside every lock; one load when it runs */
+        if (!tl_in_init)
+            hak_ace_maybe_start();
         if (hak_is_tiny_class(c))
             hak_tiny_refill(h, c);
         else

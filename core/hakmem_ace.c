@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 enum { ACE_UNKNOWN = 0, ACE_OFF, ACE_STARTING, ACE_RUNNING, ACE_STOPPED };
+#define ACE_ALL_PAGES 0xffffffffu   /* pages_per_span meaning "every free page" */
 
 static int ace_flag;                 /* enum above */
 static int ace_trace_fd = -1;
@@ -70,8 +71,15 @@ static void read_config(ace_config_t *cfg)
     cfg->max_cpu_percent = ace_env_double("HAKMEM_ACE_MAX_CPU_PERCENT", 5);
     cfg->hold_ticks = (uint32_t)ace_env_u64("HAKMEM_ACE_HOLD_TICKS", cfg->hold_ticks);
     if (cfg->hold_ticks < 2) cfg->hold_ticks = 2;
-    /* a release pass never takes more than a quarter of a fast tick */
+    /* a release pass never takes more than a quarter of a fast tick, nor more
+     * than half of ACE's CPU allowance per tick (so releasing every tick, as
+     * the idle scavenge does, cannot trip the CPU valve by itself) */
     if (cfg->scavenge_budget_ns > cfg->fast_interval_ns / 4) cfg->scavenge_budget_ns = cfg->fast_interval_ns / 4;
+    {
+        double allow = (double)cfg->fast_interval_ns * cfg->max_cpu_percent / 100.0 / 2.0;
+        if (allow < 100000) allow = 100000;             /* 100 us floor */
+        if ((double)cfg->scavenge_budget_ns > allow) cfg->scavenge_budget_ns = (uint64_t)allow;
+    }
 }
 
 /* -------------------------------------------------------------- trace */
@@ -303,7 +311,8 @@ static void log_scavenge(const char *what, const ace_scavenge_result_t *r, uint6
     ace_put_str(&b, ": released "); ace_put_u64(&b, pages);
     ace_put_str(&b, " pages ("); ace_put_u64(&b, (uint64_t)pages * 4);
     ace_put_str(&b, " KiB: "); ace_put_u64(&b, r->pages_empty); ace_put_str(&b, " empty + ");
-    ace_put_u64(&b, r->pages_partial); ace_put_str(&b, " partial, N="); ace_put_u64(&b, pages_per_span);
+    ace_put_u64(&b, r->pages_partial); ace_put_str(&b, " partial, N=");
+    if (pages_per_span == ACE_ALL_PAGES) ace_put_str(&b, "all"); else ace_put_u64(&b, pages_per_span);
     ace_put_str(&b, " pages/span) in "); ace_put_u64(&b, r->elapsed_ns / 1000);
     ace_put_str(&b, " µs (budget "); ace_put_u64(&b, budget / 1000); ace_put_str(&b, " µs");
     if (r->hit_deadline) ace_put_str(&b, ", deadline hit");
@@ -413,7 +422,7 @@ static void *ace_main(void *arg)
     next_slow = t0 + cfg.slow_interval_ns;
     for (;;) {
         uint64_t now, scav_pages = 0, scav_ns = 0;
-        int slow;
+        int slow, scav_hit = 0;
         sleep_until(next);
         now = ace_mono_ns();
         next += cfg.fast_interval_ns;
@@ -434,19 +443,23 @@ static void *ace_main(void *arg)
             ace_scavenge_partial(ace_out.partial_release_pages, ace_out.budget_ns, &r);
             scav_pages += r.pages_empty + r.pages_partial;
             scav_ns += r.elapsed_ns;
+            scav_hit |= r.hit_deadline;
             if (ace_log_level >= 1) log_scavenge("Partial release (fragmentation)", &r, ace_out.budget_ns, &ace_m, ace_out.partial_release_pages);
         }
         if (ace_out.scavenge) {
             ace_scavenge_result_t r;
-            uint32_t n = HAK_KNOB_GET(partial_release_pages);
+            /* idle: nobody is allocating, so every free page inside a partly
+             * used span goes (no refault cost to weigh); RSS up: N per span */
+            uint32_t n = ace_out.scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
             ace_scavenge_budgeted(n, ace_out.budget_ns, &r);
             scav_pages += r.pages_empty + r.pages_partial;
             scav_ns += r.elapsed_ns;
+            scav_hit |= r.hit_deadline;
             if (ace_log_level >= 1)
                 log_scavenge(ace_out.scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)",
                              &r, ace_out.budget_ns, &ace_m, n);
         }
-        if (ace_out.partial_release_pages || ace_out.scavenge) ace_collector_note_scavenge(&ace_col, scav_pages);
+        if (ace_out.partial_release_pages || ace_out.scavenge) ace_collector_note_scavenge(&ace_col, scav_pages, scav_hit);
         if (ace_log_level >= 2 || (ace_log_level >= 1 &&
             (ace_m.slow || ace_m.tick % (uint32_t)(1 + 1000000000ull / cfg.fast_interval_ns) == 0)))
             log_fast(&ace_m, &ace_out);

@@ -338,8 +338,9 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
         uint64_t held = m->bytes_held;   /* pages not given back */
         st->idle_run++;
         if (st->idle_run == c->trigger_ticks) st->idle_scavenging = 1;
-        if (st->idle_scavenging && m->last_scavenge_ran && m->last_scavenge_pages == 0)
-            st->idle_scavenging = 0;           /* a pass found nothing: done until busy again */
+        if (st->idle_scavenging && m->last_scavenge_ran && m->last_scavenge_pages == 0 &&
+            !m->last_scavenge_hit_deadline)
+            st->idle_scavenging = 0;           /* a whole pass found nothing: done until busy again */
         if (st->idle_scavenging && held > m->bytes_live)
             out->scavenge = ACE_SCAV_IDLE;
     } else {

@@ -330,27 +330,55 @@ static void lat_push(ace_collector_t *c, uint64_t v)
     if (c->lat_n < ACE_LAT_WINDOW) c->lat_n++;
 }
 
-/* A burst of `batch` mallocs then `batch` frees of one size, each timed on
- * its own; the burst is longer than small magazines so refills and flushes
- * (the slow paths the knobs govern) are part of the sample. */
+/* Two bursts of `batch` mallocs then `batch` frees of one size:
+ *  - the first times every operation on its own: the tail (p99) window;
+ *    refills and flushes (the slow paths the knobs govern) land here, since
+ *    the burst is longer than small magazines;
+ *  - the second times each half-burst as one batch and divides: the median
+ *    (p50) window.  A fast-path operation is shorter than the timer's
+ *    resolution here (rdtscp ticks in steps of ~10 ns in this VM), so only a
+ *    batch mean resolves it. */
+static void med_push(ace_collector_t *c, uint64_t v)
+{
+    c->med[c->med_pos] = v;
+    c->med_pos = (c->med_pos + 1) % ACE_MED_WINDOW;
+    if (c->med_n < ACE_MED_WINDOW) c->med_n++;
+}
+
+static uint64_t batch_mean_ns(const ace_collector_t *c, uint64_t d, int batch)
+{
+    double ns;
+    d = d > c->timer_cost ? d - c->timer_cost : 0;
+    ns = c->tsc_per_ns > 0 ? (double)d / c->tsc_per_ns : (double)d;
+    return (uint64_t)(ns / batch + 0.5);
+}
+
 static void sample_size(ace_collector_t *c, size_t size, int batch)
 {
     void *p[32];
     int i;
+    uint64_t t0, t1, t2;
     for (i = 0; i < batch; i++) {
-        uint64_t t0 = lat_now(c);
+        t0 = lat_now(c);
         p[i] = hak_malloc(size);
-        uint64_t t1 = lat_now(c);
+        t1 = lat_now(c);
         lat_push(c, lat_to_ns(c, t1 - t0));
         if (p[i]) *(volatile char *)p[i] = 1;
     }
     for (i = batch - 1; i >= 0; i--) {
-        uint64_t t0 = lat_now(c);
+        t0 = lat_now(c);
         hak_free(p[i]);
-        uint64_t t1 = lat_now(c);
+        t1 = lat_now(c);
         lat_push(c, lat_to_ns(c, t1 - t0));
     }
-    c->own_ops += 2u * (uint64_t)batch;
+    t0 = lat_now(c);
+    for (i = 0; i < batch; i++) p[i] = hak_malloc(size);
+    t1 = lat_now(c);
+    for (i = batch - 1; i >= 0; i--) hak_free(p[i]);
+    t2 = lat_now(c);
+    med_push(c, batch_mean_ns(c, t1 - t0, batch));
+    med_push(c, batch_mean_ns(c, t2 - t1, batch));
+    c->own_ops += 4u * (uint64_t)batch;
 }
 
 /* ---------------------------------------------------------- collector */
@@ -364,10 +392,11 @@ void ace_collector_init(ace_collector_t *c)
     perf_try(c);
 }
 
-void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages)
+void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_deadline)
 {
     c->scav_pages = pages;
     c->scav_ran = 1;
+    c->scav_hit = hit_deadline;
 }
 
 void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_latency)
@@ -462,7 +491,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
         }
     }
     if (c->lat_n) {
-        m->p50_ns = ace_percentile(c->lat, c->lat_n, c->lat_scratch, 50);
+        m->p50_ns = ace_percentile(c->med, c->med_n, c->lat_scratch, 50);
         m->p99_ns = ace_percentile(c->lat, c->lat_n, c->lat_scratch, 99);
         m->lat_n = c->lat_n;
     }
@@ -481,8 +510,10 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
 
     m->last_scavenge_pages = c->scav_pages;
     m->last_scavenge_ran = c->scav_ran;
+    m->last_scavenge_hit_deadline = c->scav_hit;
     c->scav_pages = 0;
     c->scav_ran = 0;
+    c->scav_hit = 0;
 
     memcpy(&m->knobs, &hak_knobs, sizeof m->knobs);
     c->prev = s;

@@ -12,7 +12,8 @@
 #include "hakmem_knobs.h"
 #include "hakmem_stats.h"
 
-#define ACE_LAT_WINDOW 512   /* latency samples kept for p50/p99 (a few ticks) */
+#define ACE_LAT_WINDOW 512   /* per-operation samples kept for p99 (a few ticks) */
+#define ACE_MED_WINDOW 64    /* batch-mean samples kept for p50 */
 
 /* One tick's view of the allocator.  Everything ace_step() decides from is in
  * here, so tests can build it by hand. */
@@ -35,7 +36,8 @@ typedef struct ace_metrics {
     double   lock_wait_frac;      /* lock_wait_ns / (dt * active threads), in [0, 1] */
     uint64_t backlog[HAK_NCLASS]; /* remote-free backlog per class now */
     uint64_t backlog_total;
-    uint64_t p50_ns, p99_ns;      /* sampled malloc/free latency, timer cost subtracted */
+    uint64_t p50_ns, p99_ns;      /* sampled malloc/free latency, timer cost subtracted:
+                                     p50 of batch means, p99 of single operations */
     uint32_t lat_n;               /* samples in the window */
     uint32_t threads;
     double   cpu_percent;         /* ACE thread CPU, % of one core, over >= 1 s; < 0 = no window yet */
@@ -46,6 +48,7 @@ typedef struct ace_metrics {
     double   frag;                /* bytes_held / bytes_live (held excludes released pages); 1.0 when no live bytes */
     uint64_t last_scavenge_pages; /* pages the previous tick's scavenge returned */
     int      last_scavenge_ran;   /* 1: the previous tick ran a scavenge */
+    int      last_scavenge_hit_deadline; /* ... and it stopped at its deadline */
 
     hak_knobs_t knobs;            /* knob values as read at this tick */
 } ace_metrics_t;
@@ -68,10 +71,12 @@ typedef struct ace_collector {
     uint64_t timer_cost_ns;       /* the same in ns */
     uint64_t lat[ACE_LAT_WINDOW], lat_scratch[ACE_LAT_WINDOW];
     uint32_t lat_pos, lat_n;
+    uint64_t med[ACE_MED_WINDOW];
+    uint32_t med_pos, med_n;
     uint64_t own_ops;             /* ops ACE itself did since the previous tick */
     uint64_t cpu_win_wall, cpu_win_cpu;
     double   cpu_percent;
-    uint64_t scav_pages; int scav_ran;
+    uint64_t scav_pages; int scav_ran, scav_hit;
     long     page_size;
 } ace_collector_t;
 
@@ -79,7 +84,7 @@ void ace_collector_init(ace_collector_t *c);
 /* Fill m for this tick.  sample_latency: run the timed malloc/free batch. */
 void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_latency);
 /* Record a scavenge's result so the next tick's metrics show it. */
-void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages);
+void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_deadline);
 /* Close perf fds (fork child). */
 void ace_collector_close(ace_collector_t *c);
 

@@ -1,7 +1,33 @@
 /* UCB1 with hysteresis and cooldown.  See hakmem_ace_ucb1.h. */
 #include "hakmem_ace_ucb1.h"
-#include <math.h>
 #include <string.h>
+
+/* No libm: the library links with -pthread only. */
+static double ace_sqrt(double x)
+{
+    double r = x > 1 ? x : 1;
+    if (x <= 0) return 0;
+    for (int i = 0; i < 60; i++) {
+        double n = 0.5 * (r + x / r);
+        if (n == r) break;
+        r = n;
+    }
+    return r;
+}
+
+/* natural log for x >= 1: x = 2^k * m with m in [1, 2), ln m by atanh series */
+static double ace_ln(double x)
+{
+    int k = 0;
+    double m, y, y2, term, sum = 0;
+    if (x <= 1) return 0;
+    for (m = x; m >= 2; m *= 0.5) k++;
+    y = (m - 1) / (m + 1);
+    y2 = y * y;
+    term = y;
+    for (int i = 1; i < 40; i += 2) { sum += term / i; term *= y2; }
+    return k * 0.69314718055994530942 + 2 * sum;
+}
 
 void ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm,
                    double c, double hysteresis, uint32_t cooldown)
@@ -42,9 +68,9 @@ int ace_ucb1_select(const ace_ucb1_t *b)
         if (lo >= 0 && !b->count[lo]) return lo;
         if (hi < (int)b->n_arms && !b->count[hi]) return hi;
     }
-    lnN = log((double)(b->total > 1 ? b->total : 1));
+    lnN = ace_ln((double)(b->total > 1 ? b->total : 1));
     for (i = 0; i < b->n_arms; i++) {
-        double v = ace_ucb1_mean(b, (int)i) + b->c * sqrt(2.0 * lnN / (double)b->count[i]);
+        double v = ace_ucb1_mean(b, (int)i) + b->c * ace_sqrt(2.0 * lnN / (double)b->count[i]);
         if (v > bv) { bv = v; best = (int)i; }
     }
     return best;

@@ -131,6 +131,11 @@ int hak_large_free(void *p)
     }
     size_t len = e->len;
     table_remove(e);
+    hak_unlock(&large_lock);
+    /* pages go back before the mapping is visible in the cache: once there,
+     * another thread may reuse it at once */
+    hak_os_release(p, len);
+    hak_lock(&large_lock, &hak_global_counters);
     int slot = -1;
     for (int i = 0; i < CACHE_SLOTS && slot < 0; i++)
         if (!cache[i].ptr)
@@ -140,9 +145,7 @@ int hak_large_free(void *p)
         cache[slot].len = len;
     }
     hak_unlock(&large_lock);
-    if (slot >= 0)
-        hak_os_release(p, len);
-    else
+    if (slot < 0)
         hak_os_unmap(p, len);
     __atomic_fetch_sub(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
     __atomic_fetch_add(&hak_global_counters.large_frees, 1, __ATOMIC_RELAXED);

@@ -11,6 +11,25 @@
 
 static hak_lock_t abandoned_lock = HAK_LOCK_INIT;
 static hak_span_lists_t abandoned[HAK_TINY_CLASSES];   /* reserve 0: empty ones are released */
+static uint8_t abandoned_has_free[HAK_TINY_CLASSES];    /* peeked by refill without the lock */
+
+/* after any change to abandoned[c] (lock held) */
+static void abandoned_sync(int c)
+{
+    __atomic_store_n(&abandoned_has_free[c], hak_spans_pick(&abandoned[c]) != NULL, __ATOMIC_RELAXED);
+}
+
+static void abandoned_insert(hak_span_t *sp)
+{
+    hak_spans_insert(&abandoned[sp->cls], sp);
+    abandoned_sync(sp->cls);
+}
+
+static void abandoned_remove(hak_span_t *sp)
+{
+    hak_spans_remove(&abandoned[sp->cls], sp);
+    abandoned_sync(sp->cls);
+}
 
 /* Return p to a span owned by h (h->lock held). */
 static void local_put(hak_heap_t *h, hak_span_t *sp, void *p)
@@ -32,7 +51,7 @@ static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
     hak_lock(&abandoned_lock, &h->cnt);
     hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
     if (!o && sp->abandoned) {
-        hak_spans_remove(&abandoned[sp->cls], sp);
+        abandoned_remove(sp);
         own_span(h, sp);
         HAK_CNT_INC(h->cnt.slabs_adopted);
         o = h;
@@ -44,12 +63,12 @@ static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
 /* An abandoned span with free blocks, now owned by h. */
 static hak_span_t *adopt_any(hak_heap_t *h, int c)
 {
-    if (!hak_spans_pick(&abandoned[c]))
+    if (!__atomic_load_n(&abandoned_has_free[c], __ATOMIC_RELAXED))
         return NULL;
     hak_lock(&abandoned_lock, &h->cnt);
     hak_span_t *sp = hak_spans_pick(&abandoned[c]);
     if (sp) {
-        hak_spans_remove(&abandoned[c], sp);
+        abandoned_remove(sp);
         own_span(h, sp);
         HAK_CNT_INC(h->cnt.slabs_adopted);
     }
@@ -181,6 +200,7 @@ void hak_tiny_free_direct(hak_span_t *sp, void *p)
         hak_lock(&abandoned_lock, &hak_global_counters);
         if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE)) {
             int ok = hak_spans_return(&abandoned[sp->cls], sp, (uintptr_t)p, &hak_global_counters);
+            abandoned_sync(sp->cls);
             hak_unlock(&abandoned_lock);
             if (!ok)
                 hak_report_double("free()", p);
@@ -201,7 +221,7 @@ static void abandon_list(hak_heap_t *h, hak_span_lists_t *l, hak_span_t *sp)
             hak_lock(&abandoned_lock, &h->cnt);
             __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
             sp->abandoned = 1;
-            hak_spans_insert(&abandoned[sp->cls], sp);
+            abandoned_insert(sp);
             hak_unlock(&abandoned_lock);
         }
         sp = next;
@@ -239,8 +259,10 @@ size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages, uint64_t deadl
 {
     size_t done = 0;
     hak_lock(&abandoned_lock, &hak_global_counters);
-    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         done += hak_spans_release(&abandoned[c], empty_only, pages, deadline, &hak_global_counters);
+        abandoned_sync(c);
+    }
     hak_unlock(&abandoned_lock);
     return done;
 }

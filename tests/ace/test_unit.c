@@ -1,0 +1,402 @@
+/* ACE unit tests: UCB1, the fast/slow rules, the valves, and the bandit
+ * schedule, all through the pure step function with synthetic metrics.
+ * Built against stub_core.c (no allocator needed).  Prints PASS/FAIL lines. */
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+#include "hakmem_ace_controller.h"
+#include "hakmem_ace_ucb1.h"
+#include "hakmem_ace_metrics.h"
+#include "stub_core.h"
+
+static int fails_in_test;
+#define CHECK(c) do { if (!(c)) { fails_in_test++; printf("    check failed: %s (line %d)\n", #c, __LINE__); } } while (0)
+
+static int passed, failed;
+static void report(const char *name)
+{
+    if (fails_in_test) { failed++; printf("FAIL %s\n", name); }
+    else { passed++; printf("PASS %s\n", name); }
+    fails_in_test = 0;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (double)(rng >> 11) / 9007199254740992.0; }
+
+/* ------------------------------------------------------------------ UCB1 */
+static void test_ucb1_converges(void)
+{
+    const double mean[5] = { 0.30, 0.45, 0.70, 0.50, 0.20 };
+    ace_ucb1_t b;
+    int i, tries = 0;
+    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
+    for (i = 0; i < 400; i++) {
+        int a = ace_ucb1_select(&b);
+        ace_ucb1_update(&b, a, mean[a] + (urand() - 0.5) * 0.2);
+        tries++;
+    }
+    CHECK(ace_ucb1_best(&b) == 2);
+    CHECK((int)b.count[2] > tries / 2);
+    CHECK(ace_ucb1_commit(&b, 1000) == 2);
+    for (i = 0; i < 5; i++) CHECK(b.count[i] >= 1);
+    report("ucb1 converges to the best arm (noisy rewards)");
+}
+
+static void test_ucb1_untried_order(void)
+{
+    ace_ucb1_t b;
+    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
+    CHECK(ace_ucb1_select(&b) == 3);       /* the arm in force first */
+    ace_ucb1_update(&b, 3, 0.5);
+    CHECK(ace_ucb1_select(&b) == 2);       /* then its neighbours */
+    ace_ucb1_update(&b, 2, 0.5);
+    CHECK(ace_ucb1_select(&b) == 4);
+    report("ucb1 tries untried arms nearest the arm in force first");
+}
+
+static void test_ucb1_hysteresis(void)
+{
+    ace_ucb1_t b;
+    ace_ucb1_init(&b, 3, 0, 0.2, 0.02, 0);
+    ace_ucb1_update(&b, 0, 0.50);
+    ace_ucb1_update(&b, 1, 0.51);          /* better, but within the margin */
+    ace_ucb1_update(&b, 2, 0.40);
+    CHECK(ace_ucb1_best(&b) == 1);
+    CHECK(ace_ucb1_commit(&b, 10) == 0);   /* hysteresis holds the arm in force */
+    ace_ucb1_update(&b, 1, 0.60);          /* mean of arm 1 now 0.555 */
+    CHECK(ace_ucb1_commit(&b, 11) == 1);
+    report("ucb1 hysteresis: a challenger must beat the arm in force by the margin");
+}
+
+static void test_ucb1_cooldown(void)
+{
+    ace_ucb1_t b;
+    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 20);
+    ace_ucb1_update(&b, 0, 0.5);
+    ace_ucb1_update(&b, 1, 0.7);
+    CHECK(ace_ucb1_commit(&b, 100) == 1);   /* switch at tick 100 */
+    CHECK(ace_ucb1_cooling(&b, 110));
+    ace_ucb1_update(&b, 2, 0.9);
+    CHECK(ace_ucb1_commit(&b, 110) == 1);   /* within the cooldown: no second switch */
+    CHECK(ace_ucb1_commit(&b, 119) == 1);
+    CHECK(!ace_ucb1_cooling(&b, 120));
+    CHECK(ace_ucb1_commit(&b, 120) == 2);
+    report("ucb1 cooldown: no two switches within the cooldown");
+}
+
+/* ------------------------------------------------------------ controller */
+static hak_knobs_t K;   /* the knob table the synthetic process runs with */
+
+static void base_metrics(ace_metrics_t *m, uint32_t tick)
+{
+    memset(m, 0, sizeof *m);
+    m->tick = tick;
+    m->t_ns = (uint64_t)tick * 500000000ull;
+    m->dt_ns = tick > 1 ? 500000000ull : 0;
+    m->ops_per_s = 1e6;
+    m->ops = 500000;
+    m->rss_bytes = 100u << 20;
+    m->bytes_held = 40u << 20;
+    m->bytes_live = 36u << 20;
+    m->frag = 40.0 / 36.0;
+    m->cpu_percent = -1;
+    m->llc_proxy = 0.1;
+    m->threads = 2;
+    m->knobs = K;
+}
+
+static void apply(const ace_moves_t *o)
+{
+    for (uint32_t i = 0; i < o->n; i++) {
+        const ace_move_t *mv = &o->mv[i];
+        switch (mv->kind) {
+        case ACE_K_TLS_CAP: if (!K.fixed_tls_cap[mv->cls]) K.tls_cap[mv->cls] = mv->to; break;
+        case ACE_K_DRAIN:   if (!K.fixed_drain[mv->cls]) K.drain_threshold[mv->cls] = mv->to; break;
+        case ACE_K_BUNDLE:  K.bundle_width = mv->to; break;
+        case ACE_K_PARTIAL: K.partial_release_pages = mv->to; break;
+        case ACE_K_DIET:    K.diet_permille = mv->to; break;
+        }
+    }
+}
+
+static const ace_move_t *find_move(const ace_moves_t *o, int kind, int cls)
+{
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->mv[i].kind == kind && o->mv[i].cls == cls) return &o->mv[i];
+    return NULL;
+}
+
+static void fresh(ace_state_t *st, ace_config_t *cfg)
+{
+    stub_knobs_defaults();
+    K = hak_knobs_static;
+    ace_config_default(cfg);
+    ace_state_init(st, cfg, &hak_knobs_static);
+}
+
+static void test_backlog_rule(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); ace_step(&m, &st, &o); apply(&o);
+    CHECK(o.n == 0);
+    base_metrics(&m, 2); m.backlog[3] = 100; m.backlog[5] = 5; m.backlog_total = 105;
+    ace_step(&m, &st, &o); apply(&o);
+    CHECK(find_move(&o, ACE_K_DRAIN, 3) == NULL);      /* one high tick is not enough */
+    base_metrics(&m, 3); m.backlog[3] = 110; m.backlog[5] = 5; m.backlog_total = 115;
+    ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_DRAIN, 3);
+    CHECK(mv && mv->from == 128 && mv->to == 64 && mv->reason == ACE_R_BACKLOG);
+    CHECK(find_move(&o, ACE_K_DRAIN, 5) == NULL);
+    CHECK(K.drain_threshold[3] == 64 && K.drain_threshold[5] == 128);
+    /* still high: another step after two more ticks, at most max_drain_steps */
+    for (uint32_t t = 4; t < 20; t++) {
+        base_metrics(&m, t); m.backlog[3] = 200; m.backlog_total = 200;
+        ace_step(&m, &st, &o); apply(&o);
+    }
+    CHECK(K.drain_threshold[3] == 32);                   /* 128 -> 64 -> 32 (lowest candidate) */
+    /* calm over a whole slow interval, then a slow tick: one step back */
+    for (uint32_t t = 20; t < 30; t++) { base_metrics(&m, t); ace_step(&m, &st, &o); apply(&o); }
+    base_metrics(&m, 30); m.slow = 1; ace_step(&m, &st, &o); apply(&o);   /* first slow tick: marks the interval */
+    for (uint32_t t = 31; t < 40; t++) { base_metrics(&m, t); ace_step(&m, &st, &o); apply(&o); }
+    base_metrics(&m, 40); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_DRAIN, 3);
+    CHECK(mv && mv->reason == ACE_R_RESTORE);
+    CHECK(K.drain_threshold[3] > 32);
+    for (uint32_t t = 41; t < 120; t++) { base_metrics(&m, t); m.slow = (t % 10 == 0); ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.drain_threshold[3] == 128);                  /* fully restored, step by step */
+    report("fast rule: backlog up -> drain threshold down (128 -> 64), restore when stable");
+}
+
+static void test_diet_rule(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    uint32_t t = 1, seen[8], nseen = 0;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o);
+    base_metrics(&m, t++); m.llc_proxy = 2.0; ace_step(&m, &st, &o); apply(&o);
+    CHECK(find_move(&o, ACE_K_DIET, -1) == NULL);
+    base_metrics(&m, t++); m.llc_proxy = 2.0; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_DIET, -1);
+    CHECK(mv && mv->from == 1000 && mv->to == 750 && mv->reason == ACE_R_DIET);
+    CHECK(o.pressure == 1);
+    CHECK(K.tls_cap[2] * K.diet_permille / 1000 == 24);   /* the seed's 32 -> 24 */
+    /* the dead band keeps the diet */
+    for (int i = 0; i < 10; i++) { base_metrics(&m, t++); m.llc_proxy = 0.7; ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.diet_permille == 750);
+    /* calm: restored step by step */
+    seen[nseen++] = K.diet_permille;
+    for (int i = 0; i < 40; i++) {
+        base_metrics(&m, t++); m.llc_proxy = 0.1; ace_step(&m, &st, &o); apply(&o);
+        if (K.diet_permille != seen[nseen - 1] && nseen < 8) seen[nseen++] = K.diet_permille;
+    }
+    CHECK(nseen == 3 && seen[1] == 900 && seen[2] == 1000);
+    /* real counters use the miss-rate thresholds */
+    fresh(&st, &cfg);
+    for (int i = 1; i <= 3; i++) { base_metrics(&m, (uint32_t)i); m.llc_valid = 1; m.llc_miss_rate = 0.45; m.llc_proxy = 0; ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.diet_permille == 750);
+    report("fast rule: LLC pressure -> TLS diet (32 -> 24 at 0.75), gradual restore 0.75 -> 0.90 -> 1.00");
+}
+
+static void test_lock_rule(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o);
+    for (int i = 0; i < 2; i++) { base_metrics(&m, t++); m.lock_wait_frac = 0.05; ace_step(&m, &st, &o); apply(&o); }
+    mv = find_move(&o, ACE_K_BUNDLE, -1);
+    CHECK(mv && mv->from == 32 && mv->to == 64 && mv->reason == ACE_R_LOCKS);
+    for (int i = 0; i < 10; i++) { base_metrics(&m, t++); m.lock_wait_frac = 0.05; ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.bundle_width == 128);                        /* bounded: 2 steps */
+    base_metrics(&m, t++); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.bundle_width == 128);                        /* a trigger in this interval: no restore */
+    for (int i = 0; i < 5; i++) { base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o); }
+    base_metrics(&m, t++); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_BUNDLE, -1);
+    CHECK(mv && mv->to == 64 && mv->reason == ACE_R_RESTORE);
+    report("fast rule: mutex wait up -> bundle width up (32 -> 64 -> 128), slow restore");
+}
+
+static void test_slow_rules(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    /* fragmentation: not acted on in a fast tick */
+    base_metrics(&m, t++); m.bytes_held = 30u << 20; m.bytes_live = 10u << 20; m.frag = 3.0; m.partial_spans = 50;
+    ace_step(&m, &st, &o);
+    CHECK(o.partial_release_pages == 0);
+    base_metrics(&m, t++); m.slow = 1; m.bytes_held = 30u << 20; m.bytes_live = 10u << 20; m.frag = 3.0; m.partial_spans = 50;
+    m.knobs.partial_release_pages = 4;
+    ace_step(&m, &st, &o);
+    CHECK(o.partial_release_pages == 4);                  /* N = the knob */
+    CHECK(o.budget_ns == 5000000ull);
+    CHECK(o.scavenge == ACE_SCAV_NONE);                   /* first slow tick: RSS reference only */
+    /* RSS up by 2x between slow ticks -> budgeted scavenge */
+    base_metrics(&m, t++); m.slow = 1; m.rss_bytes = 200u << 20;
+    ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_RSS_UP);
+    CHECK(o.partial_release_pages == 0);                  /* frag 1.11: no partial release */
+    base_metrics(&m, t++); m.slow = 1; m.rss_bytes = 201u << 20;
+    ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_NONE);                   /* stable RSS */
+    report("slow rules: fragmentation -> partial release of N pages; RSS up -> budgeted scavenge (5 ms)");
+}
+
+static void test_idle_scavenge(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    base_metrics(&m, t++); m.ops_per_s = 0; m.ops = 0; ace_step(&m, &st, &o);
+    CHECK(o.idle && o.scavenge == ACE_SCAV_NONE);
+    base_metrics(&m, t++); m.ops_per_s = 0; m.ops = 0; ace_step(&m, &st, &o);
+    CHECK(o.idle && o.scavenge == ACE_SCAV_IDLE);
+    base_metrics(&m, t++); m.ops_per_s = 0; m.ops = 0; m.last_scavenge_ran = 1; m.last_scavenge_pages = 500;
+    ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_IDLE);                   /* still finding pages: keep going */
+    base_metrics(&m, t++); m.ops_per_s = 0; m.ops = 0; m.last_scavenge_ran = 1; m.last_scavenge_pages = 0;
+    m.last_scavenge_hit_deadline = 1;
+    ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_IDLE);                   /* 0 pages but cut short by the deadline: go on */
+    base_metrics(&m, t++); m.ops_per_s = 0; m.ops = 0; m.last_scavenge_ran = 1; m.last_scavenge_pages = 0;
+    ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_NONE);                   /* a whole pass found nothing: stop */
+    base_metrics(&m, t++); m.ops_per_s = 0; ace_step(&m, &st, &o);
+    CHECK(o.scavenge == ACE_SCAV_NONE);
+    report("idle: budgeted scavenge each tick until a pass returns nothing");
+}
+
+static void test_valves(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); ace_step(&m, &st, &o);
+    base_metrics(&m, 2); m.lat_n = 100; m.p99_ns = 9000000; ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_NONE);
+    base_metrics(&m, 3); m.lat_n = 100; m.p99_ns = 12000000; ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_P99 && o.n == 0);
+    base_metrics(&m, 4); ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_P99);                        /* stopped for good */
+
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); m.rss_bytes = 16385ull << 20; ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_RSS);
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); m.cpu_percent = 4.9; ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_NONE);
+    base_metrics(&m, 2); m.cpu_percent = 5.5; ace_step(&m, &st, &o);
+    CHECK(o.stop == ACE_STOP_CPU);
+    report("safety valves: p99 > max, RSS > max, CPU > max each stop ACE");
+}
+
+static void test_fixed_knobs(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    stub_knobs_defaults();
+    hak_knobs_static.fixed_drain[3] = 1;
+    hak_knobs_static.fixed_diet = 1;
+    hak_knobs = hak_knobs_static;
+    K = hak_knobs_static;
+    ace_config_default(&cfg);
+    ace_state_init(&st, &cfg, &hak_knobs_static);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    for (int i = 0; i < 5; i++) {
+        base_metrics(&m, t++); m.backlog[3] = 500; m.backlog[4] = 500; m.llc_proxy = 3;
+        ace_step(&m, &st, &o); apply(&o);
+        CHECK(find_move(&o, ACE_K_DRAIN, 3) == NULL);
+        CHECK(find_move(&o, ACE_K_DIET, -1) == NULL);
+    }
+    CHECK(K.drain_threshold[3] == 128 && K.drain_threshold[4] < 128 && K.diet_permille == 1000);
+    report("knobs fixed by a static override are never moved");
+}
+
+/* The bandit over ace_step: throughput depends on the TLS cap of the busy
+ * band (best at 16); ACE must settle there without being told. */
+static void test_bandit_learns(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t;
+    int explored_other = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 200; t++) {
+        double cap = K.tls_cap[2];
+        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0))) * (1 + (urand() - 0.5) * 0.02);
+        base_metrics(&m, t);
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        if (K.tls_cap[2] != 32 && K.tls_cap[2] != 16) explored_other = 1;
+        CHECK(K.tls_cap[30] == 32);                          /* idle band untouched */
+    }
+    CHECK(explored_other);
+    CHECK(st.learned[ACE_G_CAP0]);
+    CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16);
+    CHECK(K.tls_cap[2] == 16 && K.tls_cap[7] == 16);
+    CHECK(K.drain_threshold[2] == 128);                      /* no remote frees: drain never explored */
+    report("bandit: learns the best TLS cap for the busy band (16) from rewards alone");
+}
+
+static void test_reward_terms(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); ace_step(&m, &st, &o);
+    base_metrics(&m, 2); ace_step(&m, &st, &o);
+    CHECK(o.reward_valid);
+    CHECK(fabs(o.t_term - 0.5) < 1e-9);                      /* at the baseline: 0.5 */
+    CHECK(o.t_term >= 0 && o.t_term <= 1 && o.m_term >= 0 && o.m_term <= 1);
+    CHECK(o.l_term == 0);
+    base_metrics(&m, 3); m.ops_per_s = 1e7; m.lock_wait_frac = 0.5; ace_step(&m, &st, &o);
+    CHECK(o.t_term == 1.0 && o.l_term == 1.0);               /* clamped to [0, 1] */
+    CHECK(fabs(o.reward - (1.0 - 0.2 * o.m_term - 0.2 - 0.1 * o.f_term)) < 1e-9);
+    report("reward = throughput - (misses + locks + frag), terms in [0, 1] against baselines");
+}
+
+/* ------------------------------------------------------------ helpers */
+static void test_formatter(void)
+{
+    ace_buf_t b;
+    double d;
+    ace_buf_reset(&b);
+    ace_put_str(&b, "r="); ace_put_fix(&b, 0.845, 2); ace_put_ch(&b, ' ');
+    ace_put_u64(&b, 18446744073709551615ull); ace_put_ch(&b, ' ');
+    ace_put_i64(&b, -42); ace_put_ch(&b, ' ');
+    ace_put_fix(&b, -1.5, 1); ace_put_ch(&b, ' '); ace_put_fix(&b, 3.0, 0);
+    CHECK(b.n == strlen("r=0.85 18446744073709551615 -42 -1.5 3"));
+    CHECK(memcmp(b.b, "r=0.85 18446744073709551615 -42 -1.5 3", b.n) == 0);
+    CHECK(ace_parse_double("0.25", &d) && d == 0.25);
+    CHECK(!ace_parse_double("x", &d));
+    {
+        uint64_t v[7] = { 5, 1, 9, 3, 7, 2, 8 }, s[7];
+        CHECK(ace_percentile(v, 7, s, 50) == 5 && ace_percentile(v, 7, s, 99) == 9);
+    }
+    report("malloc-free formatter, parser, percentile");
+}
+
+int main(void)
+{
+    test_ucb1_converges();
+    test_ucb1_untried_order();
+    test_ucb1_hysteresis();
+    test_ucb1_cooldown();
+    test_backlog_rule();
+    test_diet_rule();
+    test_lock_rule();
+    test_slow_rules();
+    test_idle_scavenge();
+    test_valves();
+    test_fixed_knobs();
+    test_bandit_learns();
+    test_reward_terms();
+    test_formatter();
+    printf("unit: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
