@@ -206,6 +206,15 @@ void hak_report_double(const char *call, const void *p)
 
 /* ---- slow paths ---- */
 
+/* Every slow path ends here: at most once per HAK_RELEASE_PERIOD_NS the
+ * thread gives back what its spans (Tiny) and its shard (Mid) no longer use. */
+static void maintain(hak_heap_t *h)
+{
+    uint64_t deadline;
+    if (hak_pass_due(&h->next_pass_ns, &deadline) && hak_tiny_maintain(h, deadline))
+        hak_pool_maintain(h->shard, deadline, &h->cnt);
+}
+
 static void *pop(hak_heap_t *h, int c)
 {
     void *p = h->items[c][--h->count[c]];
@@ -233,6 +242,7 @@ void *hak_malloc_slow(size_t n)
             hak_tiny_refill(h, c);
         else
             hak_pool_refill(h, c);
+        maintain(h);
         if (h->count[c] == 0) {
             errno = ENOMEM;
             return NULL;
@@ -279,6 +289,7 @@ void hak_free_slow(void *p)
             hak_tiny_flush(h, c, keep);
         else
             hak_pool_flush(h, c, keep);
+        maintain(h);
     }
     h->items[c][h->count[c]++] = p;
     HAK_CNT_INC(h->cnt.frees[c]);

@@ -34,6 +34,7 @@ struct hak_heap {
     hak_spin_t lock;
     uint32_t id, shard, live;
     hak_span_lists_t spans[HAK_TINY_CLASSES];   /* Tiny spans this heap owns */
+    uint64_t next_pass_ns;                      /* next maintenance pass (hak_spans_maintain) */
     hak_heap_t *next_all, *next_free;
     /* written by other threads */
     hak_remote_queue_t remote[HAK_TINY_CLASSES];
@@ -99,6 +100,7 @@ void hak_tiny_refill(hak_heap_t *h, int c);
 void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep);
 void hak_tiny_free_direct(hak_span_t *sp, void *p);   /* a thread without a heap */
 void hak_tiny_retire(hak_heap_t *h);
+int  hak_tiny_maintain(hak_heap_t *h, uint64_t deadline);
 void hak_tiny_lock_all(void);
 void hak_tiny_unlock_all(void);
 void hak_tiny_reinit_locks(void);
@@ -109,6 +111,7 @@ size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages_per_span, uint6
 void hak_pool_init(void);
 void hak_pool_refill(hak_heap_t *h, int c);
 void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep);
+int  hak_pool_maintain(uint32_t shard, uint64_t deadline, hak_counters_t *cnt);
 void hak_pool_free_direct(hak_span_t *sp, void *p);
 void hak_pool_lock_all(void);
 void hak_pool_unlock_all(void);

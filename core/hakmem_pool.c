@@ -60,6 +60,22 @@ static void return_chain(int c, void *p, hak_counters_t *cnt)
         hak_unlock(&held->lock);
 }
 
+/* The maintenance pass over one shard's spans of every Mid class. */
+int hak_pool_maintain(uint32_t shard, uint64_t deadline, hak_counters_t *cnt)
+{
+    uint32_t pages = HAK_KNOB_GET(partial_release_pages);
+    for (int c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++) {
+        hak_central_t *ct = central_of(c, shard);
+        if (!hak_trylock(&ct->lock))
+            continue;
+        int more = hak_spans_maintain(&ct->spans, pages, deadline, cnt);
+        hak_unlock(&ct->lock);
+        if (!more)
+            return 0;
+    }
+    return 1;
+}
+
 void hak_pool_refill(hak_heap_t *h, int c)
 {
     uint32_t cap = hak_knobs_effective_cap(c);

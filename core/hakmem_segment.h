@@ -37,6 +37,8 @@ struct hak_span {
     uint8_t   list;        /* HAK_LIST_* */
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
     uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
+    uint8_t   clean;       /* every free page of the span is released */
+    uint8_t   aged;        /* on the sparse list since the last maintenance pass */
     /* owner side: Tiny spans belong to a heap (NULL = abandoned), Mid spans to a
      * central shard; the bitmap is touched only under that owner's lock */
     struct hak_heap *owner;
@@ -98,12 +100,15 @@ size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_count
 /* The spans of one owner and class (a heap's Tiny class, a Mid shard, the
  * abandoned Tiny spans), under the owner's lock.  Refill takes blocks from
  * dense spans first, so sparse ones can empty out and be released. */
-#define HAK_EMPTY_RESERVE 1   /* empty spans a heap (per Tiny class) or a Mid shard keeps */
+#define HAK_EMPTY_RESERVE     1          /* empty spans a heap (per Tiny class) or a Mid shard keeps */
+#define HAK_EMPTY_WAITING     8          /* more empty spans wait for a pass before release */
+#define HAK_RELEASE_PERIOD_NS 10000000ull /* at most one maintenance pass per owner per 10 ms */
+#define HAK_RELEASE_PASS_NS   500000ull   /* and at most 0.5 ms of it (5 %) */
 
 typedef struct hak_span_lists {
-    hak_span_t *avail;     /* free blocks, more than half used */
-    hak_span_t *sparse;    /* at most half used (after a dense spell: 3/4); empty ones too */
-    hak_span_t *full;      /* no free block */
+    /* by HAK_LIST_*: AVAIL free blocks, more than half used; SPARSE at most
+     * half used (3/4 after a dense spell), empty ones too; FULL no free block */
+    hak_span_t *head[4], *tail[4];
     uint32_t nempty;       /* empty spans kept */
     uint32_t reserve;      /* empty spans to keep before releasing them */
 } hak_span_lists_t;
@@ -114,11 +119,21 @@ void hak_spans_remove(hak_span_lists_t *l, hak_span_t *sp);
 hak_span_t *hak_spans_pick(const hak_span_lists_t *l);
 /* Take up to n blocks of sp (from hak_spans_pick) into out[]. */
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n);
-/* Return block p to its span sp: an empty span is released beyond the
- * reserve; a span turning sparse gives back its free pages, and while sparse
- * the pages under each returned block (partial release, at most
- * partial_release_pages a block).  Returns 0 if p was already free. */
+/* Return block p to its span sp and move the span to the list its use calls
+ * for.  Returns 0 if p was already free (a double free). */
 int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_counters_t *cnt);
+/* Memory back to the OS on the free path (ACE off or on): the owner runs a
+ * maintenance pass from its slow paths at most once per HAK_RELEASE_PERIOD_NS
+ * and for at most HAK_RELEASE_PASS_NS.  A span that has stayed sparse since
+ * the previous pass is released when empty (beyond the reserve) or gives back
+ * up to `pages` free OS pages (partial release, the partial_release_pages
+ * knob).  Spans that a churning program fills again within a period are left
+ * alone, so the same pages are not faulted in and out.  Returns 0 when the
+ * deadline stopped it. */
+int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, hak_counters_t *cnt);
+/* Is a pass due (now >= *next_pass_ns)?  If so, book the next one and set the
+ * pass deadline. */
+int hak_pass_due(uint64_t *next_pass_ns, uint64_t *deadline);
 /* Release empty spans (all of them, reserve included) and, unless empty_only,
  * up to `pages` free pages of each partly used span, until the deadline. */
 size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, uint64_t deadline,

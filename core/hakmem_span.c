@@ -42,6 +42,7 @@ static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
 
 static int span_put(hak_span_t *sp, uintptr_t p)
 {
+    sp->clean = 0;
     uint32_t idx = hak_span_index(sp, p);
     uint64_t bit = 1ull << (idx % 64);
     if (HAK_UNLIKELY(sp->freemap[idx / 64] & bit))
@@ -90,17 +91,17 @@ static void span_mark_released(hak_span_t *sp, uint32_t j0, uint32_t n, hak_coun
     hak_cnt_add(cnt, &cnt->pages_released, n);
 }
 
-static void release_block_pages(hak_span_t *sp, uintptr_t p, uint32_t max_pages, hak_counters_t *cnt)
+/* The OS pages under block p that hold no used block now. */
+static void release_block_pages(hak_span_t *sp, uintptr_t p, hak_counters_t *cnt)
 {
     uint32_t j0 = (uint32_t)((p - sp->start) / HAK_OS_PAGE);
     uint32_t j1 = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE);
     uint32_t run = 0, runj = j0;
-    for (uint32_t j = j0; j <= j1 && max_pages; j++) {
+    for (uint32_t j = j0; j <= j1; j++) {
         if (span_page_free(sp, j)) {
             if (!run)
                 runj = j;
             run++;
-            max_pages--;
         } else if (run) {
             span_mark_released(sp, runj, run, cnt);
             run = 0;
@@ -128,23 +129,22 @@ size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_count
     }
     if (run)
         span_mark_released(sp, runj, run, cnt);
+    if (done < max_pages)
+        sp->clean = 1;      /* every free page is released now */
     return done;
-}
-
-static hak_span_t **list_of(hak_span_lists_t *l, int list)
-{
-    return list == HAK_LIST_AVAIL ? &l->avail : list == HAK_LIST_SPARSE ? &l->sparse : &l->full;
 }
 
 static void list_push(hak_span_lists_t *l, hak_span_t *sp, int list)
 {
-    hak_span_t **head = list_of(l, list);
+    sp->aged = 0;
     sp->list = (uint8_t)list;
     sp->prev = NULL;
-    sp->next = *head;
-    if (*head)
-        (*head)->prev = sp;
-    *head = sp;
+    sp->next = l->head[list];
+    if (sp->next)
+        sp->next->prev = sp;
+    else
+        l->tail[list] = sp;
+    l->head[list] = sp;
 }
 
 static void unlink_span(hak_span_lists_t *l, hak_span_t *sp)
@@ -152,11 +152,29 @@ static void unlink_span(hak_span_lists_t *l, hak_span_t *sp)
     if (sp->prev)
         sp->prev->next = sp->next;
     else
-        *list_of(l, sp->list) = sp->next;
+        l->head[sp->list] = sp->next;
     if (sp->next)
         sp->next->prev = sp->prev;
+    else
+        l->tail[sp->list] = sp->prev;
     sp->next = sp->prev = NULL;
     sp->list = HAK_LIST_NONE;
+}
+
+/* to the tail of its list, keeping aged: a maintenance pass goes round */
+static void rotate(hak_span_lists_t *l, hak_span_t *sp)
+{
+    int list = sp->list;
+    uint8_t aged = sp->aged;
+    if (l->tail[list] == sp)
+        return;
+    unlink_span(l, sp);
+    sp->list = (uint8_t)list;
+    sp->aged = aged;
+    sp->next = NULL;
+    sp->prev = l->tail[list];
+    l->tail[list]->next = sp;
+    l->tail[list] = sp;
 }
 
 void hak_spans_remove(hak_span_lists_t *l, hak_span_t *sp)
@@ -184,7 +202,7 @@ void hak_spans_insert(hak_span_lists_t *l, hak_span_t *sp)
 
 hak_span_t *hak_spans_pick(const hak_span_lists_t *l)
 {
-    return l->avail ? l->avail : l->sparse;
+    return l->head[HAK_LIST_AVAIL] ? l->head[HAK_LIST_AVAIL] : l->head[HAK_LIST_SPARSE];
 }
 
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n)
@@ -204,23 +222,55 @@ int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_count
     if (!span_put(sp, p))
         return 0;
     if (sp->used == 0) {
-        if (l->nempty >= l->reserve) {
+        /* empty spans wait for the next maintenance pass (a churning program
+         * takes them again first); past a hard limit they go at once */
+        if (l->nempty >= l->reserve + HAK_EMPTY_WAITING) {
             unlink_span(l, sp);
             hak_span_free(sp, cnt);
             return 1;
         }
         l->nempty++;
     }
-    if (sp->list == HAK_LIST_FULL) {
+    if (sp->list == HAK_LIST_FULL)
         move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
-    } else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity) {
-        /* turning sparse: the pages freed while it was dense go back in one pass */
+    else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
-        hak_span_release_free_pages(sp, UINT32_MAX, cnt);
-        return 1;
+    else if (sp->aged && sp->used && HAK_KNOB_GET(partial_release_pages))
+        release_block_pages(sp, p, cnt);   /* sparse for a whole period: not churning */
+    return 1;
+}
+
+int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)
+{
+    hak_span_t *last = l->tail[HAK_LIST_SPARSE];
+    for (hak_span_t *sp = l->head[HAK_LIST_SPARSE], *next; sp; sp = next) {
+        next = sp == last ? NULL : sp->next;
+        if (!sp->aged) {
+            sp->aged = 1;      /* sparse since the last pass: released at the next */
+            continue;
+        }
+        if (sp->used == 0 && l->nempty > l->reserve) {
+            hak_spans_remove(l, sp);
+            hak_span_free(sp, cnt);
+        } else if (pages && !sp->clean && sp->used) {
+            hak_span_release_free_pages(sp, pages, cnt);
+            rotate(l, sp);     /* the rest of its pages wait while others get a turn */
+        } else {
+            continue;
+        }
+        if (hak_now_ns() >= deadline)
+            return 0;
     }
-    if (sp->list == HAK_LIST_SPARSE && sp->used)
-        release_block_pages(sp, p, HAK_KNOB_GET(partial_release_pages), cnt);
+    return 1;
+}
+
+int hak_pass_due(uint64_t *next_pass_ns, uint64_t *deadline)
+{
+    uint64_t now = hak_now_ns();
+    if (now < __atomic_load_n(next_pass_ns, __ATOMIC_RELAXED))
+        return 0;
+    __atomic_store_n(next_pass_ns, now + HAK_RELEASE_PERIOD_NS, __ATOMIC_RELAXED);
+    *deadline = now + HAK_RELEASE_PASS_NS;
     return 1;
 }
 
@@ -245,6 +295,6 @@ static size_t release_from(hak_span_lists_t *l, hak_span_t *sp, int empty_only, 
 size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, uint64_t deadline,
                          hak_counters_t *cnt)
 {
-    return release_from(l, l->sparse, empty_only, pages, deadline, cnt) +
-           release_from(l, l->avail, empty_only, pages, deadline, cnt);
+    return release_from(l, l->head[HAK_LIST_SPARSE], empty_only, pages, deadline, cnt) +
+           release_from(l, l->head[HAK_LIST_AVAIL], empty_only, pages, deadline, cnt);
 }

@@ -12,6 +12,7 @@
 static hak_lock_t abandoned_lock = HAK_LOCK_INIT;
 static hak_span_lists_t abandoned[HAK_TINY_CLASSES];   /* reserve 0: empty ones are released */
 static uint8_t abandoned_has_free[HAK_TINY_CLASSES];    /* peeked by refill without the lock */
+static uint64_t abandoned_next_pass;
 
 /* after any change to abandoned[c] (lock held) */
 static void abandoned_sync(int c)
@@ -124,6 +125,19 @@ static int backlog_due(hak_heap_t *h, int c)
     return n > 0 && (uint64_t)n >= HAK_KNOB_GET(drain_threshold[c]);
 }
 
+/* The heap's maintenance pass over all its Tiny classes (see hak_spans_maintain). */
+int hak_tiny_maintain(hak_heap_t *h, uint64_t deadline)
+{
+    if (!hak_spin_try(&h->lock))
+        return 1;
+    uint32_t pages = HAK_KNOB_GET(partial_release_pages);
+    int more = 1;
+    for (int c = 0; c < HAK_TINY_CLASSES && more; c++)
+        more = hak_spans_maintain(&h->spans[c], pages, deadline, &h->cnt);
+    hak_spin_unlock(&h->lock);
+    return more;
+}
+
 void hak_tiny_refill(hak_heap_t *h, int c)
 {
     uint32_t cap = hak_knobs_effective_cap(c);
@@ -200,6 +214,10 @@ void hak_tiny_free_direct(hak_span_t *sp, void *p)
         hak_lock(&abandoned_lock, &hak_global_counters);
         if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE)) {
             int ok = hak_spans_return(&abandoned[sp->cls], sp, (uintptr_t)p, &hak_global_counters);
+            uint64_t deadline;
+            if (hak_pass_due(&abandoned_next_pass, &deadline))
+                hak_spans_maintain(&abandoned[sp->cls], HAK_KNOB_GET(partial_release_pages), deadline,
+                                   &hak_global_counters);
             abandoned_sync(sp->cls);
             hak_unlock(&abandoned_lock);
             if (!ok)
@@ -237,9 +255,8 @@ void hak_tiny_retire(hak_heap_t *h)
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         hak_span_lists_t *l = &h->spans[c];
         drain(h, c);
-        abandon_list(h, l, l->avail);
-        abandon_list(h, l, l->sparse);
-        abandon_list(h, l, l->full);
+        for (int list = HAK_LIST_AVAIL; list <= HAK_LIST_FULL; list++)
+            abandon_list(h, l, l->head[list]);
     }
     hak_spin_unlock(&h->lock);
 }
