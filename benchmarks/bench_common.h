@@ -1,0 +1,231 @@
+/* Shared helpers for the hakmem benchmark workloads.
+ *
+ * Every workload is allocator-neutral: it calls malloc/free/realloc only, does a
+ * fixed amount of work from a fixed seed, and prints key=value lines on stdout:
+ *
+ *   deterministic lines first (workload, mode, parameters, op counts, checksums,
+ *   allocator_lib), then one separator line "# measured", then the lines that vary
+ *   run to run (throughput, ops_per_cpu_s, peak_rss_kb, ...).
+ *
+ * So `diff a.txt b.txt` of two runs of the same binary shows exactly the measured
+ * lines (and any env_ line that differs) -- the A/B comparison the seed asks for.
+ *
+ * Usage of every workload binary:  <bin> [quick|default|long] [key=value ...]
+ * (mode may also come from BENCH_MODE; key=value overrides single parameters).
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+/* ---------- mode and parameters ---------- */
+
+enum { MODE_QUICK = 0, MODE_DEFAULT = 1, MODE_LONG = 2 };
+static int bench_mode = MODE_DEFAULT;
+static const char *bench_mode_name = "default";
+static int bench_argc;
+static char **bench_argv;
+
+static void bench_init(int argc, char **argv)
+{
+    const char *m = getenv("BENCH_MODE");
+    bench_argc = argc;
+    bench_argv = argv;
+    for (int i = 1; i < argc; i++)
+        if (!strchr(argv[i], '=')) m = argv[i];
+    if (m) {
+        if (!strcmp(m, "quick")) bench_mode = MODE_QUICK, bench_mode_name = "quick";
+        else if (!strcmp(m, "default")) bench_mode = MODE_DEFAULT, bench_mode_name = "default";
+        else if (!strcmp(m, "long")) bench_mode = MODE_LONG, bench_mode_name = "long";
+        else {
+            fprintf(stderr, "usage: %s [quick|default|long] [key=value ...]\n", argv[0]);
+            exit(2);
+        }
+    }
+}
+
+/* Parameter: value for (quick, default, long), overridable with name=value. */
+static long bench_param(const char *name, long q, long d, long l)
+{
+    size_t n = strlen(name);
+    long v = bench_mode == MODE_QUICK ? q : bench_mode == MODE_LONG ? l : d;
+    for (int i = 1; i < bench_argc; i++)
+        if (!strncmp(bench_argv[i], name, n) && bench_argv[i][n] == '=')
+            v = strtol(bench_argv[i] + n + 1, NULL, 0);
+    printf("param_%s=%ld\n", name, v);
+    return v;
+}
+
+/* ---------- random numbers (splitmix64 seeding, xorshift64*) ---------- */
+
+typedef struct { uint64_t s; } rng_t;
+static inline void rng_seed(rng_t *r, uint64_t seed)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    r->s = (z ^ (z >> 31)) | 1;
+}
+static inline uint64_t rng_next(rng_t *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+/* uniform in [0, n) */
+static inline uint64_t rng_below(rng_t *r, uint64_t n) { return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64); }
+/* uniform in [lo, hi] */
+static inline size_t rng_range(rng_t *r, size_t lo, size_t hi) { return lo + (size_t)rng_below(r, hi - lo + 1); }
+/* log-uniform in [lo, hi]: each power-of-two bucket [2^b, 2^(b+1)) that meets
+ * [lo, hi] is equally likely, sizes uniform inside it (when hi is a power of
+ * two it belongs to the bucket below it, so hi itself is not over-weighted) */
+static inline size_t rng_logsize(rng_t *r, size_t lo, size_t hi)
+{
+    int blo = 63 - __builtin_clzll(lo), bhi = 63 - __builtin_clzll(hi);
+    int pow2 = bhi > blo && (hi & (hi - 1)) == 0;
+    if (pow2) bhi--;
+    for (;;) {
+        int b = blo + (int)rng_below(r, (uint64_t)(bhi - blo + 1));
+        size_t base = (size_t)1 << b;
+        /* the top bucket of a power-of-two hi also holds hi itself */
+        size_t s = base + (size_t)rng_below(r, base + (pow2 && b == bhi));
+        if (s >= lo && s <= hi) return s;
+    }
+}
+
+/* ---------- time, CPU, memory ---------- */
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static inline double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+/* A field of /proc/self/status in kB (VmHWM, VmRSS, Threads ...); -1 if absent. */
+static long proc_status_kb(const char *field)
+{
+    char line[256];
+    size_t n = strlen(field);
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') { v = strtol(line + n + 1, NULL, 10); break; }
+    fclose(f);
+    return v;
+}
+
+/* Which malloc library is mapped into this process (for preload verification).
+ * A statically linked allocator names itself with -DBENCH_STATIC_ALLOCATOR. */
+static void print_allocator_lib(void)
+{
+#ifdef BENCH_STATIC_ALLOCATOR
+    printf("allocator_lib=%s\n", BENCH_STATIC_ALLOCATOR);
+#else
+    static const char *names[] = {"libhakmem", "libmimalloc", "libjemalloc", "libtcmalloc", NULL};
+    char line[1024], found[512] = "";
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *p = strrchr(line, '/');
+        if (!p) continue;
+        for (int i = 0; names[i]; i++)
+            if (!strncmp(p + 1, names[i], strlen(names[i]))) {
+                p[strcspn(p, "\n")] = 0;
+                if (!strstr(found, p + 1) && strlen(found) + strlen(p) < sizeof found - 2) {
+                    if (found[0]) strcat(found, ",");
+                    strcat(found, p + 1);
+                }
+            }
+    }
+    if (f) fclose(f);
+    printf("allocator_lib=%s\n", found[0] ? found : "glibc");
+#endif
+}
+
+static const char *bench_workload_name;
+static double bench_t0, bench_c0;
+
+/* Print the header (deterministic) and start the clocks. */
+static void bench_begin(const char *workload)
+{
+    bench_workload_name = workload;
+    printf("workload=%s\n", workload);
+    printf("mode=%s\n", bench_mode_name);
+    print_allocator_lib();
+    const char *ace = getenv("HAKMEM_ACE_ENABLED");
+    printf("env_HAKMEM_ACE_ENABLED=%s\n", ace ? ace : "unset");
+    fflush(stdout);
+}
+static void bench_clock_start(void) { bench_t0 = now_s(); bench_c0 = cpu_s(); }
+
+static double bench_wall, bench_cpu;
+/* Stop the clocks (the measured region ends here). */
+static void bench_clock_stop(void)
+{
+    bench_wall = now_s() - bench_t0;
+    bench_cpu = cpu_s() - bench_c0;
+    if (bench_wall <= 0) bench_wall = 1e-9;
+    if (bench_cpu <= 0) bench_cpu = 1e-9;
+}
+/* Print ops (deterministic), the separator, and the standard measured lines.
+ * Everything printed after this call belongs to the measured section. */
+static void bench_report(uint64_t ops)
+{
+    printf("ops=%" PRIu64 "\n", ops);
+    printf("# measured (varies run to run)\n");
+    printf("throughput=%.0f\n", ops / bench_wall);
+    printf("ops_per_cpu_s=%.0f\n", ops / bench_cpu);
+    printf("wall_s=%.4f\n", bench_wall);
+    printf("cpu_s=%.4f\n", bench_cpu);
+}
+static void bench_end(void)
+{
+    printf("peak_rss_kb=%ld\n", proc_status_kb("VmHWM"));
+    printf("end_rss_kb=%ld\n", proc_status_kb("VmRSS"));
+    /* threads alive at the end: the workload's own are joined by now, so a
+     * value above 1 shows a background thread (hakmem's ACE thread, jemalloc's
+     * background thread) -- the runner uses it to confirm ACE was running */
+    printf("threads_at_end=%ld\n", proc_status_kb("Threads"));
+    fflush(stdout);
+}
+
+/* Touch a block so that its memory is really used (first and last cache line). */
+static inline void touch(void *p, size_t n, unsigned char v)
+{
+    unsigned char *c = p;
+    c[0] = v;
+    c[n - 1] = v;
+    if (n > 128) c[n / 2] = v;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "%s: %s failed: %s\n", bench_workload_name ? bench_workload_name : "bench", what, strerror(errno));
+    exit(1);
+}
+static inline void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) die("malloc");
+    return p;
+}
+
+#endif

@@ -1,0 +1,767 @@
+#!/usr/bin/env python3
+"""hakmem benchmark runner: side-by-side comparison, knob sweep, self-test.
+
+  run_bench.py [--mode quick|default|long] [--reps N] [--workloads a,b] [--allocators a,b]
+  run_bench.py --sweep [--mode ...] [--reps N] [--knobs tls_cap,...]
+  run_bench.py --selftest
+
+Every workload runs under every allocator, interleaved (for each repetition: for
+each workload: every allocator in turn), so drift on the machine hits all
+columns alike.  Medians and min-max over the repetitions; ratios against hakmem
+with ACE off.  Output: a table on stdout, docs/results/<date>[-mode].md + .csv
+(+ -raw.csv with every run), PNG charts via gnuplot; progress on stderr.
+Python 3 standard library only.
+"""
+import argparse
+import csv
+import datetime
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(BENCH_DIR)
+BIN = os.path.join(BENCH_DIR, "bin")
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+HAKMEM_SO = os.path.join(ROOT, "build", "libhakmem.so")
+
+# ACE runs are short, so its loops are made to act within them.
+ACE_ENV = {"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_FAST_INTERVAL_MS": "50", "HAKMEM_ACE_SLOW_INTERVAL_S": "1"}
+
+# name, preload path (None = glibc), extra env, substring expected in allocator_lib=, apt package
+ALLOCATORS = [
+    ("hakmem", HAKMEM_SO, {"HAKMEM_ACE_ENABLED": "0"}, "libhakmem", None),
+    ("hakmem-ace", HAKMEM_SO, ACE_ENV, "libhakmem", None),
+    ("glibc", None, {}, "glibc", None),
+    ("mimalloc", LIBDIR + "/libmimalloc.so.2", {}, "libmimalloc", "libmimalloc2.0"),
+    ("jemalloc", LIBDIR + "/libjemalloc.so.2", {}, "libjemalloc", "libjemalloc2"),
+    ("tcmalloc", LIBDIR + "/libtcmalloc_minimal.so.4", {}, "libtcmalloc", "libtcmalloc-minimal4"),
+]
+REF = "hakmem"
+
+# Workloads: name, binary, fixed shape arguments, per-mode arguments (quick, default, long).
+# Parameters are fixed here before results are looked at; a change says why in its commit.
+WORKLOADS = [
+    ("fragment_stress", "fragment_stress", [], None),
+    ("huge_ws", "huge_ws", ["name=huge_ws"], None),
+    ("realloc_heavy", "realloc_heavy", [], None),
+    ("mid_mt", "mt_churn", ["name=mid_mt", "threads=4", "min=1024", "max=32768"], None),
+    ("mid_mt16", "mt_churn", ["name=mid_mt16", "threads=16", "min=1024", "max=32768"], None),
+    ("larson", "larson", [], None),
+    ("xmalloc_small", "prodcons", ["name=xmalloc_small", "min=16", "max=128"], None),
+    ("xmalloc_mid", "prodcons", ["name=xmalloc_mid", "min=1024", "max=65536"],
+     (["objects=500000"], ["objects=2000000"], ["objects=8000000"])),
+    ("cache_scratch", "cache_scratch", [], None),
+    ("small_churn", "mt_churn", ["name=small_churn", "threads=1", "min=16", "max=256"],
+     (["ops=8000000"], ["ops=32000000"], ["ops=128000000"])),
+    # knob-sensitive workloads (defaults expected to be wrong; the sweep measures by how much)
+    ("huge_ws_tls", "huge_ws", ["name=huge_ws_tls", "threads=2", "batch=48", "passes=4", "max=256"],
+     (["live_mb=64", "ops=2000000"], ["live_mb=256", "ops=8000000"], ["live_mb=512", "ops=32000000"])),
+    ("remote_heavy", "prodcons", ["name=remote_heavy", "min=16", "max=1024", "batch=16"],
+     (["objects=1000000"], ["objects=4000000"], ["objects=16000000"])),
+    ("phase_change", "mt_churn", ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
+                                  "p2min=1024", "p2max=32768", "p2slots=4000"], None),
+]
+MODES = {"quick": 0, "default": 1, "long": 2}
+DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
+SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
+TIMEOUT = {"quick": 60, "default": 120, "long": 600}
+
+# Tiny parameters for --selftest (checks the runner, not speed).
+SELFTEST_ARGS = {
+    "fragment_stress": ["slots=2000", "phase_ops=20000", "fill_mb=4", "idle_ms=100"],
+    "huge_ws": ["live_mb=8", "ops=100000"],
+    "realloc_heavy": ["strings=100", "rounds=2"],
+    "mid_mt": ["ops=100000"], "mid_mt16": ["ops=100000"],
+    "larson": ["gens=4", "rounds=2000", "blocks=200"],
+    "xmalloc_small": ["objects=100000"], "xmalloc_mid": ["objects=20000"],
+    "cache_scratch": ["iterations=20000"], "small_churn": ["ops=200000"],
+    "huge_ws_tls": ["live_mb=8", "ops=100000"], "remote_heavy": ["objects=100000"],
+    "phase_change": ["ops=100000", "slots=20000"],
+}
+
+# Tables: metric key, title, scale, unit, better
+METRICS = [
+    ("throughput", "Throughput, M ops/s (wall clock; higher is better)", 1e-6, "higher"),
+    ("ops_per_cpu_s", "Ops per CPU-second, M (user+sys; higher is better)", 1e-6, "higher"),
+    ("peak_rss_kb", "Peak RSS, MiB (VmHWM; lower is better)", 1 / 1024, "lower"),
+]
+EXTRAS = [  # workload-specific figures: workload, key, label, scale
+    ("fragment_stress", "rss_after_idle_kb", "RSS after free 90% + idle, MiB", 1 / 1024),
+    ("fragment_stress", "rss_floor_kb", "occupied-page floor (base + pages with a live block), MiB", 1 / 1024),
+    ("fragment_stress", "rss_excess_kb", "RSS after idle above that floor, MiB", 1 / 1024),
+    ("realloc_heavy", "realloc_p50_ns", "realloc p50, ns", 1),
+    ("realloc_heavy", "realloc_p99_ns", "realloc p99, ns", 1),
+    ("realloc_heavy", "realloc_max_ns", "realloc max, ns", 1),
+    ("realloc_heavy", "realloc_mean_ns", "realloc mean, ns", 1),
+    ("realloc_heavy", "grow_small_p99_ns", "realloc small-step growth p99, ns", 1),
+    ("realloc_heavy", "double_p50_ns", "realloc doubling p50, ns", 1),
+    ("realloc_heavy", "shrink_p50_ns", "realloc shrink p50, ns", 1),
+]
+
+KNOBS = {  # the seed's candidates (DESIGN.md section 2)
+    "HAKMEM_TLS_CAP": ["4", "8", "16", "32", "64"],
+    "HAKMEM_DRAIN_THRESHOLD": ["32", "64", "128", "256", "512"],
+    "HAKMEM_BUNDLE_WIDTH": ["16", "32", "64", "128"],
+    "HAKMEM_PARTIAL_RELEASE_PAGES": ["1", "2", "4", "8"],
+    "HAKMEM_DIET_FACTOR": ["0.5", "0.66", "0.75", "0.9", "1.0"],
+}
+
+
+def log(msg):
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def fmt_time(s):
+    s = int(max(0, s))
+    return "%dm%02ds" % (s // 60, s % 60) if s >= 60 else "%ds" % s
+
+
+def clean_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAKMEM_") and k not in ("LD_PRELOAD", "BENCH_MODE")}
+    return env
+
+
+def shell_quote(a):
+    return a if all(c.isalnum() or c in "/._-=:,+" for c in a) else "'" + a.replace("'", "'\\''") + "'"
+
+
+class Run:
+    """One execution of one workload under one allocator."""
+
+    def __init__(self, workload, alloc, argv, env_extra, preload, expect_lib, timeout):
+        self.workload, self.alloc, self.argv = workload, alloc, argv
+        self.env_extra, self.preload, self.expect_lib, self.timeout = env_extra, preload, expect_lib, timeout
+        self.values, self.ok, self.error, self.duration, self.stdout = {}, False, "", 0.0, ""
+
+    def command(self):
+        env = dict(self.env_extra)
+        if self.preload:
+            env["LD_PRELOAD"] = self.preload
+        pre = " ".join("%s=%s" % (k, shell_quote(v)) for k, v in env.items())
+        argv = [os.path.relpath(self.argv[0], ROOT)] + self.argv[1:]
+        return (pre + " " if pre else "") + " ".join(shell_quote(a) for a in argv)
+
+    def execute(self):
+        env = clean_env()
+        env.update(self.env_extra)
+        if self.preload:
+            env["LD_PRELOAD"] = self.preload
+        t0 = time.time()
+        try:
+            p = subprocess.run(self.argv, env=env, cwd=ROOT, capture_output=True, text=True,
+                               timeout=self.timeout, errors="replace")
+        except subprocess.TimeoutExpired as e:
+            self.duration = time.time() - t0
+            self.error = "timed out after %ds" % self.timeout
+            self.stdout = e.stdout or "" if isinstance(e.stdout, str) else ""
+            return self
+        self.duration = time.time() - t0
+        self.stdout = p.stdout
+        for line in p.stdout.splitlines():
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                self.values[k.strip()] = v.strip()
+        tail = " | ".join(p.stderr.strip().splitlines()[-4:])
+        if p.returncode != 0:
+            if p.returncode < 0:
+                try:
+                    sig = signal.Signals(-p.returncode).name
+                except ValueError:
+                    sig = str(-p.returncode)
+                self.error = "killed by %s" % sig
+            else:
+                self.error = "exit status %d" % p.returncode
+            if tail:
+                self.error += "; stderr: " + tail[-400:]
+            return self
+        lib = self.values.get("allocator_lib", "?")
+        if self.expect_lib not in lib:
+            self.error = "preload not active: allocator_lib=%s, expected %s" % (lib, self.expect_lib)
+            return self
+        if self.values.get("verify_errors", "0") != "0":
+            self.error = "verify_errors=%s (memory contents changed)" % self.values["verify_errors"]
+            return self
+        if "throughput" not in self.values:
+            self.error = "no throughput line in output"
+            return self
+        self.ok = True
+        return self
+
+    def num(self, key):
+        try:
+            return float(self.values[key])
+        except (KeyError, ValueError):
+            return None
+
+
+def available_allocators(wanted):
+    """Returns (present list, notes about skipped ones)."""
+    present, notes = [], []
+    for a in ALLOCATORS:
+        name, so = a[0], a[1]
+        if wanted and name not in wanted:
+            continue
+        if so and not os.path.exists(so):
+            if name.startswith("hakmem"):
+                notes.append("%s: SKIPPED -- %s not found (run `make` at the repository root)" % (name, os.path.relpath(so, ROOT)))
+            else:
+                notes.append("%s: SKIPPED -- %s not installed (run scripts/install-peers.sh, Debian package %s)" % (name, so, a[4]))
+            continue
+        present.append(a)
+    return present, notes
+
+
+def workload_argv(w, mode, selftest=False):
+    name, binary, shape, per_mode = w
+    argv = [os.path.join(BIN, binary), "quick" if selftest else mode] + list(shape)
+    if per_mode:
+        argv += per_mode[MODES[mode]] if not selftest else []
+    if selftest:
+        argv += SELFTEST_ARGS.get(name, [])
+    return argv
+
+
+def run_matrix(jobs, reps, label):
+    """jobs: list of (workload, column, factory) ; runs reps x jobs interleaved.  Returns list of Run."""
+    total = len(jobs) * reps
+    done, results = 0, []
+    per_wl = {}
+    t_start = time.time()
+    for rep in range(reps):
+        for wl, col, make in jobs:
+            r = make()
+            # time left: measured mean per workload, the global mean for workloads not yet seen
+            all_d = [d for v in per_wl.values() for d in v]
+            glob = statistics.mean(all_d) if all_d else None
+            left = 0.0
+            if glob is not None:
+                idx = [j[:2] for j in jobs].index((wl, col))
+                for rr in range(rep, reps):
+                    for j in (jobs[idx:] if rr == rep else jobs):
+                        m = per_wl.get(j[0])
+                        left += statistics.mean(m) if m else glob
+            log("[%s %3d/%d] %-15s %-11s run %d/%d   elapsed %s  est. left %s" % (
+                label, done + 1, total, wl, col, rep + 1, reps, fmt_time(time.time() - t_start),
+                fmt_time(left) if glob is not None else "?"))
+            r.execute()
+            per_wl.setdefault(wl, []).append(r.duration)
+            if not r.ok:
+                log("    FAILED: %s\n    command: %s" % (r.error, r.command()))
+            results.append(r)
+            done += 1
+    log("[%s] finished %d runs in %s" % (label, total, fmt_time(time.time() - t_start)))
+    return results
+
+
+def summarize(results, key):
+    """{(workload, column): (median, min, max, n)} for numeric key over successful runs."""
+    acc = {}
+    for r in results:
+        if r.ok and r.num(key) is not None:
+            acc.setdefault((r.workload, r.alloc), []).append(r.num(key))
+    return {k: (statistics.median(v), min(v), max(v), len(v)) for k, v in acc.items()}
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "?"
+
+
+def machine_info():
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info["cores"] = str(os.cpu_count())
+    info["kernel"] = platform.release()
+    try:
+        info["glibc"] = platform.libc_ver()[1]
+    except Exception:
+        info["glibc"] = "?"
+    vers = []
+    for pkg in ("libmimalloc2.0", "libjemalloc2", "libtcmalloc-minimal4"):
+        try:
+            v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            v = ""
+        vers.append("%s %s" % (pkg, v or "not installed"))
+    info["peers"] = ", ".join(vers)
+    try:
+        info["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                        text=True).stdout.strip() or "none (no commit yet)"
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        if dirty:
+            info["commit"] += " + uncommitted changes"
+    except OSError:
+        info["commit"] = "?"
+    try:
+        info["llc"] = subprocess.run(["getconf", "LEVEL3_CACHE_SIZE"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+def cell(stat, ref, scale, digits=2):
+    if stat is None:
+        return "FAIL"
+    med, lo, hi, n = stat
+    s = "%.*f" % (digits, med * scale)
+    if ref:
+        s += " (%.2fx)" % (med / ref[0]) if ref[0] else ""
+    return s
+
+
+def md_cell(stat, ref, scale, digits=2):
+    if stat is None:
+        return "FAIL"
+    med, lo, hi, n = stat
+    s = "**%.*f**<br>%.*f–%.*f" % (digits, med * scale, digits, lo * scale, digits, hi * scale)
+    if ref and ref[0]:
+        s += "<br>×%.2f" % (med / ref[0])
+    return s
+
+
+def digits_for(values):
+    m = max([abs(v) for v in values if v is not None] or [1])
+    return 0 if m >= 1000 else 1 if m >= 10 else 2
+
+
+def text_table(title, rows, cols, cells):
+    head = title
+    title = "workload" if rows and ":" not in rows[0] else "figure"
+    widths = [max(len(title), max([len(r) for r in rows] or [0]))] + [
+        max(len(c), max([len(cells[(r, c)]) for r in rows] or [0])) for c in cols]
+    out = [head, title.ljust(widths[0]) + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths[1:]))]
+    out.append("-" * len(out[1]))
+    for r in rows:
+        out.append(r.ljust(widths[0]) + "  " + "  ".join(cells[(r, c)].rjust(w) for c, w in zip(cols, widths[1:])))
+    return "\n".join(out)
+
+
+def gnuplot_chart(path, title, ylabel, rows, cols, ratios, note):
+    if not shutil.which("gnuplot"):
+        return "gnuplot not installed (apt-get install gnuplot-nox): no chart"
+    with tempfile.TemporaryDirectory() as td:
+        dat = os.path.join(td, "d.dat")
+        with open(dat, "w") as f:
+            f.write("workload " + " ".join(cols) + "\n")
+            for r in rows:
+                f.write(r + " " + " ".join("%.4f" % ratios[(r, c)] if ratios.get((r, c)) is not None else "NaN"
+                                           for c in cols) + "\n")
+        gp = os.path.join(td, "c.gp")
+        plots = ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat, i + 2, i + 2) if i == 0 else
+                          "'' using %d title columnheader(%d)" % (i + 2, i + 2) for i in range(len(cols)))
+        with open(gp, "w") as f:
+            f.write("""set terminal pngcairo size 1400,600 noenhanced font ',10'
+set output '%s'
+set title '%s'
+set ylabel '%s'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set xtics rotate by -30
+set key outside right top
+set grid ytics
+set yrange [0:*]
+set bmargin 7
+set label 1 '%s' at screen 0.01,0.03 font ',8'
+plot %s
+""" % (path, title, ylabel, note, plots))
+        p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if p.returncode != 0:
+            # pngcairo may be missing; fall back to the png terminal
+            txt = open(gp).read().replace("pngcairo size 1400,600 noenhanced font ',10'", "png size 1400,600")
+            open(gp, "w").write(txt)
+            p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+            if p.returncode != 0:
+                return "gnuplot failed: " + p.stderr.strip()[-300:]
+    return None
+
+
+def result_paths(outdir, stem):
+    os.makedirs(outdir, exist_ok=True)
+    return {k: os.path.join(outdir, stem + suffix) for k, suffix in
+            (("md", ".md"), ("csv", ".csv"), ("raw", "-raw.csv"), ("tput_png", "-throughput.png"),
+             ("rss_png", "-rss.png"))}
+
+
+def write_raw(path, results):
+    keys = sorted({k for r in results for k in r.values})
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["workload", "allocator", "ok", "error", "duration_s", "command"] + keys)
+        for r in results:
+            w.writerow([r.workload, r.alloc, int(r.ok), r.error, "%.3f" % r.duration, r.command()] +
+                       [r.values.get(k, "") for k in keys])
+
+
+def compare(args):
+    mode = args.mode
+    reps = args.reps or DEFAULT_REPS[mode]
+    wanted_a = args.allocators.split(",") if args.allocators else None
+    wanted_w = args.workloads.split(",") if args.workloads else None
+    allocs, notes = available_allocators(wanted_a)
+    for n in notes:
+        log("NOTE: " + n)
+    if not allocs:
+        log("no allocator available")
+        return 1
+    workloads = [w for w in WORKLOADS if not wanted_w or w[0] in wanted_w]
+    for w in workloads:
+        if not os.path.exists(os.path.join(BIN, w[1])):
+            log("missing %s: run `make -C benchmarks workloads`" % os.path.join(BIN, w[1]))
+            return 1
+    cols = [a[0] for a in allocs]
+    ref = REF if REF in cols else cols[0]
+    timeout = TIMEOUT[mode] if not args.selftest else 30
+    jobs = []
+    for w in workloads:
+        for a in allocs:
+            def make(w=w, a=a):
+                return Run(w[0], a[0], workload_argv(w, mode, args.selftest), a[2], a[1], a[3], timeout)
+            jobs.append((w[0], a[0], make))
+    log("mode=%s reps=%d workloads=%d allocators=%s" % ("selftest" if args.selftest else mode, reps,
+                                                        len(workloads), ",".join(cols)))
+    load_start = loadavg()
+    results = run_matrix(jobs, reps, "bench")
+    load_end = loadavg()
+
+    date = datetime.date.today().isoformat()
+    stem = args.stem or (date if mode == "default" else "%s-%s" % (date, mode))
+    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
+    paths = result_paths(outdir, stem)
+    rows = [w[0] for w in workloads]
+    info = machine_info()
+    failures = [r for r in results if not r.ok]
+
+    # ---- terminal + markdown tables
+    term, md = [], []
+    cmdline = "make bench" + ("-" + mode if mode != "default" else "") if not args.selftest else "run_bench.py --selftest"
+    md.append("# hakmem benchmark comparison, %s (%s mode)\n" % (date, "selftest" if args.selftest else mode))
+    md.append("Command: `%s` (runner: `python3 benchmarks/scripts/run_bench.py --mode %s --reps %d`).\n" % (
+        cmdline, mode, reps))
+    md.append("Machine: %s, %s cores, Linux %s, glibc %s, L3 %s bytes. Peers: %s. hakmem commit: %s.\n" % (
+        info.get("cpu", "?"), info["cores"], info["kernel"], info["glibc"], info.get("llc", "?"), info["peers"],
+        info["commit"]))
+    md.append("1-minute load average at start / end: %s / %s (the benchmarks themselves use up to 2 cores; "
+              "a higher load means other processes competed, so timings are noisier).\n" % (load_start, load_end))
+    md.append("Each cell: **median** over %d interleaved repetitions, min–max, and the ratio to the `%s` column "
+              "(for throughput higher is better, for RSS and latency lower is better).\n" % (reps, ref))
+    md.append("Columns: `hakmem` = `LD_PRELOAD=build/libhakmem.so HAKMEM_ACE_ENABLED=0`; `hakmem-ace` = "
+              "`HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=%s HAKMEM_ACE_SLOW_INTERVAL_S=%s` (intervals shortened "
+              "from the defaults 500 ms / 30 s so the fast and slow loops act within runs of a few seconds); `glibc` = no preload; "
+              "peers via `LD_PRELOAD` of the Debian libraries. The preload is verified in every run "
+              "(`allocator_lib=` from /proc/self/maps).\n" % (ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"]))
+    if notes:
+        md.append("**Skipped:**\n\n" + "\n".join("- " + n for n in notes) + "\n")
+    term.append("hakmem benchmark comparison -- mode %s, %d reps, median (ratio to %s); load average %s -> %s" % (
+        mode, reps, ref, load_start, load_end))
+    term.append("hakmem-ace: ACE on with HAKMEM_ACE_FAST_INTERVAL_MS=%s, HAKMEM_ACE_SLOW_INTERVAL_S=%s "
+                "(shortened so ACE acts in short runs)" % (ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"]))
+    for n in notes:
+        term.append("NOTE: " + n)
+
+    csv_rows = []
+    for key, title, scale, better in METRICS:
+        st = summarize(results, key)
+        d = digits_for([v[0] * scale for v in st.values()])
+        cells, mcells = {}, {}
+        for r in rows:
+            refst = st.get((r, ref))
+            for c in cols:
+                s = st.get((r, c))
+                cells[(r, c)] = cell(s, refst, scale, d)
+                mcells[(r, c)] = md_cell(s, refst, scale, d)
+                if s:
+                    csv_rows.append([r, c, key, s[0], s[1], s[2], s[3],
+                                     "%.4f" % (s[0] / refst[0]) if refst and refst[0] else ""])
+        term.append("")
+        term.append(text_table(title, rows, cols, cells))
+        md.append("## %s\n" % title)
+        md.append("| workload | " + " | ".join(cols) + " |")
+        md.append("|---|" + "---|" * len(cols))
+        for r in rows:
+            md.append("| %s | " % r + " | ".join(mcells[(r, c)] for c in cols) + " |")
+        md.append("")
+
+    extra_rows, ecells, emcells = [], {}, {}
+    for wl, key, label, scale in EXTRAS:
+        if wl not in rows:
+            continue
+        st = summarize(results, key)
+        if not any((wl, c) in st for c in cols):
+            continue
+        rname = "%s: %s" % (wl, label)
+        extra_rows.append(rname)
+        refst = st.get((wl, ref))
+        d = digits_for([v[0] * scale for v in st.values()])
+        for c in cols:
+            s = st.get((wl, c))
+            ecells[(rname, c)] = cell(s, refst, scale, d)
+            emcells[(rname, c)] = md_cell(s, refst, scale, d)
+            if s:
+                csv_rows.append([wl, c, key, s[0], s[1], s[2], s[3],
+                                 "%.4f" % (s[0] / refst[0]) if refst and refst[0] else ""])
+    if extra_rows:
+        term.append("")
+        term.append(text_table("Workload-specific figures (lower is better)", extra_rows, cols, ecells))
+        md.append("## Workload-specific figures (lower is better)\n")
+        md.append("| figure | " + " | ".join(cols) + " |")
+        md.append("|---|" + "---|" * len(cols))
+        for r in extra_rows:
+            md.append("| %s | " % r + " | ".join(emcells[(r, c)] for c in cols) + " |")
+        md.append("")
+
+    # ACE thread presence (threads_at_end > 1 on a workload whose threads are all joined)
+    if "hakmem-ace" in cols:
+        seen = [r for r in results if r.ok and r.alloc == "hakmem-ace" and r.workload != "larson"]
+        bg = sum(1 for r in seen if (r.num("threads_at_end") or 0) > 1)
+        line = "ACE thread alive at the end of %d of %d hakmem-ace runs (threads_at_end > 1)." % (bg, len(seen))
+        term.append("")
+        term.append(line)
+        md.append(line + "\n")
+
+    # charts
+    chart_notes = []
+    for key, pkey, title in (("throughput", "tput_png", "Throughput relative to %s (higher is better)" % ref),
+                             ("peak_rss_kb", "rss_png", "Peak RSS relative to %s (lower is better)" % ref)):
+        st = summarize(results, key)
+        ratios = {}
+        for r in rows:
+            refst = st.get((r, ref))
+            for c in cols:
+                s = st.get((r, c))
+                ratios[(r, c)] = s[0] / refst[0] if s and refst and refst[0] else None
+        err = gnuplot_chart(paths[pkey], title + ", %s mode, medians of %d" % (mode, reps), "ratio to " + ref,
+                            rows, cols, ratios, "%s, %s; hakmem-ace with shortened ACE intervals" % (date, info.get("cpu", "")))
+        if err:
+            chart_notes.append(err)
+        else:
+            md.append("![%s](%s)\n" % (title, os.path.basename(paths[pkey])))
+    for n in chart_notes:
+        md.append("Chart: " + n + "\n")
+        term.append("Chart: " + n)
+
+    if failures:
+        md.append("## Failed runs\n")
+        term.append("")
+        term.append("FAILED RUNS (%d):" % len(failures))
+        seen = set()
+        for r in failures:
+            k = (r.workload, r.alloc, r.error.split(";")[0])
+            if k in seen:
+                continue
+            seen.add(k)
+            n = sum(1 for x in failures if (x.workload, x.alloc, x.error.split(";")[0]) == k)
+            md.append("- `%s` under %s (%d of %d runs): %s  \n  reproduce: `%s`" % (r.workload, r.alloc, n, reps,
+                                                                                  r.error, r.command()))
+            term.append("  %s / %s (%dx): %s\n    reproduce: %s" % (r.workload, r.alloc, n, r.error, r.command()))
+        md.append("")
+
+    md.append("Files: `%s` (medians), `%s` (every run, with its exact command).\n" % (
+        os.path.basename(paths["csv"]), os.path.basename(paths["raw"])))
+    with open(paths["md"], "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(paths["csv"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["workload", "allocator", "metric", "median", "min", "max", "n", "ratio_to_" + ref])
+        w.writerows(csv_rows)
+    write_raw(paths["raw"], results)
+    if not args.selftest:
+        print("\n".join(term))
+    print("\nwritten: " + ", ".join(os.path.relpath(p, ROOT) for k, p in paths.items() if os.path.exists(p)))
+    if args.selftest:
+        return selftest_check(paths, rows, cols, notes, failures, reps)
+    return 1 if failures and args.strict else 0
+
+
+def selftest_check(paths, rows, cols, notes, failures, reps):
+    problems = []
+    for k in ("md", "csv", "raw"):
+        if not os.path.exists(paths[k]) or os.path.getsize(paths[k]) == 0:
+            problems.append("missing output " + paths[k])
+    if shutil.which("gnuplot"):
+        for k in ("tput_png", "rss_png"):
+            if not os.path.exists(paths[k]) or open(paths[k], "rb").read(8) != b"\x89PNG\r\n\x1a\n":
+                problems.append("missing or invalid chart " + paths[k])
+    # every allocator is present or skipped with a note
+    for a in ALLOCATORS:
+        if a[0] not in cols and not any(n.startswith(a[0] + ":") for n in notes):
+            problems.append("allocator %s neither run nor noted" % a[0])
+    md = open(paths["md"]).read() if os.path.exists(paths["md"]) else ""
+    for n in notes:
+        if n not in md:
+            problems.append("skip note missing from the report: " + n)
+    # figures parse back from the CSV: a positive median throughput per (workload, allocator)
+    got = {}
+    try:
+        with open(paths["csv"]) as f:
+            for row in csv.DictReader(f):
+                if row["metric"] in ("throughput", "ops_per_cpu_s", "peak_rss_kb"):
+                    v = float(row["median"])
+                    if not v > 0:
+                        problems.append("non-positive %s for %s/%s" % (row["metric"], row["workload"], row["allocator"]))
+                    got[(row["workload"], row["allocator"], row["metric"])] = v
+    except (OSError, KeyError, ValueError) as e:
+        problems.append("cannot parse CSV: %s" % e)
+    for r in rows:
+        for c in cols:
+            for m in ("throughput", "ops_per_cpu_s", "peak_rss_kb"):
+                if (r, c, m) not in got:
+                    problems.append("no %s figure for %s under %s" % (m, r, c))
+    for r in failures:
+        problems.append("run failed: %s under %s: %s (reproduce: %s)" % (r.workload, r.alloc, r.error, r.command()))
+    if problems:
+        log("SELFTEST FAILED:\n  " + "\n  ".join(problems[:40]))
+        return 1
+    log("SELFTEST OK: %d workloads x %d allocators x %d reps, %d skipped with a note, outputs in %s" % (
+        len(rows), len(cols), reps, len(notes), os.path.dirname(paths["md"])))
+    return 0
+
+
+def sweep(args):
+    mode = args.mode
+    reps = args.reps or SWEEP_REPS[mode]
+    if not os.path.exists(HAKMEM_SO):
+        log("sweep needs %s (run `make`)" % HAKMEM_SO)
+        return 1
+    wanted_w = args.workloads.split(",") if args.workloads else None
+    knobs = {k: v for k, v in KNOBS.items() if not args.knobs or any(x.upper() in k for x in args.knobs.split(","))}
+    workloads = [w for w in WORKLOADS if not wanted_w or w[0] in wanted_w]
+    settings = [("defaults", {})] + [("%s=%s" % (k, v), {k: v}) for k, vals in knobs.items() for v in vals]
+    if not args.no_ace:
+        settings.append(("ACE on", dict(ACE_ENV)))
+    timeout = TIMEOUT[mode]
+    jobs = []
+    for w in workloads:
+        for sname, senv in settings:
+            env = {"HAKMEM_ACE_ENABLED": "0"}
+            env.update(senv)
+
+            def make(w=w, sname=sname, env=env):
+                return Run(w[0], sname, workload_argv(w, mode), env, HAKMEM_SO, "libhakmem", timeout)
+            jobs.append((w[0], sname, make))
+    log("sweep: mode=%s reps=%d workloads=%d settings=%d (one knob varied at a time, ACE off)" % (
+        mode, reps, len(workloads), len(settings)))
+    results = run_matrix(jobs, reps, "sweep")
+    tp = summarize(results, "throughput")
+    rss = summarize(results, "peak_rss_kb")
+    date = datetime.date.today().isoformat()
+    stem = args.stem or (date + "-sweep" + ("" if mode == "default" else "-" + mode))
+    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
+    os.makedirs(outdir, exist_ok=True)
+    info = machine_info()
+    md = ["# hakmem knob sweep, %s (%s mode)\n" % (date, mode),
+          "Command: `make bench-sweep` (runner: `python3 benchmarks/scripts/run_bench.py --sweep --mode %s --reps %d`). "
+          "hakmem commit: %s. Machine: %s, %s cores.\n" % (mode, reps, info["commit"], info.get("cpu", "?"), info["cores"]),
+          "Every workload under each static value of each knob, one knob varied at a time from the defaults, "
+          "ACE off (`HAKMEM_ACE_ENABLED=0`); medians of %d interleaved repetitions. `ACE on` uses "
+          "HAKMEM_ACE_FAST_INTERVAL_MS=%s, HAKMEM_ACE_SLOW_INTERVAL_S=%s. Margin = best static / defaults − 1 (throughput).\n" % (
+              reps, ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"]),
+          "## Best static setting per workload\n",
+          "| workload | defaults M ops/s | best static setting | best M ops/s | margin over defaults | ACE on M ops/s | ACE vs defaults | ACE vs best static | lowest peak RSS setting (MiB vs defaults) |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    term = ["knob sweep -- mode %s, %d reps, medians (throughput M ops/s)" % (mode, reps)]
+    summary_rows = []
+    for w in workloads:
+        wl = w[0]
+        d = tp.get((wl, "defaults"))
+        statics = [(s, tp[(wl, s)]) for s, _ in settings if s not in ("ACE on",) and (wl, s) in tp]
+        if not d or not statics:
+            md.append("| %s | FAIL | | | | | | | |" % wl)
+            continue
+        best_s, best = max(statics, key=lambda x: x[1][0])
+        ace = tp.get((wl, "ACE on"))
+        rs = [(s, rss[(wl, s)]) for s, _ in settings if s != "ACE on" and (wl, s) in rss]
+        low_s, low = min(rs, key=lambda x: x[1][0]) if rs else ("", None)
+        rd = rss.get((wl, "defaults"))
+        margin = best[0] / d[0] - 1
+        md.append("| %s | %.2f | %s | %.2f | %+.1f%% | %s | %s | %s | %s |" % (
+            wl, d[0] * 1e-6, best_s, best[0] * 1e-6, 100 * margin,
+            "%.2f" % (ace[0] * 1e-6) if ace else "–",
+            "%+.1f%%" % (100 * (ace[0] / d[0] - 1)) if ace else "–",
+            "%+.1f%%" % (100 * (ace[0] / best[0] - 1)) if ace else "–",
+            "%s (%.1f vs %.1f)" % (low_s, low[0] / 1024, rd[0] / 1024) if low and rd else "–"))
+        term.append("%-15s defaults %8.2f  best %-32s %8.2f (%+.1f%%)%s" % (
+            wl, d[0] * 1e-6, best_s, best[0] * 1e-6, 100 * margin,
+            "  ACE %8.2f (%+.1f%% vs best)" % (ace[0] * 1e-6, 100 * (ace[0] / best[0] - 1)) if ace else ""))
+        summary_rows.append(wl)
+    md.append("\n## Every setting (throughput M ops/s, median [min–max]; peak RSS MiB)\n")
+    md.append("| setting | " + " | ".join(w[0] for w in workloads) + " |")
+    md.append("|---|" + "---|" * len(workloads))
+    csv_rows = []
+    for s, _ in settings:
+        cells = []
+        for w in workloads:
+            t, m = tp.get((w[0], s)), rss.get((w[0], s))
+            cells.append("%.2f [%.2f–%.2f]<br>%.0f MiB" % (t[0] * 1e-6, t[1] * 1e-6, t[2] * 1e-6, m[0] / 1024) if t and m else "FAIL")
+            if t:
+                csv_rows.append([w[0], s, "throughput", t[0], t[1], t[2], t[3]])
+            if m:
+                csv_rows.append([w[0], s, "peak_rss_kb", m[0], m[1], m[2], m[3]])
+        md.append("| %s | " % s + " | ".join(cells) + " |")
+    failures = [r for r in results if not r.ok]
+    if failures:
+        md.append("\n## Failed runs\n")
+        for r in failures:
+            md.append("- %s / %s: %s — `%s`" % (r.workload, r.alloc, r.error, r.command()))
+    mdp, csvp, rawp = (os.path.join(outdir, stem + x) for x in (".md", ".csv", "-raw.csv"))
+    with open(mdp, "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(csvp, "w", newline="") as f:
+        cw = csv.writer(f)
+        cw.writerow(["workload", "setting", "metric", "median", "min", "max", "n"])
+        cw.writerows(csv_rows)
+    write_raw(rawp, results)
+    print("\n".join(term))
+    if failures:
+        print("FAILED RUNS: %d (see %s)" % (len(failures), os.path.relpath(mdp, ROOT)))
+    print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=list(MODES), default=os.environ.get("MODE", "default") or "default")
+    ap.add_argument("--reps", type=int)
+    ap.add_argument("--workloads", help="comma-separated subset")
+    ap.add_argument("--allocators", help="comma-separated subset of " + ",".join(a[0] for a in ALLOCATORS))
+    ap.add_argument("--sweep", action="store_true", help="knob sweep instead of the comparison")
+    ap.add_argument("--knobs", help="sweep only these knobs (e.g. tls_cap,drain)")
+    ap.add_argument("--no-ace", action="store_true", help="sweep without the ACE-on row")
+    ap.add_argument("--selftest", action="store_true", help="tiny configuration checking the runner (< 60 s)")
+    ap.add_argument("--outdir", help="output directory (default docs/results)")
+    ap.add_argument("--stem", help="output file name stem (default <date>[-mode])")
+    ap.add_argument("--ace-fast-ms", default="50", help="HAKMEM_ACE_FAST_INTERVAL_MS for hakmem-ace (default 50)")
+    ap.add_argument("--ace-slow-s", default="1", help="HAKMEM_ACE_SLOW_INTERVAL_S for hakmem-ace (default 1)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if any run failed")
+    args = ap.parse_args()
+    ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"] = args.ace_fast_ms
+    ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"] = args.ace_slow_s
+    if args.selftest:
+        args.mode = "quick"
+        args.reps = args.reps or 2
+        args.outdir = args.outdir or os.path.join(BENCH_DIR, "selftest-out")
+        args.stem = args.stem or "selftest"
+    if args.sweep:
+        return sweep(args)
+    return compare(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
