@@ -1,0 +1,111 @@
+#!/bin/bash
+# Runs every test; called by `make -C tests run` (see Makefile for the knobs).
+# Each test is one line: PASS/FAIL, name, seconds.  Ends with "N passed, M failed".
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+B=${B:-$ROOT/build/tests}
+LIB=${HAKMEM_LIB:-$ROOT/build/libhakmem.so}
+MAKE=${MAKE:-make}
+ONLY=${ONLY:-}
+LOGS=$B/logs
+mkdir -p "$LOGS"
+PASS=0 FAIL=0 FAILED=()
+
+if [ "$LIB" != none ] && [ ! -f "$LIB" ]; then
+    echo "error: $LIB not found; run make at the top level first" >&2
+fi
+
+# t NAME TIMEOUT CMD... : run one test, record the result
+t() {
+    local name=$1 tmo=$2; shift 2
+    [ -n "$ONLY" ] && [[ "$name" != *"$ONLY"* ]] && return 0
+    local log="$LOGS/$name.log" start=$SECONDS rc
+    timeout -k 10 "$tmo" bash -c '"$@"' _ "$@" > "$log" 2>&1
+    rc=$?
+    local dt=$((SECONDS - start))
+    if [ $rc -eq 0 ]; then
+        PASS=$((PASS + 1)); printf 'PASS  %-40s %4ds\n' "$name" "$dt"
+    else
+        FAIL=$((FAIL + 1)); FAILED+=("$name")
+        [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "(timed out after ${tmo}s)" >> "$log"
+        printf 'FAIL  %-40s %4ds  (exit %d, log %s)\n' "$name" "$dt" "$rc" "${log#$ROOT/}"
+        tail -n 8 "$log" | sed 's/^/      | /'
+    fi
+}
+
+# run with hakmem preloaded (plain names); HAKMEM_LIB=none runs on glibc
+pre() {
+    if [ "$LIB" = none ]; then env -u LD_PRELOAD "$@"
+    else env LD_PRELOAD="$LIB" HAKTEST_REQUIRE_HAKMEM=1 "$@"; fi
+}
+have() { [ -x "$1" ] || { echo "missing test binary $1 (build failed?)"; return 1; }; }
+bin() { have "$B/$1" && "$B/$1" "${@:2}"; }
+# a test that needs the binary to exist and runs it under the preload
+prebin() { have "$B/$1" && pre "$B/$1" "${@:2}"; }
+export -f pre have bin prebin
+export B LIB
+
+API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized size_classes random_mix"
+STRESS="prodcons exchange aligned churn fork"
+BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack"
+
+echo "== unit tests (LD_PRELOAD, hak_ API, static link)"
+for s in $API_SUBTESTS; do t "api.preload.$s" 120 prebin test_api $s; done
+for s in $API_SUBTESTS; do t "api.hak.$s" 120 bin test_api_hak $s; done
+if [ "$LIB" != none ]; then
+    for s in $API_SUBTESTS; do HAKTEST_REQUIRE_HAKMEM=1 t "api.static.$s" 120 bin test_api_static $s; done
+fi
+t "cxx.preload" 120 prebin test_cxx
+
+echo "== realloc (LD_PRELOAD, hak_ API)"
+REALLOC_SUBTESTS="slack class_up class_down mid_large large_grow large_shrink large_mid fail null_zero cross_thread random copy"
+for s in $REALLOC_SUBTESTS; do t "realloc.preload.$s" 120 prebin test_realloc $s; done
+for s in $REALLOC_SUBTESTS; do t "realloc.hak.$s" 120 bin test_realloc_hak $s; done
+
+echo "== multi-threaded stress"
+for s in $STRESS; do t "stress.preload.$s" 180 prebin test_stress $s; done
+for s in $STRESS; do t "stress.hak.$s" 180 bin test_stress_hak $s; done
+
+echo "== counters"
+for m in preload hak; do
+    if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
+    HAKMEM_TLS_CAP=4 HAKMEM_BUNDLE_WIDTH=16 t "counters.$m.lock_waits" 180 $run $b lock_waits
+    HAKMEM_DRAIN_THRESHOLD=32 t "counters.$m.remote_drains" 180 $run $b remote
+    t "counters.$m.pages_released" 180 $run $b release
+    t "counters.$m.slabs_adopted" 180 $run $b adopt
+done
+
+echo "== bad input (child processes)"
+for c in $BAD; do t "badfree.preload.$c" 60 prebin test_badfree $c; done
+for c in $BAD; do t "badfree.hak.$c" 60 bin test_badfree_hak $c; done
+
+echo "== sanitizers (hak_ API, reduced stress)"
+# TSan: fork is left out (TSan itself is unreliable in the child of a
+# multi-threaded fork); everything else at a quarter of the normal work.
+for s in prodcons exchange aligned churn; do
+    HAKTEST_SCALE=25 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" t "tsan.$s" 300 bin test_stress_tsan $s
+done
+for s in prodcons exchange aligned churn fork; do
+    HAKTEST_SCALE=50 UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" t "ubsan.$s" 300 bin test_stress_ubsan $s
+done
+
+echo "== real programs under LD_PRELOAD"
+for p in python sqlite gcc git lua perl redis; do
+    HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
+done
+
+if [ -f "$HERE/ace/Makefile" ]; then
+    echo "== ACE tests"
+    t "ace" 900 $MAKE --no-print-directory -C "$HERE/ace" run
+fi
+if [ -f "$ROOT/benchmarks/Makefile" ] && grep -q '^selftest:' "$ROOT/benchmarks/Makefile"; then
+    echo "== benchmark selftest"
+    t "benchmarks.selftest" 900 $MAKE --no-print-directory -C "$ROOT/benchmarks" selftest
+fi
+
+if [ $FAIL -gt 0 ]; then
+    echo "failed: ${FAILED[*]}"
+fi
+echo "$PASS passed, $FAIL failed"
+[ $FAIL -eq 0 ]
