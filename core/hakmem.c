@@ -178,6 +178,7 @@ static void fork_child(void)
         if (h == me || !h->live)
             continue;
         memset(h->count, 0, sizeof h->count);
+        memset(h->nout, 0, sizeof h->nout);
         hak_tiny_retire(h);
         memset(h->cap, 0, sizeof h->cap);
         h->live = 0;
@@ -211,6 +212,8 @@ void hak_report_double(const char *call, const void *p)
 static void maintain(hak_heap_t *h)
 {
     uint64_t deadline;
+    if (++h->slow_calls & 15)   /* the clock is read on one slow path in 16 */
+        return;
     if (hak_pass_due(&h->next_pass_ns, &deadline) && hak_tiny_maintain(h, deadline))
         hak_pool_maintain(h->shard, deadline, &h->cnt);
 }
@@ -281,6 +284,14 @@ void hak_free_slow(void *p)
     }
     if (!(h = hak_heap_get()))
         hak_fatal("free(): cannot set up a thread heap (out of memory)");
+    if (hak_is_tiny_class(c) && __atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) {
+        /* a remote free: gathered, then handed to the owner in one chain */
+        if (h->nout[c] == HAK_OUTBOX)
+            hak_tiny_outbox_flush(h, c);
+        h->outbox[c][h->nout[c]++] = p;
+        HAK_CNT_INC(h->cnt.frees[c]);
+        return;
+    }
     if (h->count[c] >= h->cap[c]) {
         uint32_t keep = hak_knobs_effective_cap(c) / 2;
         if (keep > h->count[c])

@@ -1,7 +1,7 @@
 /* The per-thread heap and the malloc/free fast paths.
  * malloc: one pop from the thread's magazine array for the size class.
  * free:   segment bitmap -> span -> one folded validity test -> double-free
- *         mark test -> push onto the magazine.
+ *         mark test -> owner test (Tiny) -> push onto the magazine.
  * Every other case (empty or full magazine, a thread without a heap, Large,
  * bad pointers) goes to one noinline slow path.  Threads start on a static
  * empty heap whose magazines have capacity 0, so the fast path never asks
@@ -17,6 +17,7 @@
 #include "hakmem_lock.h"
 
 #define HAK_SHARDS 8
+#define HAK_OUTBOX 32     /* Tiny blocks of other heaps gathered before they go to their owners */
 
 typedef struct hak_remote_queue {
     void *head;        /* blocks linked through their first word (atomic) */
@@ -35,6 +36,9 @@ struct hak_heap {
     uint32_t id, shard, live;
     hak_span_lists_t spans[HAK_TINY_CLASSES];   /* Tiny spans this heap owns */
     uint64_t next_pass_ns;                      /* next maintenance pass (hak_spans_maintain) */
+    uint32_t slow_calls;                        /* slow paths since the clock was last read */
+    uint32_t nout[HAK_TINY_CLASSES];            /* remote frees waiting in the outbox */
+    void *outbox[HAK_TINY_CLASSES][HAK_OUTBOX];
     hak_heap_t *next_all, *next_free;
     /* written by other threads */
     hak_remote_queue_t remote[HAK_TINY_CLASSES];
@@ -79,6 +83,10 @@ static inline void hak_free_fast(void *p)
         goto slow;
     unsigned c = sp->cls;
     hak_heap_t *h = hak_tl_heap;
+    /* a Tiny block of another thread's span goes to its owner (slow path):
+     * reusing it here would put two threads on one cache line */
+    if (HAK_UNLIKELY(__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) && c < HAK_TINY_CLASSES)
+        goto slow;
     uint32_t k = h->count[c];
     if (HAK_UNLIKELY(k >= h->cap[c]))
         goto slow;
@@ -98,6 +106,7 @@ void hak_heap_foreach(void (*fn)(hak_heap_t *, void *), void *arg);
 /* Tiny (hakmem_tiny_magazine.c) */
 void hak_tiny_refill(hak_heap_t *h, int c);
 void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep);
+void hak_tiny_outbox_flush(hak_heap_t *h, int c);
 void hak_tiny_free_direct(hak_span_t *sp, void *p);   /* a thread without a heap */
 void hak_tiny_retire(hak_heap_t *h);
 int  hak_tiny_maintain(hak_heap_t *h, uint64_t deadline);

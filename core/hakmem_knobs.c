@@ -9,7 +9,7 @@
 #define DEF_BUNDLE       32
 #define DEF_PARTIAL      2
 #define DEF_DIET         1000
-#define MID_TLS_BYTES    (128u * 1024u)   /* byte budget of one Mid magazine */
+#define MID_TLS_BYTES    (512u * 1024u)   /* byte budget of one Mid magazine */
 
 hak_knobs_t hak_knobs;
 hak_knobs_t hak_knobs_static;

@@ -235,7 +235,7 @@ int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_count
         move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
     else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
-    else if (sp->aged && sp->used && HAK_KNOB_GET(partial_release_pages))
+    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && HAK_KNOB_GET(partial_release_pages))
         release_block_pages(sp, p, cnt);   /* sparse for a whole period: not churning */
     return 1;
 }

@@ -163,16 +163,15 @@ void hak_tiny_refill(hak_heap_t *h, int c)
     HAK_CNT_INC(h->cnt.cls[c].refills);
 }
 
-void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
+/* Blocks of class c go back: to h's own spans, or in chains (one CAS per run
+ * of one owner) to their owners' remote queues (h->lock held). */
+static void give_back(hak_heap_t *h, int c, void **blocks, uint32_t n)
 {
-    void **it = h->items[c];
-    uint32_t n = h->count[c] - keep;
-    hak_heap_t *ro = NULL;          /* current run of blocks for one remote owner */
+    hak_heap_t *ro = NULL;
     void *rhead = NULL, *rtail = NULL;
     uint64_t rn = 0;
-    hak_spin_lock(&h->lock, &h->cnt);
     for (uint32_t i = 0; i < n; i++) {
-        void *p = it[i];
+        void *p = blocks[i];
         hak_span_t *sp = hak_span_of((uintptr_t)p);
         hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
         if (o == h || (!o && (o = adopt_span(h, sp)) == h)) {
@@ -194,6 +193,14 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
     }
     if (rn)
         remote_push(ro, c, rhead, rtail, rn, &h->cnt);
+}
+
+void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
+{
+    void **it = h->items[c];
+    uint32_t n = h->count[c] - keep;
+    hak_spin_lock(&h->lock, &h->cnt);
+    give_back(h, c, it, n);
     if (backlog_due(h, c))
         drain(h, c);
     hak_spin_unlock(&h->lock);
@@ -201,6 +208,14 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
     h->count[c] = keep;
     h->cap[c] = hak_knobs_effective_cap(c);
     HAK_CNT_INC(h->cnt.cls[c].flushes);
+}
+
+void hak_tiny_outbox_flush(hak_heap_t *h, int c)
+{
+    hak_spin_lock(&h->lock, &h->cnt);
+    give_back(h, c, h->outbox[c], h->nout[c]);
+    hak_spin_unlock(&h->lock);
+    h->nout[c] = 0;
 }
 
 void hak_tiny_free_direct(hak_span_t *sp, void *p)
@@ -248,9 +263,12 @@ static void abandon_list(hak_heap_t *h, hak_span_lists_t *l, hak_span_t *sp)
 
 void hak_tiny_retire(hak_heap_t *h)
 {
-    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         if (h->count[c])
             hak_tiny_flush(h, c, 0);
+        if (h->nout[c])
+            hak_tiny_outbox_flush(h, c);
+    }
     hak_spin_lock(&h->lock, &h->cnt);
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         hak_span_lists_t *l = &h->spans[c];
