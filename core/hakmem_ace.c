@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 enum { ACE_UNKNOWN = 0, ACE_OFF, ACE_STARTING, ACE_RUNNING, ACE_STOPPED };
 #define ACE_ALL_PAGES 0xffffffffu   /* pages_per_span meaning "every free page" */
@@ -380,6 +381,58 @@ static void valve(const ace_metrics_t *m, int stop)
     log_end(&b);
 }
 
+/* A process ends when its last thread calls pthread_exit, so ACE's thread must
+ * never be that last thread (a program whose threads all pthread_exit would
+ * hang).  Checked once a tick: is any other task of the process alive (a
+ * thread-group leader that called pthread_exit stays as a zombie task)? */
+struct ace_task_dirent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+
+static int task_alive(const char *tid)
+{
+    char path[64], buf[512];
+    int k = 0;
+    for (const char *s = "/proc/self/task/"; *s; s++)
+        path[k++] = *s;
+    for (; *tid && k < 50; tid++)
+        path[k++] = *tid;
+    for (const char *s = "/stat"; *s; s++)
+        path[k++] = *s;
+    path[k] = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');   /* "tid (comm) S ..." */
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static int ace_alone(void)
+{
+    char buf[4096], me[24];
+    int k = 0, alone = 1;
+    for (long t = syscall(SYS_gettid), d = 1000000000; d; d /= 10)
+        if (t / d || k)
+            me[k++] = (char)('0' + (t / d) % 10);
+    me[k] = 0;
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    long n;
+    while (alone && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n && alone;) {
+            struct ace_task_dirent *d = (struct ace_task_dirent *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] >= '0' && d->name[0] <= '9' && strcmp(d->name, me) != 0 && task_alive(d->name))
+                alone = 0;
+        }
+    close(fd);
+    return alone;
+}
+
 static void *ace_main(void *arg)
 {
     ace_config_t cfg;
@@ -424,6 +477,8 @@ static void *ace_main(void *arg)
         uint64_t now, scav_pages = 0, scav_ns = 0;
         int slow, scav_hit = 0;
         sleep_until(next);
+        if (ace_alone())
+            return NULL;   /* every program thread called pthread_exit: let the process end */
         now = ace_mono_ns();
         next += cfg.fast_interval_ns;
         if (next <= now) next = now + cfg.fast_interval_ns;
