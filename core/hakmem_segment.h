@@ -38,7 +38,7 @@ struct hak_span {
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
     uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
     uint8_t   clean;       /* every free page of the span is released */
-    uint8_t   aged;        /* on the sparse list since the last maintenance pass */
+    uint8_t   aged;        /* sparse and not allocated from since the last maintenance pass */
     /* owner side: Tiny spans belong to a heap (NULL = abandoned), Mid spans to a
      * central shard; the bitmap is touched only under that owner's lock */
     struct hak_heap *owner;

@@ -207,6 +207,7 @@ hak_span_t *hak_spans_pick(const hak_span_lists_t *l)
 
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n)
 {
+    sp->aged = 0;          /* in use: not a span to release pages from */
     if (sp->used == 0)
         l->nempty--;
     uint32_t got = span_take(sp, out, n);
@@ -246,7 +247,7 @@ int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, h
     for (hak_span_t *sp = l->head[HAK_LIST_SPARSE], *next; sp; sp = next) {
         next = sp == last ? NULL : sp->next;
         if (!sp->aged) {
-            sp->aged = 1;      /* sparse since the last pass: released at the next */
+            sp->aged = 1;      /* sparse and not allocated from since the last pass */
             continue;
         }
         if (sp->used == 0 && l->nempty > l->reserve) {
