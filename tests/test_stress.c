@@ -12,7 +12,7 @@
  *   aligned   the same with every allocation API: posix_memalign,
  *             aligned_alloc, memalign, valloc, pvalloc, calloc, realloc,
  *             and free_sized / free_aligned_sized where available
- *   churn     20000 short-lived threads (4 at a time); each allocates, frees,
+ *   churn     100000 short-lived threads (4 at a time); each allocates, frees,
  *             and leaves blocks for later threads to free; VmRSS at the end
  *             must not have grown unboundedly from the value after 2000 threads
  *   fork      threads allocate while the main thread forks; each child
@@ -308,7 +308,7 @@ static void *churn_thread(void *a)
 
 static int run_churn(void)
 {
-    long total = scaled(20000), first = total / 10;
+    long total = scaled(100000), first = total / 10;
     long rss_first = -1;
     for (long done = 0; done < total; ) {
         pthread_t th[4];
