@@ -73,11 +73,11 @@ static void read_config(ace_config_t *cfg)
     cfg->hold_ticks = (uint32_t)ace_env_u64("HAKMEM_ACE_HOLD_TICKS", cfg->hold_ticks);
     if (cfg->hold_ticks < 2) cfg->hold_ticks = 2;
     /* a release pass never takes more than a quarter of a fast tick, nor more
-     * than half of ACE's CPU allowance per tick (so releasing every tick, as
+     * than 70 % of ACE's CPU allowance per tick (so releasing every tick, as
      * the idle scavenge does, cannot trip the CPU valve by itself) */
     if (cfg->scavenge_budget_ns > cfg->fast_interval_ns / 4) cfg->scavenge_budget_ns = cfg->fast_interval_ns / 4;
     {
-        double allow = (double)cfg->fast_interval_ns * cfg->max_cpu_percent / 100.0 / 2.0;
+        double allow = (double)cfg->fast_interval_ns * cfg->max_cpu_percent / 100.0 * 0.7;
         if (allow < 100000) allow = 100000;             /* 100 us floor */
         if ((double)cfg->scavenge_budget_ns > allow) cfg->scavenge_budget_ns = (uint64_t)allow;
     }

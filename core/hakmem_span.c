@@ -285,7 +285,7 @@ static size_t release_from(hak_span_lists_t *l, hak_span_t *sp, int empty_only, 
             hak_spans_remove(l, sp);
             done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
             hak_span_free(sp, cnt);
-        } else if (!empty_only) {
+        } else if (!empty_only && !sp->clean) {
             done += hak_span_release_free_pages(sp, pages, cnt);
         }
         sp = next;
