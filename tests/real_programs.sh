@@ -11,7 +11,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 LIB=${HAKMEM_LIB:-$ROOT/build/libhakmem.so}
-ALL="python sqlite gcc git lua perl redis"
+ALL="python python_ace sqlite gcc git lua perl redis"
 
 if [ "$LIB" != none ] && [ ! -f "$LIB" ]; then
     echo "real_programs: $LIB not found (build it with make, or set HAKMEM_LIB)" >&2
@@ -36,7 +36,7 @@ cd "$WORK"
 
 # run "$@" with the system allocator / with hakmem
 sys() { env -u LD_PRELOAD "$@"; }
-hak() { if [ "$LIB" = none ]; then env -u LD_PRELOAD "$@"; else env LD_PRELOAD="$LIB" "$@"; fi; }
+hak() { if [ "$LIB" = none ]; then env -u LD_PRELOAD "$@"; else env LD_PRELOAD="$LIB" $HAK_ENV "$@"; fi; }
 
 # the preload must really be active in the program: HAKMEM_STATS=1 makes
 # hakmem print its statistics at exit on stderr
@@ -62,7 +62,7 @@ same() {
 t_python() {
     local PY=/usr/bin/python3
     # regression tests of CPython itself, incl. threading and fork; pass status is compared
-    local mods="test_threading test_fork1 test_list test_dict test_json test_re test_os test_pickle test_set test_bytes test_unicode"
+    local mods=${PY_MODS:-"test_threading test_fork1 test_list test_dict test_json test_re test_os test_pickle test_set test_bytes test_unicode"}
     check_active $PY -c pass || return 1
     hak $PY -c "import sys; sys.exit(0 if any('libhakmem' in l for l in open('/proc/self/maps')) or '$LIB' == 'none' else 1)" || { echo "libhakmem not mapped in python" >&2; return 1; }
     local m rc=0
@@ -103,6 +103,13 @@ PY
     hak env PYTHONMALLOC=malloc $PY p.py > hak_p.out || rc=1
     same sys_p.out hak_p.out || rc=1
     return $rc
+}
+
+# the same with ACE's thread running on short loops: threads that pthread_exit,
+# forks from threads, subprocesses (ACE must never keep a process alive)
+t_python_ace() {
+    HAK_ENV="HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=20 HAKMEM_ACE_SLOW_INTERVAL_MS=200" \
+        PY_MODS="test_threading test_fork1 test_os test_dict" t_python
 }
 
 t_sqlite() {
@@ -311,6 +318,6 @@ t_redis() {
 }
 
 case "$1" in
-    python|sqlite|gcc|git|lua|perl|redis) "t_$1" ;;
+    python|python_ace|sqlite|gcc|git|lua|perl|redis) "t_$1" ;;
     *) echo "unknown program $1 (one of: $ALL)" >&2; exit 2 ;;
 esac

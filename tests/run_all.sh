@@ -94,7 +94,7 @@ for s in prodcons exchange aligned churn fork; do
 done
 
 echo "== real programs under LD_PRELOAD"
-for p in python sqlite gcc git lua perl redis; do
+for p in python python_ace sqlite gcc git lua perl redis; do
     HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
 done
 
