@@ -103,6 +103,7 @@ void ace_config_default(ace_config_t *c)
     c->gap_ticks = 2;
     c->ucb_c = 0.2;
     c->ucb_hysteresis = 0.01;
+    c->early_cut = 0.05;
     c->ucb_cooldown = 20;
     c->w_tput = 1.0; c->w_miss = 0.2; c->w_lock = 0.2; c->w_frag = 0.1;
 }
@@ -247,7 +248,12 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
         }
         st->arm_ticks++;
         if (st->arm_ticks > c->warmup_ticks) { st->arm_sum += r; st->arm_n++; }
-        if (st->arm_ticks >= c->hold_ticks && st->arm_n) {
+        /* an arm whose first scored tick is clearly below the group's best
+         * mean ends its pull early: a bad candidate costs 2 ticks, not 4 */
+        int best = ace_ucb1_best(&st->bandit[g]);
+        int cut = st->arm_n == 1 && best != st->explore_arm && st->bandit[g].count[best] &&
+                  r < ace_ucb1_mean(&st->bandit[g], best) - c->early_cut;
+        if ((st->arm_ticks >= c->hold_ticks || cut) && st->arm_n) {
             ace_ucb1_update(&st->bandit[g], st->explore_arm, st->arm_sum / st->arm_n);
             st->visit_pulls++;
             st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0;

@@ -86,6 +86,9 @@ typedef struct ace_config {
     /* bandit */
     uint32_t hold_ticks;          /* ticks an arm is held (4) ... */
     uint32_t warmup_ticks;        /* ... of which the first are not scored (1) */
+    double   early_cut;           /* a pull ends after its first scored tick when that
+                                     reward is this far below the group's best mean (0.05,
+                                     about 10 % of baseline throughput) */
     uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
     uint32_t gap_ticks;           /* ticks between two group visits (2) */
     double   ucb_c, ucb_hysteresis;

@@ -344,6 +344,26 @@ static void test_bandit_learns(void)
     report("bandit: learns the best TLS cap for the busy band (16) from rewards alone");
 }
 
+static void test_early_cut(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, ticks_at_4 = 0, ticks_at_8 = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 80 && !st.learned[ACE_G_CAP0]; t++) {
+        uint32_t cap = K.tls_cap[2];
+        double tput = cap == 4 ? 0.4e6 : 1e6;      /* cap 4 is far worse; the rest alike */
+        ticks_at_4 += cap == 4;
+        ticks_at_8 += cap == 8;
+        base_metrics(&m, t);
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+    }
+    CHECK(st.learned[ACE_G_CAP0]);
+    CHECK(ticks_at_4 == 2);                  /* one unscored tick, one scored, then cut */
+    CHECK(ticks_at_8 == cfg.hold_ticks);     /* an arm as good as the best is held */
+    report("bandit: a clearly worse arm is cut after its first scored tick");
+}
+
 static void test_reward_terms(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -395,6 +415,7 @@ int main(void)
     test_valves();
     test_fixed_knobs();
     test_bandit_learns();
+    test_early_cut();
     test_reward_terms();
     test_formatter();
     printf("unit: %d passed, %d failed\n", passed, failed);
