@@ -36,7 +36,7 @@ cd "$WORK"
 
 # run "$@" with the system allocator / with hakmem
 sys() { env -u LD_PRELOAD "$@"; }
-hak() { if [ "$LIB" = none ]; then env -u LD_PRELOAD "$@"; else env LD_PRELOAD="$LIB" $HAK_ENV "$@"; fi; }
+hak() { if [ "$LIB" = none ]; then env -u LD_PRELOAD "$@"; else env LD_PRELOAD="$LIB" ${HAK_ENV:-} "$@"; fi; }
 
 # the preload must really be active in the program: HAKMEM_STATS=1 makes
 # hakmem print its statistics at exit on stderr
