@@ -44,8 +44,9 @@ struct hak_heap {
     hak_remote_queue_t remote[HAK_TINY_CLASSES];
 };
 
-extern __thread hak_heap_t *hak_tl_heap;
-extern uintptr_t hak_secret;            /* mark of a free block: word[1] == addr ^ secret */
+#define HAK_HIDDEN __attribute__((visibility("hidden")))   /* PC-relative access, no GOT */
+extern __thread hak_heap_t *hak_tl_heap HAK_HIDDEN;
+extern uintptr_t hak_secret HAK_HIDDEN;  /* mark of a free block: word[1] == addr ^ secret */
 
 void *hak_malloc_slow(size_t n);
 void  hak_free_slow(void *p);
@@ -60,11 +61,11 @@ static inline void *hak_malloc_fast(size_t n)
     else
         return hak_malloc_slow(n);
     hak_heap_t *h = hak_tl_heap;
-    uint32_t k = h->count[c];
+    uintptr_t k = h->count[c];
     if (HAK_UNLIKELY(k == 0))
         return hak_malloc_slow(n);
     void *p = h->items[c][k - 1];
-    h->count[c] = k - 1;
+    h->count[c] = (uint32_t)k - 1;
     ((uintptr_t *)p)[1] = 0;
     HAK_CNT_INC(h->cnt.allocs[c]);
     return p;
@@ -81,18 +82,18 @@ static inline void hak_free_fast(void *p)
     uintptr_t mark = a ^ hak_secret;
     if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
         goto slow;
-    unsigned c = sp->cls;
+    uintptr_t c = sp->cls;
     hak_heap_t *h = hak_tl_heap;
     /* a Tiny block of another thread's span goes to its owner (slow path):
      * reusing it here would put two threads on one cache line */
     if (HAK_UNLIKELY(__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) && c < HAK_TINY_CLASSES)
         goto slow;
-    uint32_t k = h->count[c];
+    uintptr_t k = h->count[c];
     if (HAK_UNLIKELY(k >= h->cap[c]))
         goto slow;
     ((uintptr_t *)p)[1] = mark;
     h->items[c][k] = p;
-    h->count[c] = k + 1;
+    h->count[c] = (uint32_t)k + 1;
     HAK_CNT_INC(h->cnt.frees[c]);
     return;
 slow:

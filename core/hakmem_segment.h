@@ -58,7 +58,7 @@ typedef struct hak_segment {
 } hak_segment_t;
 
 #define HAK_SEGMAP_SIZE (1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT))
-extern uint8_t hak_segmap[HAK_SEGMAP_SIZE];   /* 64 MiB of address space, touched only where segments are */
+extern uint8_t hak_segmap[HAK_SEGMAP_SIZE] __attribute__((visibility("hidden")));   /* 64 MiB of address space, touched only where segments are */
 extern hak_span_t hak_span_invalid;
 extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
 extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */

@@ -14,7 +14,7 @@
 #define HAK_MAG_MAX       64u              /* largest TLS capacity candidate */
 
 extern const uint32_t hak_class_size[HAK_NCLASS];
-extern const uint8_t  hak_tiny_class_of[HAK_TINY_MAX / 16 + 1];
+extern const uint8_t  hak_tiny_class_of[HAK_TINY_MAX / 16 + 1] __attribute__((visibility("hidden")));
 
 static inline int hak_is_tiny_class(int c) { return c < HAK_TINY_CLASSES; }
 
