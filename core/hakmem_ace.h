@@ -1,6 +1,6 @@
 /* What the allocator core calls of ACE (implemented in the hakmem_ace_*.c files). */
-#ifndef HAKMEM_ACE_H
-#define HAKMEM_ACE_H
+#ifndef HAK_ACE_H
+#define HAK_ACE_H
 
 /* Called from the allocator's slow path after a thread's heap is set up, outside
  * every allocator lock.  Starts ACE's thread once if HAKMEM_ACE_ENABLED=1

@@ -6,8 +6,8 @@
  * reads only its arguments (no clock, no I/O, no globals) and returns the knob
  * moves and release actions for the thread to apply, so tests can drive it with
  * synthetic metrics.  docs/ACE.md explains the rules and constants. */
-#ifndef HAKMEM_ACE_CONTROLLER_H
-#define HAKMEM_ACE_CONTROLLER_H
+#ifndef HAK_ACE_CONTROLLER_H
+#define HAK_ACE_CONTROLLER_H
 
 #include <stdint.h>
 #include "hakmem_knobs.h"

@@ -4,8 +4,8 @@
  * reader that scans `environ`, a tiny formatter writing integers and
  * fixed-point decimals into a stack buffer, and stderr output with write(2).
  * Nothing here may call the malloc family (no stdio, no getenv). */
-#ifndef HAKMEM_ACE_METRICS_H
-#define HAKMEM_ACE_METRICS_H
+#ifndef HAK_ACE_METRICS_H
+#define HAK_ACE_METRICS_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -20,8 +20,8 @@
  * The copy of a moving block is hak_realloc_copy: memcpy below
  * HAK_NT_COPY_MIN, non-temporal stores above (only reachable on the Large
  * fallback copy: every other move copies at most HAK_MID_MAX bytes). */
-#ifndef HAKMEM_ACE_REALLOC_H
-#define HAKMEM_ACE_REALLOC_H
+#ifndef HAK_ACE_REALLOC_H
+#define HAK_ACE_REALLOC_H
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* ACE's release actions (slow loop): partial release and the budgeted
  * scavenge, each bounded by a deadline and timed (DESIGN.md §2). */
-#ifndef HAKMEM_ACE_SCAVENGE_H
-#define HAKMEM_ACE_SCAVENGE_H
+#ifndef HAK_ACE_SCAVENGE_H
+#define HAK_ACE_SCAVENGE_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * (ace_ucb1_commit) keeps the committed arm unless another arm's mean beats it
  * by more than `hysteresis`, and never changes it twice within `cooldown`
  * ticks. */
-#ifndef HAKMEM_ACE_UCB1_H
-#define HAKMEM_ACE_UCB1_H
+#ifndef HAK_ACE_UCB1_H
+#define HAK_ACE_UCB1_H
 
 #include <stdint.h>
 

@@ -6,8 +6,8 @@
  * bad pointers) goes to one noinline slow path.  Threads start on a static
  * empty heap whose magazines have capacity 0, so the fast path never asks
  * whether the thread is initialised. */
-#ifndef HAKMEM_HEAP_H
-#define HAKMEM_HEAP_H
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
 
 #include <stdint.h>
 #include <stddef.h>

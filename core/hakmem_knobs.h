@@ -2,8 +2,8 @@
  * slow paths (refill, flush, drain, release); writers store relaxed atomics so
  * values may change while threads run.  A knob given by its static override
  * (HAKMEM_TLS_CAP, ...) is marked fixed and ACE must leave it alone. */
-#ifndef HAKMEM_KNOBS_H
-#define HAKMEM_KNOBS_H
+#ifndef HAK_KNOBS_H
+#define HAK_KNOBS_H
 
 #include <stdint.h>
 #include "hakmem_size_class.h"

@@ -2,8 +2,8 @@
  * each, found through a registry (a hash table of live mappings) since mremap
  * may move them anywhere.  Freed mappings are cached with their pages already
  * given back, so reuse skips mmap/munmap without holding memory. */
-#ifndef HAKMEM_LARGE_H
-#define HAKMEM_LARGE_H
+#ifndef HAK_LARGE_H
+#define HAK_LARGE_H
 
 #include <stddef.h>
 #include <stdint.h>

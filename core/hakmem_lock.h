@@ -1,7 +1,7 @@
 /* Locks of the slow paths.  Contended acquisitions are counted with the time
  * waited (lock_waits, lock_wait_ns): ACE's mutex-wait metric. */
-#ifndef HAKMEM_LOCK_H
-#define HAKMEM_LOCK_H
+#ifndef HAK_LOCK_H
+#define HAK_LOCK_H
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,7 +1,7 @@
 /* The allocator's only contact with the OS and the C library: mappings, page
  * release, time, environment, and a small formatter.  None of these allocate. */
-#ifndef HAKMEM_OS_H
-#define HAKMEM_OS_H
+#ifndef HAK_OS_H
+#define HAK_OS_H
 
 #include <stddef.h>
 #include <stdint.h>

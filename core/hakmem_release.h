@@ -1,7 +1,7 @@
 /* Giving memory back to the OS.  The same functions serve the free slow path
  * (ACE off: small bounded steps) and ACE's budgeted scavenge (deadline). */
-#ifndef HAKMEM_RELEASE_H
-#define HAKMEM_RELEASE_H
+#ifndef HAK_RELEASE_H
+#define HAK_RELEASE_H
 
 #include <stdint.h>
 #include <stddef.h>

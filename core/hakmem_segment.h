@@ -5,8 +5,8 @@
  * descriptor (never links inside the blocks, so any free page can be released).
  * A global bitmap over the address space says which 4 MiB regions are hakmem
  * segments, so a foreign pointer is recognised without touching its memory. */
-#ifndef HAKMEM_SEGMENT_H
-#define HAKMEM_SEGMENT_H
+#ifndef HAK_SEGMENT_H
+#define HAK_SEGMENT_H
 
 #include <stdint.h>
 #include <stddef.h>

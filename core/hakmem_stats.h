@@ -2,8 +2,8 @@
  * load + store: one add, no lock prefix); a reader thread (ACE, HAKMEM_STATS)
  * sums every heap's counters with relaxed loads, without locks.  Counters of
  * exited threads stay in their (pooled) heap, so sums only grow. */
-#ifndef HAKMEM_STATS_H
-#define HAKMEM_STATS_H
+#ifndef HAK_STATS_H
+#define HAK_STATS_H
 
 #include <stdint.h>
 #include "hakmem_size_class.h"

@@ -1,8 +1,8 @@
 /* hakmem public API: the allocator under its own names, usable next to the
  * system malloc (static link without overriding, or under sanitizers).
  * libhakmem.so additionally exports malloc/free/... for LD_PRELOAD. */
-#ifndef HAKMEM_H
-#define HAKMEM_H
+#ifndef HAK_PUBLIC_H
+#define HAK_PUBLIC_H
 
 #include <stddef.h>
 
