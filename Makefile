@@ -13,7 +13,7 @@ OVR_OBJ   = build/obj/hakmem_override.o
 HEADERS   = $(wildcard core/*.h include/*.h)
 
 .PHONY: all test bench bench-quick bench-long bench-sweep clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
@@ -32,6 +32,12 @@ build/libhakmem.a: $(CORE_OBJS) $(OVR_OBJ)
 # Static library with the hak_ API only: the program keeps the system malloc.
 build/libhakmem_api.a: $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
+
+# The seed's A/B binary: the fragmentation workload with libhakmem.a linked in
+# (`HAKMEM_ACE_ENABLED=0 ./bench_fragment_stress_hakx > baseline.txt`).
+bench_fragment_stress_hakx: build/libhakmem.a benchmarks/fragment_stress.c benchmarks/bench_common.h
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -pthread -DBENCH_STATIC_ALLOCATOR='"hakmem-static(libhakmem.a)"' \
+	    -o $@ benchmarks/fragment_stress.c build/libhakmem.a -pthread -lm
 
 test: all
 	$(MAKE) -C tests run
