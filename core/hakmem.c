@@ -218,14 +218,6 @@ static void maintain(hak_heap_t *h)
         hak_pool_maintain(h->shard, deadline, &h->cnt);
 }
 
-static void *pop(hak_heap_t *h, int c)
-{
-    void *p = h->items[c][--h->count[c]];
-    ((uintptr_t *)p)[1] = 0;
-    HAK_CNT_INC(h->cnt.allocs[c]);
-    return p;
-}
-
 void *hak_malloc_slow(size_t n)
 {
     if (n > HAK_MID_MAX)
@@ -251,7 +243,7 @@ void *hak_malloc_slow(size_t n)
             return NULL;
         }
     }
-    return pop(h, c);
+    return hak_malloc_fast(n);   /* the magazine has blocks now */
 }
 
 void hak_free_slow(void *p)

@@ -12,7 +12,6 @@
 #define HAK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HAK_NOINLINE    __attribute__((noinline))
-#define HAK_COLD        __attribute__((noinline, cold))
 
 void *hak_os_map(size_t size);                          /* NULL on failure */
 void *hak_os_map_aligned(size_t size, size_t align);    /* NULL on failure */

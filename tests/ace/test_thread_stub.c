@@ -14,22 +14,11 @@
 #include "hakmem_ace.h"
 #include "hakmem_knobs.h"
 #include "stub_core.h"
+#include "test_util.h"
 
 static int passed, failed;
 static char tmpdir[256];
 
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-    if (!d) return -1;
-    while ((e = readdir(d))) if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-}
-
-static void msleep(int ms) { struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L }; nanosleep(&ts, NULL); }
 
 static char *slurp(const char *path)
 {
