@@ -2,7 +2,8 @@
 """hakmem benchmark runner: side-by-side comparison, knob sweep, self-test.
 
   run_bench.py [--mode quick|default|long] [--reps N] [--workloads a,b] [--allocators a,b]
-  run_bench.py --sweep [--mode ...] [--reps N] [--knobs tls_cap,...]
+  run_bench.py --sweep [--mode ...] [--reps N] [--knobs tls_cap,...] [--no-confirm]
+  run_bench.py --confirm-from docs/results/<date>-sweep.csv   (confirmation stage only)
   run_bench.py --selftest
 
 Every workload runs under every allocator, interleaved (for each repetition: for
@@ -68,9 +69,18 @@ WORKLOADS = [
     ("phase_change", "mt_churn", ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
                                   "p2min=1024", "p2max=32768", "p2slots=4000"], None),
 ]
+# The one parameter that sets how much work a workload does: the confirmation
+# stage scales it so that each run lasts long enough for ACE's loops to act.
+WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy": "rounds", "mid_mt": "ops",
+              "mid_mt16": "ops", "larson": "gens", "xmalloc_small": "objects", "xmalloc_mid": "objects",
+              "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
+              "remote_heavy": "objects", "phase_change": "ops"}
 MODES = {"quick": 0, "default": 1, "long": 2}
 DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
 SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
+CONFIRM_REPS = {"quick": 3, "default": 5, "long": 7}
+CONFIRM_SECONDS = {"quick": 2.0, "default": 4.0, "long": 8.0}
+WIN_MARGIN = 0.05   # a best static setting counts as a win over the defaults from +5 %
 TIMEOUT = {"quick": 60, "default": 120, "long": 600}
 
 # Tiny parameters for --selftest (checks the runner, not speed).
@@ -732,6 +742,132 @@ def sweep(args):
     if failures:
         print("FAILED RUNS: %d (see %s)" % (len(failures), os.path.relpath(mdp, ROOT)))
     print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    if args.no_confirm or args.no_ace:
+        return 0
+    best = {}
+    for w in workloads:
+        statics = [(s, tp[(w[0], s)][0]) for s, _ in settings if s != "ACE on" and (w[0], s) in tp]
+        if statics:
+            best[w[0]] = max(statics, key=lambda x: x[1])[0]
+    return confirm(args, best, os.path.relpath(csvp, ROOT))
+
+
+def setting_env(name):
+    """'HAKMEM_X=v' -> {'HAKMEM_X': 'v'}; 'defaults' -> {}."""
+    return dict([name.split("=", 1)]) if "=" in name else {}
+
+
+def best_static_from_csv(path):
+    """{workload: best static setting} from a sweep .csv (throughput medians)."""
+    best = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            if row["metric"] != "throughput" or row["setting"] == "ACE on":
+                continue
+            v = float(row["median"])
+            if row["workload"] not in best or v > best[row["workload"]][1]:
+                best[row["workload"]] = (row["setting"], v)
+    return {w: b[0] for w, b in best.items()}
+
+
+def confirm(args, best, sweep_note):
+    """Confirmation stage: defaults, the sweep's best static setting and ACE on,
+    re-measured with more repetitions and with runs scaled to last about
+    CONFIRM_SECONDS each, so that ACE's loops have time to act (a sweep run
+    lasts well under a second).  Returns 0."""
+    mode = args.mode
+    reps = args.confirm_reps or CONFIRM_REPS[mode]
+    target = args.confirm_seconds or CONFIRM_SECONDS[mode]
+    timeout = TIMEOUT[mode] * 4
+    workloads = [w for w in WORKLOADS if w[0] in best]
+    # calibrate: one defaults run per workload gives its work parameter and run time
+    scaled = {}
+    for w in workloads:
+        r = Run(w[0], "defaults", workload_argv(w, mode), {"HAKMEM_ACE_ENABLED": "0"}, HAKMEM_SO, "libhakmem", timeout)
+        r.execute()
+        key = "param_" + WORK_PARAM[w[0]]
+        wall, base = r.num("wall_s"), r.num(key)
+        if not r.ok or not wall or not base:
+            log("confirm: calibration of %s failed (%s); it runs unscaled" % (w[0], r.error or "no " + key))
+            scaled[w[0]] = (1, None)
+            continue
+        k = max(1, int(round(target / wall)))
+        scaled[w[0]] = (k, "%s=%d" % (WORK_PARAM[w[0]], int(base) * k))
+        log("confirm: %-15s %s=%d ran %.2fs -> x%d" % (w[0], WORK_PARAM[w[0]], int(base), wall, k))
+    jobs = []
+    for w in workloads:
+        argv = workload_argv(w, mode) + ([scaled[w[0]][1]] if scaled[w[0]][1] else [])
+        cols = ["defaults"] + ([best[w[0]]] if best[w[0]] != "defaults" else []) + ["ACE on"]
+        for col in cols:
+            env = {"HAKMEM_ACE_ENABLED": "0"}
+            env.update(dict(ACE_ENV) if col == "ACE on" else setting_env(col))
+
+            def make(w=w, col=col, env=env, argv=argv):
+                return Run(w[0], col, argv, env, HAKMEM_SO, "libhakmem", timeout)
+            jobs.append((w[0], col, make))
+    log("confirm: mode=%s reps=%d workloads=%d, runs of about %.0f s" % (mode, reps, len(workloads), target))
+    results = run_matrix(jobs, reps, "confirm")
+    tp = summarize(results, "throughput")
+    cpu = summarize(results, "ops_per_cpu_s")
+    date = datetime.date.today().isoformat()
+    stem = args.stem or (date + "-sweep" + ("" if mode == "default" else "-" + mode))
+    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
+    os.makedirs(outdir, exist_ok=True)
+    info = machine_info()
+    md = ["# hakmem: does ACE capture the sweep's wins? %s (%s mode)\n" % (date, mode),
+          "Command: `python3 benchmarks/scripts/run_bench.py --confirm-from %s --mode %s` (also the last stage of "
+          "`make bench-sweep`). hakmem commit: %s. Machine: %s, %s cores.\n" % (
+              sweep_note, mode, info["commit"], info.get("cpu", "?"), info["cores"]),
+          "For each workload: the static defaults, the best static setting of the sweep, and ACE on "
+          "(HAKMEM_ACE_FAST_INTERVAL_MS=%s, HAKMEM_ACE_SLOW_INTERVAL_S=%s, nothing else set), %d interleaved "
+          "repetitions, medians. Each workload's work parameter is scaled so that a run lasts about %.0f s "
+          "(ACE learns over tens of ticks; a sweep run is shorter than a second). A best static setting "
+          "is a *win* when it beats the defaults by at least %.0f %% here; ACE *captures* a win when it is "
+          "within 5 %% of it, and elsewhere should be no more than 5 %% below the defaults.\n" % (
+              ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"], reps, target,
+              100 * WIN_MARGIN),
+          "| workload | run | defaults M ops/s | best static (sweep) | its M ops/s | margin | ACE on M ops/s | ACE vs best | ACE vs defaults | verdict |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    term = ["confirmation -- %d reps, runs of ~%.0f s, medians (throughput M ops/s)" % (reps, target)]
+    csv_rows = []
+    for w in workloads:
+        wl = w[0]
+        d, a = tp.get((wl, "defaults")), tp.get((wl, "ACE on"))
+        b = tp.get((wl, best[wl])) if best[wl] != "defaults" else d
+        if not d or not a or not b:
+            md.append("| %s | | FAIL | | | | | | | |" % wl)
+            continue
+        margin, a_best, a_def = b[0] / d[0] - 1, a[0] / b[0] - 1, a[0] / d[0] - 1
+        if margin >= WIN_MARGIN:
+            verdict = "win captured" if a_best >= -0.05 else "win missed"
+        else:
+            verdict = "no win; ACE ok" if a_def >= -0.05 else "no win; ACE below defaults"
+        md.append("| %s | %s | %.2f | %s | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% | %s |" % (
+            wl, scaled[wl][1] or "unscaled", d[0] * 1e-6, "`%s`" % best[wl], b[0] * 1e-6, 100 * margin,
+            a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict))
+        term.append("%-15s defaults %8.2f  best %-32s %8.2f (%+.1f%%)  ACE %8.2f (%+.1f%% vs best, %+.1f%% vs defaults)  %s" % (
+            wl, d[0] * 1e-6, best[wl], b[0] * 1e-6, 100 * margin, a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict))
+        for col in ("defaults", best[wl], "ACE on"):
+            for key, summ in (("throughput", tp), ("ops_per_cpu_s", cpu)):
+                v = summ.get((wl, col))
+                if v and not (col == best[wl] == "defaults"):
+                    csv_rows.append([wl, col, key, v[0], v[1], v[2], v[3]])
+    md.append("\nMedian [min–max] of every column: the .csv next to this file; every run: the -raw.csv.")
+    failures = [r for r in results if not r.ok]
+    if failures:
+        md.append("\n## Failed runs\n")
+        for r in failures:
+            md.append("- %s / %s: %s — `%s`" % (r.workload, r.alloc, r.error, r.command()))
+    mdp, csvp, rawp = (os.path.join(outdir, stem + "-confirm" + x) for x in (".md", ".csv", "-raw.csv"))
+    with open(mdp, "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(csvp, "w", newline="") as f:
+        cw = csv.writer(f)
+        cw.writerow(["workload", "setting", "metric", "median", "min", "max", "n"])
+        cw.writerows(csv_rows)
+    write_raw(rawp, results)
+    print("\n".join(term))
+    print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
     return 0
 
 
@@ -743,7 +879,11 @@ def main():
     ap.add_argument("--allocators", help="comma-separated subset of " + ",".join(a[0] for a in ALLOCATORS))
     ap.add_argument("--sweep", action="store_true", help="knob sweep instead of the comparison")
     ap.add_argument("--knobs", help="sweep only these knobs (e.g. tls_cap,drain)")
-    ap.add_argument("--no-ace", action="store_true", help="sweep without the ACE-on row")
+    ap.add_argument("--no-ace", action="store_true", help="sweep without the ACE-on row (and no confirmation)")
+    ap.add_argument("--no-confirm", action="store_true", help="sweep without the confirmation stage")
+    ap.add_argument("--confirm-from", metavar="SWEEP_CSV", help="only the confirmation stage, best settings from this sweep .csv")
+    ap.add_argument("--confirm-reps", type=int, help="repetitions of the confirmation stage")
+    ap.add_argument("--confirm-seconds", type=float, help="target length of a confirmation run")
     ap.add_argument("--selftest", action="store_true", help="tiny configuration checking the runner (< 60 s)")
     ap.add_argument("--outdir", help="output directory (default docs/results)")
     ap.add_argument("--stem", help="output file name stem (default <date>[-mode])")
@@ -758,6 +898,11 @@ def main():
         args.reps = args.reps or 2
         args.outdir = args.outdir or os.path.join(BENCH_DIR, "selftest-out")
         args.stem = args.stem or "selftest"
+    if args.confirm_from:
+        best = best_static_from_csv(args.confirm_from)
+        if args.workloads:
+            best = {w: b for w, b in best.items() if w in args.workloads.split(",")}
+        return confirm(args, best, args.confirm_from)
     if args.sweep:
         return sweep(args)
     return compare(args)
