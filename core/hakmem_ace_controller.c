@@ -89,6 +89,7 @@ void ace_config_default(ace_config_t *c)
     c->llc_proxy_hi = 1.0; c->llc_proxy_lo = 0.5;
     c->lock_hi = 0.02; c->lock_lo = 0.005;
     c->max_bundle_steps = 2;
+    c->lock_relief = 0.75;
     c->trigger_ticks = 2;
     c->stable_ticks = 4;
     c->frag_hi = 1.5;
@@ -99,6 +100,7 @@ void ace_config_default(ace_config_t *c)
     c->scavenge_budget_ns = 5000000ull;
     c->hold_ticks = 4;
     c->warmup_ticks = 1;
+    c->settle_ticks = 5;
     c->revisit_pulls = 2;
     c->gap_ticks = 2;
     c->ucb_c = 0.2;
@@ -228,11 +230,13 @@ static void compute_reward(const ace_metrics_t *m, ace_state_t *st, ace_moves_t 
     out->reward = c->w_tput * out->t_term
                 - (c->w_miss * out->m_term + c->w_lock * out->l_term + c->w_frag * out->f_term);
     out->reward_valid = 1;
-    /* running baselines (EWMA, ~20 ticks) */
-    st->base_ops  = 0.95 * st->base_ops  + 0.05 * m->ops_per_s;
-    st->base_miss = 0.95 * st->base_miss + 0.05 * miss;
-    st->base_lock = 0.95 * st->base_lock + 0.05 * m->lock_wait_frac;
-    st->base_frag = 0.95 * st->base_frag + 0.05 * fe;
+    /* running baselines: plain means while the program settles (its first
+     * ticks start threads and fault memory in), then an EWMA over ~20 ticks */
+    double a = st->busy_ticks < 20 ? 1.0 / (st->busy_ticks + 1) : 0.05;
+    st->base_ops  = (1 - a) * st->base_ops  + a * m->ops_per_s;
+    st->base_miss = (1 - a) * st->base_miss + a * miss;
+    st->base_lock = (1 - a) * st->base_lock + a * m->lock_wait_frac;
+    st->base_frag = (1 - a) * st->base_frag + a * fe;
 }
 
 static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
@@ -310,12 +314,45 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     }
 }
 
+/* Mutex wait up -> bundle width up, closed loop: a step is judged over the
+ * ticks after the threads picked it up, and undone when lock wait did not
+ * drop below lock_relief x what triggered it (waits that wider bundles do not
+ * shorten, e.g. lock holders preempted on an oversubscribed machine); the rule
+ * then rests for a cooldown.  Returns the bundle move's reason. */
+static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
+{
+    const ace_config_t *c = &st->cfg;
+    if (st->lock_probe) {
+        if (--st->lock_probe < c->trigger_ticks) { st->lock_after += m->lock_wait_frac; st->lock_probe_n++; }
+        if (st->lock_probe == 0 && st->bundle_corr && st->lock_after / st->lock_probe_n >= c->lock_relief * st->lock_before) {
+            st->bundle_corr--;
+            st->lock_rest_until = st->tick + c->ucb_cooldown;
+            return ACE_R_NORELIEF;
+        }
+        return ACE_R_BANDIT;
+    }
+    if (m->lock_wait_frac >= c->lock_hi && st->tick >= st->lock_rest_until) st->lock_run++;
+    else st->lock_run = 0;
+    if (st->lock_run >= c->trigger_ticks && st->bundle_corr < c->max_bundle_steps &&
+        m->knobs.bundle_width < ace_cand_bundle[3]) {
+        st->bundle_corr++;
+        st->lock_run = 0;
+        st->lock_trigger = st->tick;
+        st->lock_before = m->lock_wait_frac;
+        st->lock_after = 0;
+        st->lock_probe_n = 0;
+        st->lock_probe = c->warmup_ticks + c->trigger_ticks;
+        return ACE_R_LOCKS;
+    }
+    return ACE_R_BANDIT;
+}
+
 void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
     const ace_config_t *c = &st->cfg;
     const hak_knobs_t *k = &m->knobs;
     uint8_t drain_reason[HAK_NCLASS];
-    int bundle_reason = ACE_R_BANDIT, diet_reason = ACE_R_DIET;
+    int bundle_reason, diet_reason = ACE_R_DIET;
     int cl;
 
     out->n = 0;
@@ -353,7 +390,8 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
         st->idle_run = 0;
         st->idle_scavenging = 0;
         compute_reward(m, st, out);
-        bandit_tick(m, st, out->reward);
+        if (++st->busy_ticks > c->settle_ticks)
+            bandit_tick(m, st, out->reward);
     }
     out->explore_group = st->explore_g;
     out->explore_arm = st->explore_arm;
@@ -376,15 +414,7 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
             drain_reason[cl] = ACE_R_BACKLOG;
         }
     }
-    if (m->lock_wait_frac >= c->lock_hi) st->lock_run++;
-    else st->lock_run = 0;
-    if (st->lock_run >= c->trigger_ticks && st->bundle_corr < c->max_bundle_steps &&
-        k->bundle_width < ace_cand_bundle[3]) {
-        st->bundle_corr++;
-        st->lock_run = 0;
-        st->lock_trigger = st->tick;
-        bundle_reason = ACE_R_LOCKS;
-    }
+    bundle_reason = lock_rule(m, st);
 
     /* ---- slow rules ---- */
     if (m->slow) {

@@ -34,6 +34,7 @@ enum ace_reason {
     ACE_R_DIET,      /* fast rule: LLC pressure (diet on) */
     ACE_R_LOCKS,     /* fast rule: mutex wait */
     ACE_R_RESTORE,   /* stable: correction undone one step */
+    ACE_R_NORELIEF,  /* a correction that did not lower its metric, undone */
     ACE_R_STATIC     /* back to the static value */
 };
 enum ace_stop { ACE_STOP_NONE = 0, ACE_STOP_P99, ACE_STOP_RSS, ACE_STOP_CPU };
@@ -74,6 +75,9 @@ typedef struct ace_config {
     double   llc_proxy_hi, llc_proxy_lo;   /* proxy: pressure on / calm (1.0 / 0.5) */
     double   lock_hi, lock_lo;             /* lock wait fraction on / calm (0.02 / 0.005) */
     uint32_t max_bundle_steps;    /* bundle correction: at most this many steps up (2) */
+    double   lock_relief;         /* a bundle step must bring lock wait below this fraction of
+                                     what triggered it (0.75), else it is undone and the rule
+                                     rests for ucb_cooldown ticks */
     uint32_t trigger_ticks;       /* consecutive high ticks before a rule acts (2) */
     uint32_t stable_ticks;        /* calm ticks per diet restore step (4) */
     /* slow rules */
@@ -86,6 +90,8 @@ typedef struct ace_config {
     /* bandit */
     uint32_t hold_ticks;          /* ticks an arm is held (4) ... */
     uint32_t warmup_ticks;        /* ... of which the first are not scored (1) */
+    uint32_t settle_ticks;        /* busy ticks before the first exploration: the reward
+                                     baselines are plain means until then (5) */
     double   early_cut;           /* a pull ends after its first scored tick when that
                                      reward is this far below the group's best mean (0.05,
                                      about 10 % of baseline throughput) */
@@ -113,6 +119,10 @@ typedef struct ace_state {
     uint64_t     drain_trigger[HAK_NCLASS];
     uint8_t      bundle_corr, lock_run;
     uint64_t     lock_trigger;
+    uint32_t     lock_probe, lock_probe_n;   /* ticks left judging the last bundle step */
+    double       lock_before, lock_after;
+    uint64_t     lock_rest_until;            /* the lock rule rests until this tick */
+    uint32_t     busy_ticks;
     int          pressure;
     uint32_t     pressure_run, calm_run;
     uint32_t     diet_permille;         /* diet in force */

@@ -200,6 +200,9 @@ static void test_diet_rule(void)
     report("fast rule: LLC pressure -> TLS diet (32 -> 24 at 0.75), gradual restore 0.75 -> 0.90 -> 1.00");
 }
 
+/* synthetic contention that wider bundles relieve: 5 % at 32, 3 % at 64, 2.1 % at 128 */
+static double lock_relieved(void) { return K.bundle_width <= 32 ? 0.05 : K.bundle_width <= 64 ? 0.03 : 0.021; }
+
 static void test_lock_rule(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -207,18 +210,37 @@ static void test_lock_rule(void)
     uint32_t t = 1;
     fresh(&st, &cfg);
     base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o);
-    for (int i = 0; i < 2; i++) { base_metrics(&m, t++); m.lock_wait_frac = 0.05; ace_step(&m, &st, &o); apply(&o); }
+    for (int i = 0; i < 2; i++) { base_metrics(&m, t++); m.lock_wait_frac = lock_relieved(); ace_step(&m, &st, &o); apply(&o); }
     mv = find_move(&o, ACE_K_BUNDLE, -1);
     CHECK(mv && mv->from == 32 && mv->to == 64 && mv->reason == ACE_R_LOCKS);
-    for (int i = 0; i < 10; i++) { base_metrics(&m, t++); m.lock_wait_frac = 0.05; ace_step(&m, &st, &o); apply(&o); }
-    CHECK(K.bundle_width == 128);                        /* bounded: 2 steps */
+    for (int i = 0; i < 12; i++) { base_metrics(&m, t++); m.lock_wait_frac = lock_relieved(); ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.bundle_width == 128);                        /* each step relieved: kept; bounded at 2 steps */
     base_metrics(&m, t++); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
     CHECK(K.bundle_width == 128);                        /* a trigger in this interval: no restore */
     for (int i = 0; i < 5; i++) { base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o); }
     base_metrics(&m, t++); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
     mv = find_move(&o, ACE_K_BUNDLE, -1);
     CHECK(mv && mv->to == 64 && mv->reason == ACE_R_RESTORE);
-    report("fast rule: mutex wait up -> bundle width up (32 -> 64 -> 128), slow restore");
+    report("fast rule: mutex wait up -> bundle width up (32 -> 64 -> 128) while it relieves, slow restore");
+}
+
+static void test_lock_rule_no_relief(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    uint32_t t = 1, steps = 0, undone = 0, first_undo = 0, second_step = 0;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o);
+    for (int i = 0; i < 40; i++) {           /* 5 % lock wait whatever the bundle width */
+        base_metrics(&m, t++); m.lock_wait_frac = 0.05; ace_step(&m, &st, &o); apply(&o);
+        mv = find_move(&o, ACE_K_BUNDLE, -1);
+        if (mv && mv->reason == ACE_R_LOCKS) { steps++; if (undone && !second_step) second_step = t; }
+        if (mv && mv->reason == ACE_R_NORELIEF) { CHECK(mv->from == 64 && mv->to == 32); if (!undone++) first_undo = t; }
+        CHECK(K.bundle_width <= 64);         /* never a second step on top of a useless one */
+    }
+    CHECK(undone >= 1 && steps >= 2);
+    CHECK(second_step >= first_undo + cfg.ucb_cooldown);   /* the rule rests after an undo */
+    report("fast rule: a bundle step that does not lower lock wait is undone, then the rule rests");
 }
 
 static void test_slow_rules(void)
@@ -410,6 +432,7 @@ int main(void)
     test_backlog_rule();
     test_diet_rule();
     test_lock_rule();
+    test_lock_rule_no_relief();
     test_slow_rules();
     test_idle_scavenge();
     test_valves();
