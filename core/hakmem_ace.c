@@ -127,7 +127,7 @@ static void trace_open(void)
     ace_put_str(&b, "t_s,tick,slow,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
                     "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,pressure,idle,"
                     "group,arm,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
-                    "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop\n");
+                    "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop,cpu_ms\n");
     ace_buf_write(ace_trace_fd, &b);
 }
 
@@ -196,7 +196,8 @@ static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
     ace_put_u64(&b, scav_pages); ace_put_ch(&b, ',');
     ace_put_u64(&b, scav_ns / 1000); ace_put_ch(&b, ',');
     ace_put_u64(&b, o->n); ace_put_ch(&b, ',');
-    ace_put_u64(&b, (uint64_t)o->stop);
+    ace_put_u64(&b, (uint64_t)o->stop); ace_put_ch(&b, ',');
+    ace_put_fix(&b, (double)m->cpu_total_ns / 1e6, 3);
     ace_put_ch(&b, '\n');
     ace_buf_write(ace_trace_fd, &b);
 }

@@ -106,6 +106,7 @@ void ace_config_default(ace_config_t *c)
     c->ucb_c = 0.2;
     c->ucb_hysteresis = 0.01;
     c->early_cut = 0.05;
+    c->prune_margin = 0.025;
     c->ucb_cooldown = 20;
     c->w_tput = 1.0; c->w_miss = 0.2; c->w_lock = 0.2; c->w_frag = 0.1;
 }
@@ -186,6 +187,20 @@ static int group_relevant(const ace_metrics_t *m, const ace_state_t *st, int g)
     return st->pressure;                                /* diet: only under LLC pressure */
 }
 
+/* Does a rule's metric point at group g?  LLC pressure -> diet, backlog ->
+ * drain, lock wait -> bundle, fragmentation -> partial release pages. */
+static int group_signal(const ace_metrics_t *m, const ace_state_t *st, int g)
+{
+    int c;
+    if (g == ACE_G_DIET) return st->pressure;
+    if (g == ACE_G_BUNDLE) return st->lock_run || st->bundle_corr;
+    if (g == ACE_G_PARTIAL) return m->frag >= st->cfg.frag_hi;
+    if (g >= ACE_G_DRAIN0 && g < ACE_G_BUNDLE)
+        for (c = 0; c < HAK_TINY_CLASSES; c++)
+            if (ace_drain_band(c) == g - ACE_G_DRAIN0 && (st->backlog_run[c] || st->drain_corr[c])) return 1;
+    return 0;
+}
+
 static int arm_in_force(const ace_state_t *st, int g)
 {
     return st->explore_g == g ? st->explore_arm : st->bandit[g].committed;
@@ -260,6 +275,12 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
         if ((st->arm_ticks >= c->hold_ticks || cut) && st->arm_n) {
             ace_ucb1_update(&st->bandit[g], st->explore_arm, st->arm_sum / st->arm_n);
             st->visit_pulls++;
+            /* first visit: the knob's reward is taken to have one peak, so the
+             * untried arms beyond a clearly worse one are not tried at all */
+            best = ace_ucb1_best(&st->bandit[g]);
+            if (!st->learned[g] && best != st->explore_arm &&
+                ace_ucb1_mean(&st->bandit[g], st->explore_arm) < ace_ucb1_mean(&st->bandit[g], best) - c->prune_margin)
+                ace_ucb1_skip_beyond(&st->bandit[g], st->explore_arm, st->explore_arm > best ? +1 : -1);
             st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0;
             if ((!st->learned[g] && ace_ucb1_all_tried(&st->bandit[g])) ||
                 (st->learned[g] && st->visit_pulls >= c->revisit_pulls)) {
@@ -275,16 +296,20 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
         return;
     }
     if (st->gap_left) { st->gap_left--; return; }
-    for (int i = 0; i < ACE_G_N; i++) {
-        int h = (st->rr_next + i) % ACE_G_N;
-        if (ace_ucb1_cooling(&st->bandit[h], st->tick)) continue;
-        if (!group_relevant(m, st, h)) continue;
-        st->explore_g = h;
-        st->explore_arm = ace_ucb1_select(&st->bandit[h]);
-        st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0; st->visit_pulls = 0;
-        st->rr_next = (h + 1) % ACE_G_N;
-        return;
-    }
+    /* groups a fast/slow rule points at and not explored yet go first, then
+     * round robin over every relevant group */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < ACE_G_N; i++) {
+            int h = (st->rr_next + i) % ACE_G_N;
+            if (ace_ucb1_cooling(&st->bandit[h], st->tick)) continue;
+            if (!group_relevant(m, st, h)) continue;
+            if (pass == 0 && (st->learned[h] || !group_signal(m, st, h))) continue;
+            st->explore_g = h;
+            st->explore_arm = ace_ucb1_select(&st->bandit[h]);
+            st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0; st->visit_pulls = 0;
+            if (pass) st->rr_next = (h + 1) % ACE_G_N;
+            return;
+        }
 }
 
 /* LLC pressure with hysteresis; under pressure the diet bandit's arm is the

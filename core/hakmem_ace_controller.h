@@ -95,6 +95,8 @@ typedef struct ace_config {
     double   early_cut;           /* a pull ends after its first scored tick when that
                                      reward is this far below the group's best mean (0.05,
                                      about 10 % of baseline throughput) */
+    double   prune_margin;        /* first visit: an arm this far below the best mean rules out
+                                     the untried arms beyond it (0.025, ~5 % of throughput) */
     uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
     uint32_t gap_ticks;           /* ticks between two group visits (2) */
     double   ucb_c, ucb_hysteresis;

@@ -506,6 +506,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
             c->cpu_win_cpu = cpu;
         }
         m->cpu_percent = c->cpu_percent;
+        m->cpu_total_ns = cpu;
     }
 
     m->last_scavenge_pages = c->scav_pages;

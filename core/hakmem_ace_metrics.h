@@ -41,6 +41,7 @@ typedef struct ace_metrics {
     uint32_t lat_n;               /* samples in the window */
     uint32_t threads;
     double   cpu_percent;         /* ACE thread CPU, % of one core, over >= 1 s; < 0 = no window yet */
+    uint64_t cpu_total_ns;        /* ACE thread CPU since it started */
 
     /* slow metrics (read every tick, acted on in slow ticks) */
     uint64_t rss_bytes;           /* /proc/self/statm resident */

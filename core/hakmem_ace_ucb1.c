@@ -52,8 +52,14 @@ double ace_ucb1_mean(const ace_ucb1_t *b, int arm)
 int ace_ucb1_all_tried(const ace_ucb1_t *b)
 {
     uint32_t i;
-    for (i = 0; i < b->n_arms; i++) if (!b->count[i]) return 0;
+    for (i = 0; i < b->n_arms; i++) if (!b->count[i] && !(b->skip & (1u << i))) return 0;
     return 1;
+}
+
+void ace_ucb1_skip_beyond(ace_ucb1_t *b, int arm, int dir)
+{
+    for (int i = arm + dir; i >= 0 && i < (int)b->n_arms; i += dir)
+        if (!b->count[i]) b->skip |= 1u << i;
 }
 
 int ace_ucb1_select(const ace_ucb1_t *b)
@@ -65,15 +71,16 @@ int ace_ucb1_select(const ace_ucb1_t *b)
      * arm itself, then one step down, one step up, ...) */
     for (d = 0; d < (int)b->n_arms; d++) {
         int lo = b->committed - d, hi = b->committed + d;
-        if (lo >= 0 && !b->count[lo]) return lo;
-        if (hi < (int)b->n_arms && !b->count[hi]) return hi;
+        if (lo >= 0 && !b->count[lo] && !(b->skip & (1u << lo))) return lo;
+        if (hi < (int)b->n_arms && !b->count[hi] && !(b->skip & (1u << hi))) return hi;
     }
     lnN = ace_ln((double)(b->total > 1 ? b->total : 1));
     for (i = 0; i < b->n_arms; i++) {
+        if (!b->count[i]) continue;            /* ruled out */
         double v = ace_ucb1_mean(b, (int)i) + b->c * ace_sqrt(2.0 * lnN / (double)b->count[i]);
         if (v > bv) { bv = v; best = (int)i; }
     }
-    return best;
+    return best < 0 ? b->committed : best;
 }
 
 void ace_ucb1_update(ace_ucb1_t *b, int arm, double reward)

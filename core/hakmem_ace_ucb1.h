@@ -24,6 +24,7 @@ typedef struct ace_ucb1 {
     uint32_t cooldown;         /* ticks between two changes of the committed arm */
     uint64_t last_switch;      /* tick of the last change of the committed arm */
     int      switched;         /* committed arm has changed at least once */
+    uint32_t skip;             /* arms ruled out without a try (bit per arm) */
 } ace_ucb1_t;
 
 void   ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm,
@@ -36,7 +37,11 @@ int    ace_ucb1_best(const ace_ucb1_t *b);             /* best tried mean; commi
 int    ace_ucb1_commit(ace_ucb1_t *b, uint64_t now);
 /* 1 while a recent change of the committed arm is cooling down. */
 int    ace_ucb1_cooling(const ace_ucb1_t *b, uint64_t now);
-/* Every arm tried at least once. */
+/* Every arm tried at least once (or ruled out). */
 int    ace_ucb1_all_tried(const ace_ucb1_t *b);
+/* Rule out the untried arms beyond `arm` in direction dir (+1: higher
+ * indices, -1: lower): for an ordered knob whose reward has one peak, arms
+ * past one that is clearly worse than the best are worse still. */
+void   ace_ucb1_skip_beyond(ace_ucb1_t *b, int arm, int dir);
 
 #endif

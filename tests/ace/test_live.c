@@ -249,6 +249,7 @@ static int sc_workload(void)
         char *line = strchr(trace, '\n') + 1, *save;
         char first_caps[64] = "", caps[64];
         int changed = 0, scav = 0;
+        double cpu_ms = 0;
         for (char *l = strtok_r(line, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
             char *f[48];
             int nf = 0;
@@ -258,9 +259,11 @@ static int sc_workload(void)
             if (!first_caps[0]) strcpy(first_caps, caps);
             else if (strcmp(caps, first_caps)) changed = 1;
             if (atol(f[35]) > 0) scav = 1;
+            if (nf > 39) cpu_ms = atof(f[39]);
         }
         REQUIRE(changed);
         REQUIRE(scav);
+        REQUIRE(cpu_ms > 0);              /* ACE's own CPU, cumulative, in the last row */
     }
     for (size_t i = 0; i < frag_n; i++) hak_free(frag_keep[i]);
     return 0;

@@ -54,6 +54,25 @@ static void test_ucb1_untried_order(void)
     report("ucb1 tries untried arms nearest the arm in force first");
 }
 
+static void test_ucb1_skip(void)
+{
+    ace_ucb1_t b;
+    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
+    ace_ucb1_update(&b, 3, 0.5);
+    ace_ucb1_update(&b, 2, 0.3);
+    ace_ucb1_skip_beyond(&b, 2, -1);       /* arms 1 and 0 ruled out */
+    CHECK(ace_ucb1_select(&b) == 4);
+    ace_ucb1_update(&b, 4, 0.4);
+    CHECK(ace_ucb1_all_tried(&b));
+    for (int i = 0; i < 50; i++) {
+        int a = ace_ucb1_select(&b);
+        CHECK(a >= 2);
+        ace_ucb1_update(&b, a, a == 3 ? 0.5 : 0.35);
+    }
+    CHECK(b.count[0] == 0 && b.count[1] == 0);
+    report("ucb1 never selects an arm ruled out without a try");
+}
+
 static void test_ucb1_hysteresis(void)
 {
     ace_ucb1_t b;
@@ -386,6 +405,47 @@ static void test_early_cut(void)
     report("bandit: a clearly worse arm is cut after its first scored tick");
 }
 
+static void test_prune_beyond_worse(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, ticks_at_4 = 0, ticks_at_8 = 0, ticks_at_64 = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 80 && !st.learned[ACE_G_CAP0]; t++) {
+        uint32_t cap = K.tls_cap[2];
+        /* one peak at 32; 16 is 10 % worse, so 8 and 4 need not be tried */
+        double tput = cap == 32 ? 1e6 : cap == 64 ? 0.98e6 : cap == 16 ? 0.9e6 : cap == 8 ? 0.8e6 : 0.7e6;
+        ticks_at_4 += cap == 4;
+        ticks_at_8 += cap == 8;
+        ticks_at_64 += cap == 64;
+        base_metrics(&m, t);
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+    }
+    CHECK(st.learned[ACE_G_CAP0]);
+    CHECK(ticks_at_8 == 0 && ticks_at_4 == 0);
+    CHECK(ticks_at_64 > 0);                  /* the other side is still tried */
+    CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 32);
+    CHECK(ace_ucb1_select(&st.bandit[ACE_G_CAP0]) >= 2);   /* later visits never pick a ruled-out arm */
+    report("bandit: arms beyond a clearly worse one are ruled out on the first visit");
+}
+
+static void test_signal_first(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t;
+    int first = -1;
+    fresh(&st, &cfg);
+    for (t = 1; t < 40 && first < 0; t++) {
+        base_metrics(&m, t);
+        m.allocs[2] = m.ops / 2;         /* a busy TLS band (explored first in round robin) */
+        m.llc_proxy = 1.5;               /* and LLC pressure: the diet rule's metric */
+        ace_step(&m, &st, &o); apply(&o);
+        if (o.explore_group >= 0) first = o.explore_group;
+    }
+    CHECK(first == ACE_G_DIET);
+    report("bandit: a group a rule points at (LLC pressure -> diet) is explored first");
+}
+
 static void test_reward_terms(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -427,6 +487,7 @@ int main(void)
 {
     test_ucb1_converges();
     test_ucb1_untried_order();
+    test_ucb1_skip();
     test_ucb1_hysteresis();
     test_ucb1_cooldown();
     test_backlog_rule();
@@ -439,6 +500,8 @@ int main(void)
     test_fixed_knobs();
     test_bandit_learns();
     test_early_cut();
+    test_prune_beyond_worse();
+    test_signal_first();
     test_reward_terms();
     test_formatter();
     printf("unit: %d passed, %d failed\n", passed, failed);
