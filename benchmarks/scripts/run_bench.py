@@ -114,6 +114,7 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("realloc_heavy", "double_p50_ns", "realloc doubling p50, ns", 1),
     ("realloc_heavy", "shrink_p50_ns", "realloc shrink p50, ns", 1),
 ]
+EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
 KNOBS = {  # the seed's candidates (DESIGN.md section 2)
     "HAKMEM_TLS_CAP": ["4", "8", "16", "32", "64"],
@@ -164,6 +165,29 @@ class Run:
         env.update(self.env_extra)
         if self.preload:
             env["LD_PRELOAD"] = self.preload
+        trace = None
+        if env.get("HAKMEM_ACE_ENABLED") == "1" and "HAKMEM_ACE_TRACE" not in env:
+            # ACE's trace gives its own thread's CPU time (last row's cpu_ms)
+            fd, trace = tempfile.mkstemp(prefix="hakmem-ace-", suffix=".csv")
+            os.close(fd)
+            env["HAKMEM_ACE_TRACE"] = trace
+        try:
+            return self._execute(env)
+        finally:
+            if trace:
+                self._read_trace(trace)
+                os.unlink(trace)
+
+    def _read_trace(self, path):
+        try:
+            rows = list(csv.DictReader(open(path)))
+        except OSError:
+            return
+        if rows and rows[-1].get("cpu_ms") and float(rows[-1]["t_s"]) > 0:
+            self.values["ace_ticks"] = str(len(rows))
+            self.values["ace_cpu_pct"] = "%.3f" % (100 * float(rows[-1]["cpu_ms"]) / (1000 * float(rows[-1]["t_s"])))
+
+    def _execute(self, env):
         t0 = time.time()
         try:
             p = subprocess.run(self.argv, env=env, cwd=ROOT, capture_output=True, text=True,
@@ -239,6 +263,21 @@ def workload_argv(w, mode, selftest=False):
     return argv
 
 
+def rotated(jobs, rep):
+    """jobs with each workload's columns rotated by rep, so that no column always
+    runs first (or last) after another workload."""
+    out, i = [], 0
+    while i < len(jobs):
+        j = i
+        while j < len(jobs) and jobs[j][0] == jobs[i][0]:
+            j += 1
+        group = jobs[i:j]
+        k = rep % len(group)
+        out += group[k:] + group[:k]
+        i = j
+    return out
+
+
 def run_matrix(jobs, reps, label):
     """jobs: list of (workload, column, factory) ; runs reps x jobs interleaved.  Returns list of Run."""
     total = len(jobs) * reps
@@ -246,7 +285,7 @@ def run_matrix(jobs, reps, label):
     per_wl = {}
     t_start = time.time()
     for rep in range(reps):
-        for wl, col, make in jobs:
+        for wl, col, make in rotated(jobs, rep):
             r = make()
             # time left: measured mean per workload, the global mean for workloads not yet seen
             all_d = [d for v in per_wl.values() for d in v]
@@ -783,7 +822,8 @@ def confirm(args, best, sweep_note):
     # calibrate: one defaults run per workload gives its work parameter and run time
     scaled = {}
     for w in workloads:
-        r = Run(w[0], "defaults", workload_argv(w, mode), {"HAKMEM_ACE_ENABLED": "0"}, HAKMEM_SO, "libhakmem", timeout)
+        r = Run(w[0], "defaults", workload_argv(w, mode, args.selftest), {"HAKMEM_ACE_ENABLED": "0"}, HAKMEM_SO,
+                "libhakmem", timeout)
         r.execute()
         key = "param_" + WORK_PARAM[w[0]]
         wall, base = r.num("wall_s"), r.num(key)
@@ -796,7 +836,7 @@ def confirm(args, best, sweep_note):
         log("confirm: %-15s %s=%d ran %.2fs -> x%d" % (w[0], WORK_PARAM[w[0]], int(base), wall, k))
     jobs = []
     for w in workloads:
-        argv = workload_argv(w, mode) + ([scaled[w[0]][1]] if scaled[w[0]][1] else [])
+        argv = workload_argv(w, mode, args.selftest) + ([scaled[w[0]][1]] if scaled[w[0]][1] else [])
         cols = ["defaults"] + ([best[w[0]]] if best[w[0]] != "defaults" else []) + ["ACE on"]
         for col in cols:
             env = {"HAKMEM_ACE_ENABLED": "0"}
@@ -809,6 +849,7 @@ def confirm(args, best, sweep_note):
     results = run_matrix(jobs, reps, "confirm")
     tp = summarize(results, "throughput")
     cpu = summarize(results, "ops_per_cpu_s")
+    acecpu = summarize(results, "ace_cpu_pct")
     date = datetime.date.today().isoformat()
     stem = args.stem or (date + "-sweep" + ("" if mode == "default" else "-" + mode))
     outdir = args.outdir or os.path.join(ROOT, "docs", "results")
@@ -826,8 +867,8 @@ def confirm(args, best, sweep_note):
           "within 5 %% of it, and elsewhere should be no more than 5 %% below the defaults.\n" % (
               ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"], reps, target,
               100 * WIN_MARGIN),
-          "| workload | run | defaults M ops/s | best static (sweep) | its M ops/s | margin | ACE on M ops/s | ACE vs best | ACE vs defaults | verdict |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+          "| workload | run | defaults M ops/s | best static (sweep) | its M ops/s | margin | ACE on M ops/s | ACE vs best | ACE vs defaults | verdict | ACE CPU, % of a core |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
     term = ["confirmation -- %d reps, runs of ~%.0f s, medians (throughput M ops/s)" % (reps, target)]
     csv_rows = []
     for w in workloads:
@@ -835,22 +876,23 @@ def confirm(args, best, sweep_note):
         d, a = tp.get((wl, "defaults")), tp.get((wl, "ACE on"))
         b = tp.get((wl, best[wl])) if best[wl] != "defaults" else d
         if not d or not a or not b:
-            md.append("| %s | | FAIL | | | | | | | |" % wl)
+            md.append("| %s | | FAIL | | | | | | | | |" % wl)
             continue
+        ac = acecpu.get((wl, "ACE on"))
         margin, a_best, a_def = b[0] / d[0] - 1, a[0] / b[0] - 1, a[0] / d[0] - 1
         if margin >= WIN_MARGIN:
             verdict = "win captured" if a_best >= -0.05 else "win missed"
         else:
             verdict = "no win; ACE ok" if a_def >= -0.05 else "no win; ACE below defaults"
-        md.append("| %s | %s | %.2f | %s | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% | %s |" % (
+        md.append("| %s | %s | %.2f | %s | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% | %s | %s |" % (
             wl, scaled[wl][1] or "unscaled", d[0] * 1e-6, "`%s`" % best[wl], b[0] * 1e-6, 100 * margin,
-            a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict))
+            a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict, "%.2f" % ac[0] if ac else "–"))
         term.append("%-15s defaults %8.2f  best %-32s %8.2f (%+.1f%%)  ACE %8.2f (%+.1f%% vs best, %+.1f%% vs defaults)  %s" % (
             wl, d[0] * 1e-6, best[wl], b[0] * 1e-6, 100 * margin, a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict))
-        for col in ("defaults", best[wl], "ACE on"):
-            for key, summ in (("throughput", tp), ("ops_per_cpu_s", cpu)):
+        for col in ["defaults"] + ([best[wl]] if best[wl] != "defaults" else []) + ["ACE on"]:
+            for key, summ in (("throughput", tp), ("ops_per_cpu_s", cpu), ("ace_cpu_pct", acecpu)):
                 v = summ.get((wl, col))
-                if v and not (col == best[wl] == "defaults"):
+                if v:
                     csv_rows.append([wl, col, key, v[0], v[1], v[2], v[3]])
     md.append("\nMedian [min–max] of every column: the .csv next to this file; every run: the -raw.csv.")
     failures = [r for r in results if not r.ok]
@@ -868,6 +910,31 @@ def confirm(args, best, sweep_note):
     write_raw(rawp, results)
     print("\n".join(term))
     print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    if args.selftest:
+        return confirm_selftest_check(mdp, csvp, best, failures)
+    return 0
+
+
+def confirm_selftest_check(mdp, csvp, best, failures):
+    """The confirmation stage wrote a verdict per workload and a median per column."""
+    problems = ["run failed: %s / %s: %s" % (r.workload, r.alloc, r.error) for r in failures]
+    md = open(mdp).read()
+    got = set()
+    with open(csvp) as f:
+        for row in csv.DictReader(f):
+            if float(row["median"]) > 0:
+                got.add((row["workload"], row["setting"], row["metric"]))
+    for wl, b in best.items():
+        if not any(line.startswith("| %s |" % wl) and ("captured" in line or "missed" in line or "no win" in line)
+                   for line in md.splitlines()):
+            problems.append("no verdict for " + wl)
+        for col in {"defaults", b, "ACE on"}:
+            if (wl, col, "throughput") not in got:
+                problems.append("no confirmation figure for %s / %s" % (wl, col))
+    if problems:
+        log("CONFIRM SELFTEST FAILED:\n  " + "\n  ".join(problems))
+        return 1
+    log("CONFIRM SELFTEST OK: %d workloads, verdicts and figures in %s" % (len(best), os.path.dirname(mdp)))
     return 0
 
 
@@ -905,7 +972,11 @@ def main():
         return confirm(args, best, args.confirm_from)
     if args.sweep:
         return sweep(args)
-    return compare(args)
+    rc = compare(args)
+    if args.selftest and rc == 0 and os.path.exists(HAKMEM_SO):
+        args.confirm_seconds, args.confirm_reps = args.confirm_seconds or 0.2, args.confirm_reps or 1
+        rc = confirm(args, {"mid_mt": "HAKMEM_BUNDLE_WIDTH=16", "small_churn": "defaults"}, "(selftest)")
+    return rc
 
 
 if __name__ == "__main__":
