@@ -317,8 +317,9 @@ static void log_scavenge(const char *what, const ace_scavenge_result_t *r, uint6
     ace_put_u64(&b, r->pages_partial); ace_put_str(&b, " partial, N=");
     if (pages_per_span == ACE_ALL_PAGES) ace_put_str(&b, "all"); else ace_put_u64(&b, pages_per_span);
     ace_put_str(&b, " pages/span) in "); ace_put_u64(&b, r->elapsed_ns / 1000);
-    ace_put_str(&b, " µs (budget "); ace_put_u64(&b, budget / 1000); ace_put_str(&b, " µs");
-    if (r->hit_deadline) ace_put_str(&b, ", deadline hit");
+    ace_put_str(&b, " µs (CPU "); ace_put_u64(&b, r->cpu_ns / 1000);
+    ace_put_str(&b, " µs, budget "); ace_put_u64(&b, budget / 1000); ace_put_str(&b, " µs CPU");
+    if (r->hit_deadline) ace_put_str(&b, ", budget spent");
     ace_put_str(&b, "), frag="); ace_put_fix(&b, m->frag, 2);
     ace_put_str(&b, ", rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB");
     log_end(&b);

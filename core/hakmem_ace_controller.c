@@ -324,12 +324,21 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     else if (x < lo) { st->calm_run++; st->pressure_run = 0; }
     else { st->pressure_run = 0; st->calm_run = 0; }       /* dead band: no change */
 
-    if (!st->pressure && st->pressure_run >= c->trigger_ticks) st->pressure = 1;
+    if (!st->pressure && st->pressure_run >= c->trigger_ticks) {
+        st->pressure = 1;
+        /* the proxy is a hint, not a measured miss rate: no diet until the
+         * bandit shows one pays, and its search starts at the static value */
+        if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
+            st->bandit[ACE_G_DIET].committed = ace_cand_index(ace_cand_diet, 5, st->stat.diet_permille);
+    }
     if (st->pressure && st->calm_run >= c->stable_ticks) { st->pressure = 0; st->calm_run = 0; }
 
     if (st->stat.fixed_diet) { st->diet_permille = st->stat.diet_permille; return; }
     if (st->pressure) {
-        st->diet_permille = ace_cand_diet[arm_in_force(st, ACE_G_DIET)];
+        if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
+            st->diet_permille = st->stat.diet_permille;
+        else
+            st->diet_permille = ace_cand_diet[arm_in_force(st, ACE_G_DIET)];
     } else if (st->diet_permille != st->stat.diet_permille && st->calm_run >= c->stable_ticks) {
         uint32_t up = cand_step(ace_cand_diet, 5, st->diet_permille, +1);
         if (st->diet_permille > st->stat.diet_permille || up > st->stat.diet_permille)

@@ -59,8 +59,21 @@ size_t hak_release_empty(uint64_t deadline_ns)
     stub_release_empty_pages = 0;
     return p;
 }
+/* 1: a thread preempted until the deadline (wall time passes, no CPU);
+ * 2: a thread busy until the deadline (CPU time passes); 10 pages either way */
+int stub_release_mode;
 size_t hak_release_partial(uint32_t n, uint64_t deadline_ns)
 {
+    if (stub_release_mode) {
+        stub_release_partial_calls++;
+        if (stub_release_mode == 1) {
+            struct timespec ts = { (time_t)(deadline_ns / 1000000000ull), (long)(deadline_ns % 1000000000ull) };
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)) { }
+        } else {
+            while (hak_now_ns() < deadline_ns) { }
+        }
+        return 10;
+    }
     size_t p = stub_release_partial_pages;
     stub_release_partial_calls++;
     stub_last_partial_n = n;

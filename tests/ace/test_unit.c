@@ -7,6 +7,7 @@
 #include "hakmem_ace_controller.h"
 #include "hakmem_ace_ucb1.h"
 #include "hakmem_ace_metrics.h"
+#include "hakmem_ace_scavenge.h"
 #include "stub_core.h"
 
 static int fails_in_test;
@@ -194,29 +195,60 @@ static void test_diet_rule(void)
     const ace_move_t *mv;
     uint32_t t = 1, seen[8], nseen = 0;
     fresh(&st, &cfg);
+    /* measured miss rates (counters): the seed's rule acts at once */
     base_metrics(&m, t++); ace_step(&m, &st, &o); apply(&o);
-    base_metrics(&m, t++); m.llc_proxy = 2.0; ace_step(&m, &st, &o); apply(&o);
+    base_metrics(&m, t++); m.llc_valid = 1; m.llc_miss_rate = 0.45; ace_step(&m, &st, &o); apply(&o);
     CHECK(find_move(&o, ACE_K_DIET, -1) == NULL);
-    base_metrics(&m, t++); m.llc_proxy = 2.0; ace_step(&m, &st, &o); apply(&o);
+    base_metrics(&m, t++); m.llc_valid = 1; m.llc_miss_rate = 0.45; ace_step(&m, &st, &o); apply(&o);
     mv = find_move(&o, ACE_K_DIET, -1);
     CHECK(mv && mv->from == 1000 && mv->to == 750 && mv->reason == ACE_R_DIET);
     CHECK(o.pressure == 1);
     CHECK(K.tls_cap[2] * K.diet_permille / 1000 == 24);   /* the seed's 32 -> 24 */
     /* the dead band keeps the diet */
-    for (int i = 0; i < 10; i++) { base_metrics(&m, t++); m.llc_proxy = 0.7; ace_step(&m, &st, &o); apply(&o); }
+    for (int i = 0; i < 10; i++) { base_metrics(&m, t++); m.llc_valid = 1; m.llc_miss_rate = 0.2; ace_step(&m, &st, &o); apply(&o); }
     CHECK(K.diet_permille == 750);
     /* calm: restored step by step */
     seen[nseen++] = K.diet_permille;
     for (int i = 0; i < 40; i++) {
-        base_metrics(&m, t++); m.llc_proxy = 0.1; ace_step(&m, &st, &o); apply(&o);
+        base_metrics(&m, t++); m.llc_valid = 1; m.llc_miss_rate = 0.05; ace_step(&m, &st, &o); apply(&o);
         if (K.diet_permille != seen[nseen - 1] && nseen < 8) seen[nseen++] = K.diet_permille;
     }
     CHECK(nseen == 3 && seen[1] == 900 && seen[2] == 1000);
-    /* real counters use the miss-rate thresholds */
-    fresh(&st, &cfg);
-    for (int i = 1; i <= 3; i++) { base_metrics(&m, (uint32_t)i); m.llc_valid = 1; m.llc_miss_rate = 0.45; m.llc_proxy = 0; ace_step(&m, &st, &o); apply(&o); }
-    CHECK(K.diet_permille == 750);
     report("fast rule: LLC pressure -> TLS diet (32 -> 24 at 0.75), gradual restore 0.75 -> 0.90 -> 1.00");
+}
+
+/* With only the proxy, pressure starts a diet search from the static value;
+ * the diet in force is what the rewards pick. */
+static void diet_search(double best_diet, uint32_t *first_try, uint32_t *committed, int *tried_05)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t;
+    fresh(&st, &cfg);
+    *first_try = 0; *tried_05 = 0;
+    for (t = 1; t < 120 && !st.learned[ACE_G_DIET]; t++) {
+        double d = K.diet_permille / 1000.0;
+        double tput = 1e6 * (1.0 - 0.6 * fabs(d - best_diet));
+        base_metrics(&m, t);
+        m.llc_proxy = 2.0;
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        if (!*first_try && K.diet_permille != 1000) *first_try = K.diet_permille;
+        if (K.diet_permille == 500) *tried_05 = 1;
+        if (t == 3) CHECK(o.pressure && K.diet_permille == 1000);   /* pressure, but no diet yet */
+    }
+    CHECK(st.learned[ACE_G_DIET]);
+    *committed = K.diet_permille;
+}
+
+static void test_diet_proxy(void)
+{
+    uint32_t first, committed;
+    int tried_05;
+    diet_search(1.0, &first, &committed, &tried_05);
+    CHECK(first == 900 && committed == 1000 && !tried_05);   /* 0.9 worse: search stops there */
+    diet_search(0.66, &first, &committed, &tried_05);
+    CHECK(first == 900 && committed == 660);
+    report("LLC proxy: pressure starts a diet search at the static value; the rewards pick the diet");
 }
 
 /* synthetic contention that wider bundles relieve: 5 % at 32, 3 % at 64, 2.1 % at 128 */
@@ -446,6 +478,34 @@ static void test_signal_first(void)
     report("bandit: a group a rule points at (LLC pressure -> diet) is explored first");
 }
 
+static void test_scavenge_cpu_budget(void)
+{
+    ace_scavenge_result_t r;
+    const uint64_t budget = 2000000;          /* 2 ms of CPU */
+    /* preempted: wall slices go on while CPU budget is left, up to the wall cap */
+    stub_release_partial_calls = 0;
+    stub_release_mode = 1;
+    ace_scavenge_partial(2, budget, &r);
+    CHECK(stub_release_partial_calls > 1);
+    CHECK(r.pages_partial == 10u * (size_t)stub_release_partial_calls);
+    CHECK(r.hit_deadline);
+    CHECK(r.elapsed_ns >= 4 * budget && r.elapsed_ns < 4 * budget + 20000000ull);
+    CHECK(r.cpu_ns < budget);
+    /* busy: the CPU budget ends the pass */
+    stub_release_partial_calls = 0;
+    stub_release_mode = 2;
+    ace_scavenge_partial(2, budget, &r);
+    CHECK(r.hit_deadline && r.cpu_ns >= budget * 9 / 10);
+    CHECK(r.elapsed_ns < 4 * budget);
+    /* a pass that walks everything before its deadline is one slice */
+    stub_release_partial_calls = 0;
+    stub_release_mode = 0;
+    stub_release_partial_pages = 5;
+    ace_scavenge_partial(2, budget, &r);
+    CHECK(stub_release_partial_calls == 1 && r.pages_partial == 5 && !r.hit_deadline);
+    report("scavenge budget is ACE's CPU time: a preempted pass goes on (wall cap 4x), a busy one stops");
+}
+
 static void test_reward_terms(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -492,6 +552,7 @@ int main(void)
     test_ucb1_cooldown();
     test_backlog_rule();
     test_diet_rule();
+    test_diet_proxy();
     test_lock_rule();
     test_lock_rule_no_relief();
     test_slow_rules();
@@ -502,6 +563,7 @@ int main(void)
     test_early_cut();
     test_prune_beyond_worse();
     test_signal_first();
+    test_scavenge_cpu_budget();
     test_reward_terms();
     test_formatter();
     printf("unit: %d passed, %d failed\n", passed, failed);
