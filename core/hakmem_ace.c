@@ -304,6 +304,17 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
     }
 }
 
+static void log_phase(const ace_moves_t *o)
+{
+    static const char *band[ACE_CAP_BANDS] = { "16-128B", "144B-1K", "1K-16K", "16K-256K" };
+    ace_buf_t b;
+    log_begin(&b);
+    ace_put_str(&b, "Phase change: most allocations now in ");
+    ace_put_str(&b, band[o->phase_to]); ace_put_str(&b, " (were in "); ace_put_str(&b, band[o->phase_from]);
+    ace_put_str(&b, "): bandits start over");
+    log_end(&b);
+}
+
 static void log_scavenge(const char *what, const ace_scavenge_result_t *r, uint64_t budget, const ace_metrics_t *m,
                          uint32_t pages_per_span)
 {
@@ -495,6 +506,7 @@ static void *ace_main(void *arg)
             trace_row(&ace_m, &ace_out, t0, 0, 0);
             return NULL;
         }
+        if (ace_out.phase_change && ace_log_level >= 1) log_phase(&ace_out);
         apply_moves(&ace_m, &ace_out);
         if (ace_out.partial_release_pages) {
             ace_scavenge_result_t r;

@@ -123,25 +123,32 @@ static uint32_t static_group_value(const hak_knobs_t *k, int g)
     return k->diet_permille;
 }
 
-void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t *stat)
+static void init_bandits(ace_state_t *st)
 {
-    int g;
-    memset(st, 0, sizeof *st);
-    st->cfg = *cfg;
-    st->stat = *stat;
-    for (g = 0; g < ACE_G_N; g++) {
+    for (int g = 0; g < ACE_G_N; g++) {
         int n;
         const uint32_t *cand = group_cand(g, &n);
-        uint32_t v = static_group_value(stat, g);
+        uint32_t v = static_group_value(&st->stat, g);
         /* the diet's arm in force under pressure starts at 0.75 (the seed's
          * example) when the static diet is "no diet" */
-        if (g == ACE_G_DIET && v >= 1000 && !stat->fixed_diet) v = 750;
+        if (g == ACE_G_DIET && v >= 1000 && !st->stat.fixed_diet) v = 750;
         ace_ucb1_init(&st->bandit[g], (uint32_t)n, ace_cand_index(cand, n, v),
-                      cfg->ucb_c, cfg->ucb_hysteresis, cfg->ucb_cooldown);
+                      st->cfg.ucb_c, st->cfg.ucb_hysteresis, st->cfg.ucb_cooldown);
+        st->learned[g] = 0;
     }
     st->explore_g = -1;
     st->explore_arm = -1;
+    st->gap_left = 0;
+}
+
+void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t *stat)
+{
+    memset(st, 0, sizeof *st);
+    st->cfg = *cfg;
+    st->stat = *stat;
+    init_bandits(st);
     st->diet_permille = stat->diet_permille;
+    st->phase_band = -1;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -324,13 +331,11 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     else if (x < lo) { st->calm_run++; st->pressure_run = 0; }
     else { st->pressure_run = 0; st->calm_run = 0; }       /* dead band: no change */
 
-    if (!st->pressure && st->pressure_run >= c->trigger_ticks) {
-        st->pressure = 1;
-        /* the proxy is a hint, not a measured miss rate: no diet until the
-         * bandit shows one pays, and its search starts at the static value */
-        if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
-            st->bandit[ACE_G_DIET].committed = ace_cand_index(ace_cand_diet, 5, st->stat.diet_permille);
-    }
+    if (!st->pressure && st->pressure_run >= c->trigger_ticks) st->pressure = 1;
+    /* the proxy is a hint, not a measured miss rate: no diet until the bandit
+     * shows one pays, and its search starts at the static value */
+    if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
+        st->bandit[ACE_G_DIET].committed = ace_cand_index(ace_cand_diet, 5, st->stat.diet_permille);
     if (st->pressure && st->calm_run >= c->stable_ticks) { st->pressure = 0; st->calm_run = 0; }
 
     if (st->stat.fixed_diet) { st->diet_permille = st->stat.diet_permille; return; }
@@ -346,6 +351,37 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
         st->diet_permille = up;
         st->calm_run = 0;
     }
+}
+
+/* The TLS band with at least half of the tick's allocations, or -1. */
+static int busiest_band(const ace_metrics_t *m)
+{
+    uint64_t band[ACE_CAP_BANDS] = { 0 }, tot = 0;
+    int c, best = 0;
+    for (c = 0; c < HAK_NCLASS; c++) { band[ace_cap_band(c)] += m->allocs[c]; tot += m->allocs[c]; }
+    for (c = 1; c < ACE_CAP_BANDS; c++) if (band[c] > band[best]) best = c;
+    return tot >= 1000 && band[best] * 2 >= tot ? best : -1;
+}
+
+/* A new phase: another size band has carried most allocations for
+ * trigger_ticks busy ticks.  What the bandits learned belongs to the old
+ * phase, so they start over, and the reward baselines settle again. */
+static int phase_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+{
+    int b = busiest_band(m);
+    if (b < 0) return 0;
+    if (st->phase_band < 0) st->phase_band = b;
+    if (b == st->phase_band) { st->phase_run = 0; return 0; }
+    if (++st->phase_run < st->cfg.trigger_ticks) return 0;
+    out->phase_from = st->phase_band;
+    out->phase_to = b;
+    st->phase_band = b;
+    st->phase_run = 0;
+    st->phases++;
+    init_bandits(st);
+    st->busy_ticks = 0;
+    st->base_init = 0;
+    return 1;
 }
 
 /* Mutex wait up -> bundle width up, closed loop: a step is judged over the
@@ -423,6 +459,7 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     } else {
         st->idle_run = 0;
         st->idle_scavenging = 0;
+        out->phase_change = phase_tick(m, st, out);
         compute_reward(m, st, out);
         if (++st->busy_ticks > c->settle_ticks)
             bandit_tick(m, st, out->reward);

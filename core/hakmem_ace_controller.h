@@ -60,6 +60,8 @@ typedef struct ace_moves {
     double     reward, t_term, m_term, l_term, f_term;
     int        pressure, idle;
     int        explore_group, explore_arm;   /* -1 when none */
+    int        phase_change;                 /* 1: a new phase began, the bandits start over */
+    int        phase_from, phase_to;         /* busiest TLS band before and after */
 } ace_moves_t;
 
 typedef struct ace_config {
@@ -125,6 +127,8 @@ typedef struct ace_state {
     double       lock_before, lock_after;
     uint64_t     lock_rest_until;            /* the lock rule rests until this tick */
     uint32_t     busy_ticks;
+    int          phase_band;                 /* TLS band with most allocations (-1: not yet) */
+    uint32_t     phase_run, phases;
     int          pressure;
     uint32_t     pressure_run, calm_run;
     uint32_t     diet_permille;         /* diet in force */

@@ -506,6 +506,33 @@ static void test_scavenge_cpu_budget(void)
     report("scavenge budget is ACE's CPU time: a preempted pass goes on (wall cap 4x), a busy one stops");
 }
 
+static void test_phase_change(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t;
+    int changes = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 80; t++) {                /* phase 1: 16-128 B, cap 16 is best */
+        double cap = K.tls_cap[2];
+        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0)));
+        base_metrics(&m, t);
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        changes += o.phase_change;
+    }
+    CHECK(changes == 0 && st.learned[ACE_G_CAP0]);
+    for (; t < 83; t++) {                     /* phase 2: 1-16 KiB */
+        base_metrics(&m, t);
+        m.ops_per_s = 3e6; m.ops = 1500000; m.allocs[25] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        if (o.phase_change) { changes++; CHECK(o.phase_from == 0 && o.phase_to == 2); }
+    }
+    CHECK(changes == 1);
+    CHECK(!st.learned[ACE_G_CAP0] && st.explore_g == -1);   /* learning starts over */
+    CHECK(st.bandit[ACE_G_CAP0].total == 0);
+    report("a new phase (another size band carries most allocations) makes the bandits start over");
+}
+
 static void test_reward_terms(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -563,6 +590,7 @@ int main(void)
     test_early_cut();
     test_prune_beyond_worse();
     test_signal_first();
+    test_phase_change();
     test_scavenge_cpu_budget();
     test_reward_terms();
     test_formatter();
