@@ -105,6 +105,7 @@ void ace_config_default(ace_config_t *c)
     c->gap_ticks = 2;
     c->ucb_c = 0.2;
     c->ucb_hysteresis = 0.01;
+    c->commit_z = 2.0;
     c->early_cut = 0.05;
     c->prune_margin = 0.025;
     c->ucb_cooldown = 20;
@@ -134,6 +135,7 @@ static void init_bandits(ace_state_t *st)
         if (g == ACE_G_DIET && v >= 1000 && !st->stat.fixed_diet) v = 750;
         ace_ucb1_init(&st->bandit[g], (uint32_t)n, ace_cand_index(cand, n, v),
                       st->cfg.ucb_c, st->cfg.ucb_hysteresis, st->cfg.ucb_cooldown);
+        st->bandit[g].z = st->cfg.commit_z;
         st->learned[g] = 0;
     }
     st->explore_g = -1;
@@ -273,7 +275,7 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
             return;
         }
         st->arm_ticks++;
-        if (st->arm_ticks > c->warmup_ticks) { st->arm_sum += r; st->arm_n++; }
+        if (st->arm_ticks > c->warmup_ticks) { st->arm_sum += r; st->arm_sumsq += r * r; st->arm_n++; }
         /* an arm whose first scored tick is clearly below the group's best
          * mean ends its pull early: a bad candidate costs 2 ticks, not 4 */
         int best = ace_ucb1_best(&st->bandit[g]);
@@ -281,6 +283,8 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
                   r < ace_ucb1_mean(&st->bandit[g], best) - c->early_cut;
         if ((st->arm_ticks >= c->hold_ticks || cut) && st->arm_n) {
             ace_ucb1_update(&st->bandit[g], st->explore_arm, st->arm_sum / st->arm_n);
+            ace_ucb1_observe(&st->bandit[g], st->explore_arm, st->arm_n, st->arm_n < 2 ? 0 :
+                             (st->arm_sumsq - st->arm_sum * st->arm_sum / st->arm_n) / (st->arm_n - 1));
             st->visit_pulls++;
             /* first visit: the knob's reward is taken to have one peak, so the
              * untried arms beyond a clearly worse one are not tried at all */
@@ -288,7 +292,7 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
             if (!st->learned[g] && best != st->explore_arm &&
                 ace_ucb1_mean(&st->bandit[g], st->explore_arm) < ace_ucb1_mean(&st->bandit[g], best) - c->prune_margin)
                 ace_ucb1_skip_beyond(&st->bandit[g], st->explore_arm, st->explore_arm > best ? +1 : -1);
-            st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0;
+            st->arm_ticks = 0; st->arm_sum = 0; st->arm_sumsq = 0; st->arm_n = 0;
             if ((!st->learned[g] && ace_ucb1_all_tried(&st->bandit[g])) ||
                 (st->learned[g] && st->visit_pulls >= c->revisit_pulls)) {
                 st->learned[g] = 1;
@@ -313,7 +317,7 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
             if (pass == 0 && (st->learned[h] || !group_signal(m, st, h))) continue;
             st->explore_g = h;
             st->explore_arm = ace_ucb1_select(&st->bandit[h]);
-            st->arm_ticks = 0; st->arm_sum = 0; st->arm_n = 0; st->visit_pulls = 0;
+            st->arm_ticks = 0; st->arm_sum = 0; st->arm_sumsq = 0; st->arm_n = 0; st->visit_pulls = 0;
             if (pass) st->rr_next = (h + 1) % ACE_G_N;
             return;
         }
@@ -401,7 +405,8 @@ static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
         }
         return ACE_R_BANDIT;
     }
-    if (m->lock_wait_frac >= c->lock_hi && st->tick >= st->lock_rest_until) st->lock_run++;
+    if (m->lock_wait_frac >= c->lock_hi && st->tick >= st->lock_rest_until && st->busy_ticks > c->settle_ticks)
+        st->lock_run++;
     else st->lock_run = 0;
     if (st->lock_run >= c->trigger_ticks && st->bundle_corr < c->max_bundle_steps &&
         m->knobs.bundle_width < ace_cand_bundle[3]) {
@@ -475,7 +480,7 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     for (cl = 0; cl < HAK_TINY_CLASSES; cl++) {
         uint64_t lim = k->drain_threshold[cl] / (c->backlog_div ? c->backlog_div : 1);
         if (lim < c->backlog_min) lim = c->backlog_min;
-        if (m->backlog[cl] >= lim) st->backlog_run[cl]++;
+        if (m->backlog[cl] >= lim && st->busy_ticks > c->settle_ticks) st->backlog_run[cl]++;
         else st->backlog_run[cl] = 0;
         if (st->backlog_run[cl] >= c->trigger_ticks && st->drain_corr[cl] < c->max_drain_steps &&
             k->drain_threshold[cl] > ace_cand_drain[0]) {

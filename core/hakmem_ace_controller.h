@@ -102,6 +102,9 @@ typedef struct ace_config {
     uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
     uint32_t gap_ticks;           /* ticks between two group visits (2) */
     double   ucb_c, ucb_hysteresis;
+    double   commit_z;            /* a new arm is committed only if its mean beats the arm in
+                                     force by the hysteresis plus this many standard errors
+                                     (tick-to-tick noise pooled over pulls) (2.0) */
     uint32_t ucb_cooldown;        /* ticks */
     double   w_tput, w_miss, w_lock, w_frag;
 } ace_config_t;
@@ -113,7 +116,7 @@ typedef struct ace_state {
     uint8_t      learned[ACE_G_N];      /* group explored once: its arm drives the knob */
     int          explore_g, explore_arm;
     uint32_t     arm_ticks, arm_n, visit_pulls, gap_left;
-    double       arm_sum;
+    double       arm_sum, arm_sumsq;
     int          rr_next;
     /* running baselines for reward scaling */
     int          base_init;

@@ -109,6 +109,16 @@ int ace_ucb1_cooling(const ace_ucb1_t *b, uint64_t now)
     return b->switched && now < b->last_switch + b->cooldown;
 }
 
+void ace_ucb1_observe(ace_ucb1_t *b, int arm, uint32_t n, double s2)
+{
+    if (arm < 0 || (uint32_t)arm >= b->n_arms) return;
+    b->obs[arm] += n;
+    if (n >= 2) {
+        b->noise_var = (b->noise_var * b->noise_n + s2) / (b->noise_n + 1);
+        b->noise_n++;
+    }
+}
+
 int ace_ucb1_commit(ace_ucb1_t *b, uint64_t now)
 {
     int best = ace_ucb1_best(b);
@@ -116,9 +126,13 @@ int ace_ucb1_commit(ace_ucb1_t *b, uint64_t now)
     if (ace_ucb1_cooling(b, now)) return b->committed;
     /* hysteresis: a challenger must beat the arm in force by the margin
      * (an untried arm in force has no mean and yields to any measured one) */
-    if (b->count[b->committed] &&
-        ace_ucb1_mean(b, best) <= ace_ucb1_mean(b, b->committed) + b->hysteresis)
-        return b->committed;
+    if (b->count[b->committed]) {
+        double margin = b->hysteresis;
+        if (b->z > 0 && b->noise_n && b->obs[best] && b->obs[b->committed])
+            margin += b->z * ace_sqrt(b->noise_var / b->obs[best] + b->noise_var / b->obs[b->committed]);
+        if (ace_ucb1_mean(b, best) <= ace_ucb1_mean(b, b->committed) + margin)
+            return b->committed;
+    }
     b->committed = best;
     b->last_switch = now;
     b->switched = 1;

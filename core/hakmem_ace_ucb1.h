@@ -25,6 +25,12 @@ typedef struct ace_ucb1 {
     uint64_t last_switch;      /* tick of the last change of the committed arm */
     int      switched;         /* committed arm has changed at least once */
     uint32_t skip;             /* arms ruled out without a try (bit per arm) */
+    /* noise: a challenger must also beat the arm in force by z standard
+     * errors of the difference of their means (0 = hysteresis only) */
+    double   z;
+    double   noise_var;        /* pooled variance of one observation (one tick) */
+    uint32_t noise_n;          /* pulls pooled into noise_var */
+    uint32_t obs[ACE_UCB1_MAX_ARMS];   /* observations (ticks) behind each arm's mean */
 } ace_ucb1_t;
 
 void   ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm,
@@ -39,6 +45,8 @@ int    ace_ucb1_commit(ace_ucb1_t *b, uint64_t now);
 int    ace_ucb1_cooling(const ace_ucb1_t *b, uint64_t now);
 /* Every arm tried at least once (or ruled out). */
 int    ace_ucb1_all_tried(const ace_ucb1_t *b);
+/* A pull's spread: its n observations (ticks) had sample variance s2. */
+void   ace_ucb1_observe(ace_ucb1_t *b, int arm, uint32_t n, double s2);
 /* Rule out the untried arms beyond `arm` in direction dir (+1: higher
  * indices, -1: lower): for an ordered knob whose reward has one peak, arms
  * past one that is clearly worse than the best are worse still. */

@@ -74,6 +74,22 @@ static void test_ucb1_skip(void)
     report("ucb1 never selects an arm ruled out without a try");
 }
 
+static void test_ucb1_noise_gate(void)
+{
+    ace_ucb1_t b;
+    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 0);
+    b.z = 2.0;
+    ace_ucb1_update(&b, 0, 0.50); ace_ucb1_observe(&b, 0, 3, 0.01);   /* ticks vary by 0.1 */
+    ace_ucb1_update(&b, 1, 0.55); ace_ucb1_observe(&b, 1, 3, 0.01);
+    CHECK(ace_ucb1_commit(&b, 10) == 0);     /* +0.05 is within the noise: no switch */
+    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 0);
+    b.z = 2.0;
+    ace_ucb1_update(&b, 0, 0.50); ace_ucb1_observe(&b, 0, 3, 0.0001); /* ticks vary by 0.01 */
+    ace_ucb1_update(&b, 1, 0.55); ace_ucb1_observe(&b, 1, 3, 0.0001);
+    CHECK(ace_ucb1_commit(&b, 10) == 1);     /* the same +0.05 stands clear of it */
+    report("ucb1 commits a new arm only when it beats the arm in force beyond the measured noise");
+}
+
 static void test_ucb1_hysteresis(void)
 {
     ace_ucb1_t b;
@@ -146,12 +162,36 @@ static const ace_move_t *find_move(const ace_moves_t *o, int kind, int cls)
     return NULL;
 }
 
+/* A fresh state; the rule and bandit tests start settled (test_settle
+ * checks the settling itself). */
 static void fresh(ace_state_t *st, ace_config_t *cfg)
 {
     stub_knobs_defaults();
     K = hak_knobs_static;
     ace_config_default(cfg);
+    cfg->settle_ticks = 0;
     ace_state_init(st, cfg, &hak_knobs_static);
+}
+
+static void test_settle(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, first_move = 0, first_explore = 0;
+    stub_knobs_defaults();
+    K = hak_knobs_static;
+    ace_config_default(&cfg);
+    ace_state_init(&st, &cfg, &hak_knobs_static);
+    for (t = 1; t < 20; t++) {               /* start-up: lock wait and backlog high at once */
+        base_metrics(&m, t);
+        m.lock_wait_frac = 0.5; m.backlog[3] = 500; m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        if (!first_move && o.n) first_move = t;
+        if (!first_explore && o.explore_group >= 0) first_explore = t;
+    }
+    /* tick 1 has no deltas; busy ticks 2..6 settle; rules need 2 high ticks after */
+    CHECK(first_move >= 2 + cfg.settle_ticks + cfg.trigger_ticks - 1);
+    CHECK(first_explore > 1 + cfg.settle_ticks);
+    report("nothing reacts during the first settle_ticks busy ticks (start-up transients)");
 }
 
 static void test_backlog_rule(void)
@@ -380,6 +420,7 @@ static void test_fixed_knobs(void)
     hak_knobs = hak_knobs_static;
     K = hak_knobs_static;
     ace_config_default(&cfg);
+    cfg.settle_ticks = 0;
     ace_state_init(&st, &cfg, &hak_knobs_static);
     base_metrics(&m, t++); ace_step(&m, &st, &o);
     for (int i = 0; i < 5; i++) {
@@ -408,11 +449,13 @@ static void test_bandit_learns(void)
         ace_step(&m, &st, &o); apply(&o);
         if (K.tls_cap[2] != 32 && K.tls_cap[2] != 16) explored_other = 1;
         CHECK(K.tls_cap[30] == 32);                          /* idle band untouched */
+        if (st.learned[ACE_G_CAP0] && st.explore_g != ACE_G_CAP0 &&
+            ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16)
+            CHECK(K.tls_cap[2] == 16 && K.tls_cap[7] == 16);  /* outside visits: the committed arm */
     }
     CHECK(explored_other);
     CHECK(st.learned[ACE_G_CAP0]);
     CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16);
-    CHECK(K.tls_cap[2] == 16 && K.tls_cap[7] == 16);
     CHECK(K.drain_threshold[2] == 128);                      /* no remote frees: drain never explored */
     report("bandit: learns the best TLS cap for the busy band (16) from rewards alone");
 }
@@ -467,6 +510,7 @@ static void test_signal_first(void)
     uint32_t t;
     int first = -1;
     fresh(&st, &cfg);
+    st.cfg.settle_ticks = 5;             /* as by default: pressure is known before the first visit */
     for (t = 1; t < 40 && first < 0; t++) {
         base_metrics(&m, t);
         m.allocs[2] = m.ops / 2;         /* a busy TLS band (explored first in round robin) */
@@ -512,6 +556,7 @@ static void test_phase_change(void)
     uint32_t t;
     int changes = 0;
     fresh(&st, &cfg);
+    st.cfg.settle_ticks = 5;                  /* as by default: a new phase settles first */
     for (t = 1; t < 80; t++) {                /* phase 1: 16-128 B, cap 16 is best */
         double cap = K.tls_cap[2];
         double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0)));
@@ -575,8 +620,10 @@ int main(void)
     test_ucb1_converges();
     test_ucb1_untried_order();
     test_ucb1_skip();
+    test_ucb1_noise_gate();
     test_ucb1_hysteresis();
     test_ucb1_cooldown();
+    test_settle();
     test_backlog_rule();
     test_diet_rule();
     test_diet_proxy();
