@@ -102,6 +102,8 @@ void ace_config_default(ace_config_t *c)
     c->warmup_ticks = 1;
     c->settle_ticks = 5;
     c->revisit_pulls = 2;
+    c->revisit_ticks = 20;
+    c->revisit_ticks_max = 320;
     c->gap_ticks = 2;
     c->ucb_c = 0.2;
     c->ucb_hysteresis = 0.01;
@@ -137,6 +139,8 @@ static void init_bandits(ace_state_t *st)
                       st->cfg.ucb_c, st->cfg.ucb_hysteresis, st->cfg.ucb_cooldown);
         st->bandit[g].z = st->cfg.commit_z;
         st->learned[g] = 0;
+        st->revisit_wait[g] = 0;
+        st->next_visit[g] = 0;
     }
     st->explore_g = -1;
     st->explore_arm = -1;
@@ -295,10 +299,17 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
             st->arm_ticks = 0; st->arm_sum = 0; st->arm_sumsq = 0; st->arm_n = 0;
             if ((!st->learned[g] && ace_ucb1_all_tried(&st->bandit[g])) ||
                 (st->learned[g] && st->visit_pulls >= c->revisit_pulls)) {
+                int before = st->bandit[g].committed, was_learned = st->learned[g];
                 st->learned[g] = 1;
                 st->explore_g = -1;
                 st->explore_arm = -1;
-                ace_ucb1_commit(&st->bandit[g], st->tick);
+                /* a revisit that confirms the arm in force doubles the wait
+                 * before the next one (exploring costs what bad arms cost) */
+                if (ace_ucb1_commit(&st->bandit[g], st->tick) != before || !was_learned || !st->revisit_wait[g])
+                    st->revisit_wait[g] = c->revisit_ticks;
+                else if (st->revisit_wait[g] < c->revisit_ticks_max)
+                    st->revisit_wait[g] *= 2;
+                st->next_visit[g] = st->tick + st->revisit_wait[g];
                 st->gap_left = c->gap_ticks;
             } else {
                 st->explore_arm = ace_ucb1_select(&st->bandit[g]);
@@ -312,7 +323,7 @@ static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < ACE_G_N; i++) {
             int h = (st->rr_next + i) % ACE_G_N;
-            if (ace_ucb1_cooling(&st->bandit[h], st->tick)) continue;
+            if (ace_ucb1_cooling(&st->bandit[h], st->tick) || st->tick < st->next_visit[h]) continue;
             if (!group_relevant(m, st, h)) continue;
             if (pass == 0 && (st->learned[h] || !group_signal(m, st, h))) continue;
             st->explore_g = h;

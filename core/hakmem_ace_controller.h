@@ -100,6 +100,8 @@ typedef struct ace_config {
     double   prune_margin;        /* first visit: an arm this far below the best mean rules out
                                      the untried arms beyond it (0.025, ~5 % of throughput) */
     uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
+    uint32_t revisit_ticks;       /* ticks from the end of a visit to the group's next (20) ... */
+    uint32_t revisit_ticks_max;   /* ... doubled by each revisit that keeps the arm, up to (320) */
     uint32_t gap_ticks;           /* ticks between two group visits (2) */
     double   ucb_c, ucb_hysteresis;
     double   commit_z;            /* a new arm is committed only if its mean beats the arm in
@@ -114,6 +116,8 @@ typedef struct ace_state {
     hak_knobs_t  stat;                  /* static knobs (defaults + overrides) */
     ace_ucb1_t   bandit[ACE_G_N];
     uint8_t      learned[ACE_G_N];      /* group explored once: its arm drives the knob */
+    uint32_t     revisit_wait[ACE_G_N];
+    uint64_t     next_visit[ACE_G_N];   /* tick before which group g is not revisited */
     int          explore_g, explore_arm;
     uint32_t     arm_ticks, arm_n, visit_pulls, gap_left;
     double       arm_sum, arm_sumsq;

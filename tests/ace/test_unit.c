@@ -578,6 +578,25 @@ static void test_phase_change(void)
     report("a new phase (another size band carries most allocations) makes the bandits start over");
 }
 
+static void test_revisit_backoff(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, early = 0, late = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 1200; t++) {
+        double cap = K.tls_cap[2];
+        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0))) * (1 + (urand() - 0.5) * 0.02);
+        base_metrics(&m, t);
+        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        ace_step(&m, &st, &o); apply(&o);
+        if (o.explore_group >= 0) { if (t < 200) early++; else if (t >= 1000) late++; }
+    }
+    CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16);
+    CHECK(st.revisit_wait[ACE_G_CAP0] >= cfg.revisit_ticks_max);
+    CHECK(late * 4 < early);                 /* a stable workload is explored less and less */
+    report("revisits that keep the arm in force come further apart (20 -> 320 ticks)");
+}
+
 static void test_reward_terms(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -637,6 +656,7 @@ int main(void)
     test_early_cut();
     test_prune_beyond_worse();
     test_signal_first();
+    test_revisit_backoff();
     test_phase_change();
     test_scavenge_cpu_budget();
     test_reward_terms();
