@@ -349,16 +349,14 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     if (!st->pressure && st->pressure_run >= c->trigger_ticks) st->pressure = 1;
     /* the proxy is a hint, not a measured miss rate: no diet until the bandit
      * shows one pays, and its search starts at the static value */
-    if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
+    int hint_only = !m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET;
+    if (hint_only)
         st->bandit[ACE_G_DIET].committed = ace_cand_index(ace_cand_diet, 5, st->stat.diet_permille);
     if (st->pressure && st->calm_run >= c->stable_ticks) { st->pressure = 0; st->calm_run = 0; }
 
     if (st->stat.fixed_diet) { st->diet_permille = st->stat.diet_permille; return; }
     if (st->pressure) {
-        if (!m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET)
-            st->diet_permille = st->stat.diet_permille;
-        else
-            st->diet_permille = ace_cand_diet[arm_in_force(st, ACE_G_DIET)];
+        st->diet_permille = hint_only ? st->stat.diet_permille : ace_cand_diet[arm_in_force(st, ACE_G_DIET)];
     } else if (st->diet_permille != st->stat.diet_permille && st->calm_run >= c->stable_ticks) {
         uint32_t up = cand_step(ace_cand_diet, 5, st->diet_permille, +1);
         if (st->diet_permille > st->stat.diet_permille || up > st->stat.diet_permille)
@@ -392,7 +390,6 @@ static int phase_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     out->phase_to = b;
     st->phase_band = b;
     st->phase_run = 0;
-    st->phases++;
     init_bandits(st);
     st->busy_ticks = 0;
     st->base_init = 0;
@@ -408,8 +405,9 @@ static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
 {
     const ace_config_t *c = &st->cfg;
     if (st->lock_probe) {
-        if (--st->lock_probe < c->trigger_ticks) { st->lock_after += m->lock_wait_frac; st->lock_probe_n++; }
-        if (st->lock_probe == 0 && st->bundle_corr && st->lock_after / st->lock_probe_n >= c->lock_relief * st->lock_before) {
+        /* the probe's last trigger_ticks ticks are scored */
+        if (--st->lock_probe < c->trigger_ticks) st->lock_after += m->lock_wait_frac;
+        if (st->lock_probe == 0 && st->bundle_corr && st->lock_after / c->trigger_ticks >= c->lock_relief * st->lock_before) {
             st->bundle_corr--;
             st->lock_rest_until = st->tick + c->ucb_cooldown;
             return ACE_R_NORELIEF;
@@ -426,7 +424,6 @@ static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
         st->lock_trigger = st->tick;
         st->lock_before = m->lock_wait_frac;
         st->lock_after = 0;
-        st->lock_probe_n = 0;
         st->lock_probe = c->warmup_ticks + c->trigger_ticks;
         return ACE_R_LOCKS;
     }

@@ -130,12 +130,12 @@ typedef struct ace_state {
     uint64_t     drain_trigger[HAK_NCLASS];
     uint8_t      bundle_corr, lock_run;
     uint64_t     lock_trigger;
-    uint32_t     lock_probe, lock_probe_n;   /* ticks left judging the last bundle step */
+    uint32_t     lock_probe;                 /* ticks left judging the last bundle step */
     double       lock_before, lock_after;
     uint64_t     lock_rest_until;            /* the lock rule rests until this tick */
     uint32_t     busy_ticks;
     int          phase_band;                 /* TLS band with most allocations (-1: not yet) */
-    uint32_t     phase_run, phases;
+    uint32_t     phase_run;
     int          pressure;
     uint32_t     pressure_run, calm_run;
     uint32_t     diet_permille;         /* diet in force */

@@ -685,6 +685,37 @@ def selftest_check(paths, rows, cols, notes, failures, reps):
     return 0
 
 
+def sweep_stem_dir(args, mode):
+    """Output stem and directory of the sweep and its confirmation stage."""
+    stem = args.stem or (datetime.date.today().isoformat() + "-sweep" + ("" if mode == "default" else "-" + mode))
+    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
+    os.makedirs(outdir, exist_ok=True)
+    return stem, outdir
+
+
+def write_setting_report(outdir, stem, md, csv_rows, results, term):
+    """Failed runs appended to md; md, per-setting csv and raw csv written;
+    terminal summary printed.  Returns (md path, csv path, failed runs)."""
+    failures = [r for r in results if not r.ok]
+    if failures:
+        md.append("\n## Failed runs\n")
+        for r in failures:
+            md.append("- %s / %s: %s — `%s`" % (r.workload, r.alloc, r.error, r.command()))
+    mdp, csvp, rawp = (os.path.join(outdir, stem + x) for x in (".md", ".csv", "-raw.csv"))
+    with open(mdp, "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(csvp, "w", newline="") as f:
+        cw = csv.writer(f)
+        cw.writerow(["workload", "setting", "metric", "median", "min", "max", "n"])
+        cw.writerows(csv_rows)
+    write_raw(rawp, results)
+    print("\n".join(term))
+    if failures:
+        print("FAILED RUNS: %d (see %s)" % (len(failures), os.path.relpath(mdp, ROOT)))
+    print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    return mdp, csvp, failures
+
+
 def sweep(args):
     mode = args.mode
     reps = args.reps or SWEEP_REPS[mode]
@@ -713,9 +744,7 @@ def sweep(args):
     tp = summarize(results, "throughput")
     rss = summarize(results, "peak_rss_kb")
     date = datetime.date.today().isoformat()
-    stem = args.stem or (date + "-sweep" + ("" if mode == "default" else "-" + mode))
-    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
-    os.makedirs(outdir, exist_ok=True)
+    stem, outdir = sweep_stem_dir(args, mode)
     info = machine_info()
     md = ["# hakmem knob sweep, %s (%s mode)\n" % (date, mode),
           "Command: `make bench-sweep` (runner: `python3 benchmarks/scripts/run_bench.py --sweep --mode %s --reps %d`). "
@@ -766,23 +795,7 @@ def sweep(args):
             if m:
                 csv_rows.append([w[0], s, "peak_rss_kb", m[0], m[1], m[2], m[3]])
         md.append("| %s | " % s + " | ".join(cells) + " |")
-    failures = [r for r in results if not r.ok]
-    if failures:
-        md.append("\n## Failed runs\n")
-        for r in failures:
-            md.append("- %s / %s: %s — `%s`" % (r.workload, r.alloc, r.error, r.command()))
-    mdp, csvp, rawp = (os.path.join(outdir, stem + x) for x in (".md", ".csv", "-raw.csv"))
-    with open(mdp, "w") as f:
-        f.write("\n".join(md) + "\n")
-    with open(csvp, "w", newline="") as f:
-        cw = csv.writer(f)
-        cw.writerow(["workload", "setting", "metric", "median", "min", "max", "n"])
-        cw.writerows(csv_rows)
-    write_raw(rawp, results)
-    print("\n".join(term))
-    if failures:
-        print("FAILED RUNS: %d (see %s)" % (len(failures), os.path.relpath(mdp, ROOT)))
-    print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    mdp, csvp, failures = write_setting_report(outdir, stem, md, csv_rows, results, term)
     if args.no_confirm or args.no_ace:
         return 0
     best = {}
@@ -831,14 +844,14 @@ def confirm(args, best, sweep_note):
         wall, base = r.num("wall_s"), r.num(key)
         if not r.ok or not wall or not base:
             log("confirm: calibration of %s failed (%s); it runs unscaled" % (w[0], r.error or "no " + key))
-            scaled[w[0]] = (1, None)
+            scaled[w[0]] = None
             continue
         k = max(1, int(round(target / wall)))
-        scaled[w[0]] = (k, "%s=%d" % (WORK_PARAM[w[0]], int(base) * k))
+        scaled[w[0]] = "%s=%d" % (WORK_PARAM[w[0]], int(base) * k)
         log("confirm: %-15s %s=%d ran %.2fs -> x%d" % (w[0], WORK_PARAM[w[0]], int(base), wall, k))
     jobs = []
     for w in workloads:
-        argv = workload_argv(w, mode, args.selftest) + ([scaled[w[0]][1]] if scaled[w[0]][1] else [])
+        argv = workload_argv(w, mode, args.selftest) + ([scaled[w[0]]] if scaled[w[0]] else [])
         cols = ["defaults"] + ([best[w[0]]] if best[w[0]] != "defaults" else []) + ["ACE on"]
         for col in cols:
             env = {"HAKMEM_ACE_ENABLED": "0"}
@@ -853,9 +866,7 @@ def confirm(args, best, sweep_note):
     cpu = summarize(results, "ops_per_cpu_s")
     acecpu = summarize(results, "ace_cpu_pct")
     date = datetime.date.today().isoformat()
-    stem = args.stem or (date + "-sweep" + ("" if mode == "default" else "-" + mode))
-    outdir = args.outdir or os.path.join(ROOT, "docs", "results")
-    os.makedirs(outdir, exist_ok=True)
+    stem, outdir = sweep_stem_dir(args, mode)
     info = machine_info()
     md = ["# hakmem: does ACE capture the sweep's wins? %s (%s mode)\n" % (date, mode),
           "Command: `python3 benchmarks/scripts/run_bench.py --confirm-from %s --mode %s` (also the last stage of "
@@ -887,7 +898,7 @@ def confirm(args, best, sweep_note):
         else:
             verdict = "no win; ACE ok" if a_def >= -0.05 else "no win; ACE below defaults"
         md.append("| %s | %s | %.2f | %s | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% | %s | %s |" % (
-            wl, scaled[wl][1] or "unscaled", d[0] * 1e-6, "`%s`" % best[wl], b[0] * 1e-6, 100 * margin,
+            wl, scaled[wl] or "unscaled", d[0] * 1e-6, "`%s`" % best[wl], b[0] * 1e-6, 100 * margin,
             a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict, "%.2f" % ac[0] if ac else "–"))
         term.append("%-15s defaults %8.2f  best %-32s %8.2f (%+.1f%%)  ACE %8.2f (%+.1f%% vs best, %+.1f%% vs defaults)  %s" % (
             wl, d[0] * 1e-6, best[wl], b[0] * 1e-6, 100 * margin, a[0] * 1e-6, 100 * a_best, 100 * a_def, verdict))
@@ -897,21 +908,7 @@ def confirm(args, best, sweep_note):
                 if v:
                     csv_rows.append([wl, col, key, v[0], v[1], v[2], v[3]])
     md.append("\nMedian [min–max] of every column: the .csv next to this file; every run: the -raw.csv.")
-    failures = [r for r in results if not r.ok]
-    if failures:
-        md.append("\n## Failed runs\n")
-        for r in failures:
-            md.append("- %s / %s: %s — `%s`" % (r.workload, r.alloc, r.error, r.command()))
-    mdp, csvp, rawp = (os.path.join(outdir, stem + "-confirm" + x) for x in (".md", ".csv", "-raw.csv"))
-    with open(mdp, "w") as f:
-        f.write("\n".join(md) + "\n")
-    with open(csvp, "w", newline="") as f:
-        cw = csv.writer(f)
-        cw.writerow(["workload", "setting", "metric", "median", "min", "max", "n"])
-        cw.writerows(csv_rows)
-    write_raw(rawp, results)
-    print("\n".join(term))
-    print("written: %s, %s, %s" % tuple(os.path.relpath(p, ROOT) for p in (mdp, csvp, rawp)))
+    mdp, csvp, failures = write_setting_report(outdir, stem + "-confirm", md, csv_rows, results, term)
     if args.selftest:
         return confirm_selftest_check(mdp, csvp, best, failures)
     return 0

@@ -59,14 +59,14 @@ size_t hak_release_empty(uint64_t deadline_ns)
     stub_release_empty_pages = 0;
     return p;
 }
-/* 1: a thread preempted until the deadline (wall time passes, no CPU);
- * 2: a thread busy until the deadline (CPU time passes); 10 pages either way */
-int stub_release_mode;
+/* PREEMPTED: a thread preempted until the deadline (wall time passes, no CPU);
+ * BUSY: a thread busy until the deadline (CPU time passes); 10 pages either way */
+int stub_release_mode = STUB_RELEASE_NORMAL;
 size_t hak_release_partial(uint32_t n, uint64_t deadline_ns)
 {
-    if (stub_release_mode) {
+    if (stub_release_mode != STUB_RELEASE_NORMAL) {
         stub_release_partial_calls++;
-        if (stub_release_mode == 1) {
+        if (stub_release_mode == STUB_RELEASE_PREEMPTED) {
             struct timespec ts = { (time_t)(deadline_ns / 1000000000ull), (long)(deadline_ns % 1000000000ull) };
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)) { }
         } else {

@@ -141,6 +141,24 @@ static void base_metrics(ace_metrics_t *m, uint32_t tick)
     m->knobs = K;
 }
 
+/* A busy tick of throughput tput, half of it allocations in class 2 (16-128 B). */
+static void busy_metrics(ace_metrics_t *m, uint32_t tick, double tput)
+{
+    base_metrics(m, tick);
+    m->ops_per_s = tput;
+    m->ops = (uint64_t)(tput / 2);
+    m->allocs[2] = m->ops / 2;
+}
+
+/* A synthetic workload whose best TLS cap for class 2 is 16 (15 % per
+ * doubling away from it), with +-noise/2 relative noise. */
+static void cap16_metrics(ace_metrics_t *m, uint32_t tick, double noise)
+{
+    double tput = 1e6 * (1.0 - 0.15 * fabs(log2(K.tls_cap[2] / 16.0)));
+    if (noise > 0) tput *= 1 + (urand() - 0.5) * noise;
+    busy_metrics(m, tick, tput);
+}
+
 static void apply(const ace_moves_t *o)
 {
     for (uint32_t i = 0; i < o->n; i++) {
@@ -268,9 +286,8 @@ static void diet_search(double best_diet, uint32_t *first_try, uint32_t *committ
     for (t = 1; t < 120 && !st.learned[ACE_G_DIET]; t++) {
         double d = K.diet_permille / 1000.0;
         double tput = 1e6 * (1.0 - 0.6 * fabs(d - best_diet));
-        base_metrics(&m, t);
+        busy_metrics(&m, t, tput);
         m.llc_proxy = 2.0;
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
         ace_step(&m, &st, &o); apply(&o);
         if (!*first_try && K.diet_permille != 1000) *first_try = K.diet_permille;
         if (K.diet_permille == 500) *tried_05 = 1;
@@ -442,10 +459,7 @@ static void test_bandit_learns(void)
     int explored_other = 0;
     fresh(&st, &cfg);
     for (t = 1; t < 200; t++) {
-        double cap = K.tls_cap[2];
-        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0))) * (1 + (urand() - 0.5) * 0.02);
-        base_metrics(&m, t);
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        cap16_metrics(&m, t, 0.02);
         ace_step(&m, &st, &o); apply(&o);
         if (K.tls_cap[2] != 32 && K.tls_cap[2] != 16) explored_other = 1;
         CHECK(K.tls_cap[30] == 32);                          /* idle band untouched */
@@ -470,8 +484,7 @@ static void test_early_cut(void)
         double tput = cap == 4 ? 0.4e6 : 1e6;      /* cap 4 is far worse; the rest alike */
         ticks_at_4 += cap == 4;
         ticks_at_8 += cap == 8;
-        base_metrics(&m, t);
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        busy_metrics(&m, t, tput);
         ace_step(&m, &st, &o); apply(&o);
     }
     CHECK(st.learned[ACE_G_CAP0]);
@@ -492,8 +505,7 @@ static void test_prune_beyond_worse(void)
         ticks_at_4 += cap == 4;
         ticks_at_8 += cap == 8;
         ticks_at_64 += cap == 64;
-        base_metrics(&m, t);
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        busy_metrics(&m, t, tput);
         ace_step(&m, &st, &o); apply(&o);
     }
     CHECK(st.learned[ACE_G_CAP0]);
@@ -528,7 +540,7 @@ static void test_scavenge_cpu_budget(void)
     const uint64_t budget = 2000000;          /* 2 ms of CPU */
     /* preempted: wall slices go on while CPU budget is left, up to the wall cap */
     stub_release_partial_calls = 0;
-    stub_release_mode = 1;
+    stub_release_mode = STUB_RELEASE_PREEMPTED;
     ace_scavenge_partial(2, budget, &r);
     CHECK(stub_release_partial_calls > 1);
     CHECK(r.pages_partial == 10u * (size_t)stub_release_partial_calls);
@@ -537,13 +549,13 @@ static void test_scavenge_cpu_budget(void)
     CHECK(r.cpu_ns < budget);
     /* busy: the CPU budget ends the pass */
     stub_release_partial_calls = 0;
-    stub_release_mode = 2;
+    stub_release_mode = STUB_RELEASE_BUSY;
     ace_scavenge_partial(2, budget, &r);
     CHECK(r.hit_deadline && r.cpu_ns >= budget * 9 / 10);
     CHECK(r.elapsed_ns < 4 * budget);
     /* a pass that walks everything before its deadline is one slice */
     stub_release_partial_calls = 0;
-    stub_release_mode = 0;
+    stub_release_mode = STUB_RELEASE_NORMAL;
     stub_release_partial_pages = 5;
     ace_scavenge_partial(2, budget, &r);
     CHECK(stub_release_partial_calls == 1 && r.pages_partial == 5 && !r.hit_deadline);
@@ -558,10 +570,7 @@ static void test_phase_change(void)
     fresh(&st, &cfg);
     st.cfg.settle_ticks = 5;                  /* as by default: a new phase settles first */
     for (t = 1; t < 80; t++) {                /* phase 1: 16-128 B, cap 16 is best */
-        double cap = K.tls_cap[2];
-        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0)));
-        base_metrics(&m, t);
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        cap16_metrics(&m, t, 0);
         ace_step(&m, &st, &o); apply(&o);
         changes += o.phase_change;
     }
@@ -584,10 +593,7 @@ static void test_revisit_backoff(void)
     uint32_t t, early = 0, late = 0;
     fresh(&st, &cfg);
     for (t = 1; t < 1200; t++) {
-        double cap = K.tls_cap[2];
-        double tput = 1e6 * (1.0 - 0.15 * fabs(log2(cap / 16.0))) * (1 + (urand() - 0.5) * 0.02);
-        base_metrics(&m, t);
-        m.ops_per_s = tput; m.ops = (uint64_t)(tput / 2); m.allocs[2] = m.ops / 2;
+        cap16_metrics(&m, t, 0.02);
         ace_step(&m, &st, &o); apply(&o);
         if (o.explore_group >= 0) { if (t < 200) early++; else if (t >= 1000) late++; }
     }
