@@ -21,16 +21,22 @@ build/obj/%.o: core/%.c $(HEADERS) | build/obj
 build/obj:
 	mkdir -p $@
 
+# The core as one relocatable object: an archive member nothing references is
+# not linked, and ACE is referenced by nothing (it hooks itself in).
+CORE_OBJ = build/obj/hakmem_core.o
+$(CORE_OBJ): $(CORE_OBJS)
+	$(LD) -r -o $@ $^
+
 # LD_PRELOAD library: exports malloc/free/... and the hak_ API.
 build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ)
 	$(CC) -shared -Wl,-z,now -o $@ $^ $(LDLIBS)
 
 # Static library that replaces malloc in the program it is linked into.
-build/libhakmem.a: $(CORE_OBJS) $(OVR_OBJ)
+build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # Static library with the hak_ API only: the program keeps the system malloc.
-build/libhakmem_api.a: $(CORE_OBJS)
+build/libhakmem_api.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # The seed's A/B binary: the fragmentation workload with libhakmem.a linked in

@@ -1,301 +1,26 @@
-/* hakmem entry points: the hak_ API, initialisation, thread heaps, thread
- * exit, fork, bad-input reports.  The fast paths live in hakmem_heap.h; the
- * malloc-named exports in hakmem_override.c. */
-#define _GNU_SOURCE
+/* The hak_ API (include/hakmem.h) over the thread heaps, and the exit
+ * statistics (HAKMEM_STATS=1).  The malloc-named exports are in
+ * hakmem_override.c. */
 #include "hakmem.h"
 #include "hakmem_heap.h"
-#include "hakmem_knobs.h"
 #include "hakmem_large.h"
-#include "hakmem_ace.h"
-#include "hakmem_ace_realloc.h"
 #include <errno.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <stdint.h>
 
-static hak_heap_t heap_empty;                 /* capacity 0 everywhere: every call goes slow */
-__thread hak_heap_t *hak_tl_heap = &heap_empty;
-static __thread int tl_exited, tl_in_init;
-uintptr_t hak_secret;
-hak_counters_t hak_global_counters;
-
-static int init_state;                        /* 0 none, 1 running, 2 done */
 static int stats_at_exit;
-static pthread_key_t heap_key;
-static hak_lock_t heaps_lock = HAK_LOCK_INIT;
-static hak_heap_t *heaps_all, *heaps_free;
-static uint32_t heaps_next_id;
 
-static void fork_prepare(void);
-static void fork_parent(void);
-static void fork_child(void);
-static void thread_exit(void *arg);
-
-static void global_init(void)
+__attribute__((constructor)) static void hak_constructor(void)
 {
-    if (HAK_LIKELY(__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2))
-        return;
-    int expected = 0;
-    if (__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        tl_in_init = 1;
-        const void *rnd = (const void *)getauxval(AT_RANDOM);   /* 16 random bytes, unaligned */
-        uint64_t r[2] = { 0, 0 };
-        if (rnd)
-            memcpy(r, rnd, sizeof r);
-        hak_secret = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
-        hak_secret |= 1;   /* never 0: a zeroed word must not look free */
-        hak_knobs_init();
-        hak_pool_init();
-        const char *s = hak_env("HAKMEM_STATS");
-        stats_at_exit = s && *s && *s != '0';
-        /* from here on, a nested malloc (pthread_* may allocate) works */
-        pthread_key_create(&heap_key, thread_exit);
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
-        __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-        tl_in_init = 0;
-    } else if (!tl_in_init) {
-        while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
-            sched_yield();
-    }
+    hak_init();
+    const char *s = hak_env("HAKMEM_STATS");
+    stats_at_exit = s && *s && *s != '0';
 }
-
-__attribute__((constructor)) static void hak_constructor(void) { global_init(); }
 
 __attribute__((destructor)) static void hak_destructor(void)
 {
     if (stats_at_exit)
         hak_print_stats();
-}
-
-static hak_heap_t *heap_create(void)
-{
-    hak_lock(&heaps_lock, &hak_global_counters);
-    hak_heap_t *h = heaps_free;
-    if (h)
-        heaps_free = h->next_free;
-    hak_unlock(&heaps_lock);
-    if (!h) {
-        h = hak_os_map(sizeof(hak_heap_t));
-        if (!h)
-            return NULL;
-        hak_lock(&heaps_lock, &hak_global_counters);
-        h->id = heaps_next_id++;
-        h->next_all = heaps_all;
-        __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE);   /* readers walk without the lock */
-        hak_unlock(&heaps_lock);
-    }
-    h->shard = h->id % HAK_SHARDS;
-    for (int c = 0; c < HAK_TINY_CLASSES; c++)
-        h->spans[c].reserve = HAK_EMPTY_RESERVE;
-    h->live = 1;
-    for (int c = 0; c < HAK_NCLASS; c++)
-        h->cap[c] = hak_knobs_effective_cap(c);
-    hak_tl_heap = h;
-    tl_exited = 0;
-    pthread_setspecific(heap_key, h);
-    return h;
-}
-
-hak_heap_t *hak_heap_get(void)
-{
-    hak_heap_t *h = hak_tl_heap;
-    if (HAK_LIKELY(h != &heap_empty))
-        return h;
-    global_init();
-    h = hak_tl_heap;   /* a nested call during init may have made it */
-    if (h == &heap_empty && !(h = heap_create()))
-        return NULL;
-    return h;
-}
-
-/* Hand every cached block back and give the spans up for adoption. */
-static void heap_retire(hak_heap_t *h)
-{
-    for (int c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++)
-        if (h->count[c])
-            hak_pool_flush(h, c, 0);
-    hak_tiny_retire(h);
-    for (int c = 0; c < HAK_NCLASS; c++)
-        h->cap[c] = 0;
-    h->live = 0;
-    hak_lock(&heaps_lock, &hak_global_counters);
-    h->next_free = heaps_free;
-    heaps_free = h;
-    hak_unlock(&heaps_lock);
-}
-
-static void thread_exit(void *arg)
-{
-    hak_heap_t *h = arg;
-    hak_tl_heap = &heap_empty;
-    tl_exited = 1;
-    heap_retire(h);
-}
-
-void hak_heap_foreach(void (*fn)(hak_heap_t *, void *), void *arg)
-{
-    for (hak_heap_t *h = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); h; h = h->next_all)
-        fn(h, arg);
-}
-
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&heaps_lock.m);
-    for (hak_heap_t *h = heaps_all; h; h = h->next_all)
-        hak_spin_lock(&h->lock, &hak_global_counters);
-    hak_tiny_lock_all();
-    hak_pool_lock_all();
-    hak_segment_lock_all();
-    hak_large_lock_all();
-}
-
-static void fork_parent(void)
-{
-    hak_large_unlock_all();
-    hak_segment_unlock_all();
-    hak_pool_unlock_all();
-    hak_tiny_unlock_all();
-    for (hak_heap_t *h = heaps_all; h; h = h->next_all)
-        hak_spin_unlock(&h->lock);
-    pthread_mutex_unlock(&heaps_lock.m);
-}
-
-/* Only the forking thread exists in the child: the other threads' heaps give
- * their spans up for adoption.  Their magazines may be mid-update, so their
- * cached blocks are dropped (a bounded leak) rather than trusted. */
-static void fork_child(void)
-{
-    hak_large_reinit_locks();
-    hak_segment_reinit_locks();
-    hak_pool_reinit_locks();
-    hak_tiny_reinit_locks();
-    hak_lock_reinit(&heaps_lock);
-    for (hak_heap_t *h = heaps_all; h; h = h->next_all)
-        hak_spin_unlock(&h->lock);
-    hak_heap_t *me = hak_tl_heap;
-    hak_heap_t *free_list = NULL;
-    for (hak_heap_t *h = heaps_all; h; h = h->next_all) {
-        if (h == me || !h->live)
-            continue;
-        memset(h->count, 0, sizeof h->count);
-        memset(h->nout, 0, sizeof h->nout);
-        hak_tiny_retire(h);
-        memset(h->cap, 0, sizeof h->cap);
-        h->live = 0;
-        h->next_free = free_list;
-        free_list = h;
-    }
-    /* heaps_free may hold heaps retired before the fork: keep them too */
-    while (free_list) {
-        hak_heap_t *n = free_list->next_free;
-        free_list->next_free = heaps_free;
-        heaps_free = free_list;
-        free_list = n;
-    }
-    hak_ace_atfork_child();
-}
-
-void hak_report_invalid(const char *call, const void *p)
-{
-    hak_fatal("%s: invalid pointer %p (not a block hakmem handed out)", call, p);
-}
-
-void hak_report_double(const char *call, const void *p)
-{
-    hak_fatal("%s: double free of %p (the block is already free)", call, p);
-}
-
-/* ---- slow paths ---- */
-
-/* Every slow path ends here: at most once per HAK_RELEASE_PERIOD_NS the
- * thread gives back what its spans (Tiny) and its shard (Mid) no longer use. */
-static void maintain(hak_heap_t *h)
-{
-    uint64_t deadline;
-    if (++h->slow_calls & 15)   /* the clock is read on one slow path in 16 */
-        return;
-    if (hak_pass_due(&h->next_pass_ns, &deadline) && hak_tiny_maintain(h, deadline))
-        hak_pool_maintain(h->shard, deadline, &h->cnt);
-}
-
-void *hak_malloc_slow(size_t n)
-{
-    if (n > HAK_MID_MAX)
-        return hak_large_alloc(n, 0);
-    int c = hak_size_class(n);
-    hak_heap_t *h = hak_heap_get();
-    if (!h) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (h->count[c] == 0) {
-        /* ACE's thread may be gone (a forked child): a refill is where it
-         * comes back, outside every lock; one load when it runs */
-        if (!tl_in_init)
-            hak_ace_maybe_start();
-        if (hak_is_tiny_class(c))
-            hak_tiny_refill(h, c);
-        else
-            hak_pool_refill(h, c);
-        maintain(h);
-        if (h->count[c] == 0) {
-            errno = ENOMEM;
-            return NULL;
-        }
-    }
-    return hak_malloc_fast(n);   /* the magazine has blocks now */
-}
-
-void hak_free_slow(void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (!p)
-        return;
-    if (!hak_segmap_has(a)) {
-        if (!hak_large_free(p))
-            hak_report_invalid("free()", p);
-        return;
-    }
-    hak_span_t *sp = hak_span_of(a);
-    if (!hak_span_is_block(sp, a))
-        hak_report_invalid("free()", p);
-    uintptr_t mark = a ^ hak_secret;
-    if (((uintptr_t *)p)[1] == mark)
-        hak_report_double("free()", p);
-    ((uintptr_t *)p)[1] = mark;
-    int c = sp->cls;
-    hak_heap_t *h = hak_tl_heap;
-    if (h == &heap_empty && tl_exited) {
-        /* a free after this thread's heap was handed back (other TLS destructors) */
-        hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);
-        if (hak_is_tiny_class(c))
-            hak_tiny_free_direct(sp, p);
-        else
-            hak_pool_free_direct(sp, p);
-        return;
-    }
-    if (!(h = hak_heap_get()))
-        hak_fatal("free(): cannot set up a thread heap (out of memory)");
-    if (hak_is_tiny_class(c) && __atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) {
-        /* a remote free: gathered, then handed to the owner in one chain */
-        if (h->nout[c] == HAK_OUTBOX)
-            hak_tiny_outbox_flush(h, c);
-        h->outbox[c][h->nout[c]++] = p;
-        HAK_CNT_INC(h->cnt.frees[c]);
-        return;
-    }
-    if (h->count[c] >= h->cap[c]) {
-        uint32_t keep = hak_knobs_effective_cap(c) / 2;
-        if (keep > h->count[c])
-            keep = h->count[c];
-        if (hak_is_tiny_class(c))
-            hak_tiny_flush(h, c, keep);
-        else
-            hak_pool_flush(h, c, keep);
-        maintain(h);
-    }
-    h->items[c][h->count[c]++] = p;
-    HAK_CNT_INC(h->cnt.frees[c]);
 }
 
 /* ---- the hak_ API ---- */
@@ -387,8 +112,8 @@ size_t hak_malloc_usable_size(const void *p)
     uintptr_t a = (uintptr_t)p;
     if (!p)
         return 0;
-    if (hak_segmap_has(a)) {
-        hak_span_t *sp = hak_span_of(a);
+    hak_span_t *sp = hak_span_of(a);
+    if (sp != &hak_span_invalid) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid("malloc_usable_size()", p);
         return sp->bsize;

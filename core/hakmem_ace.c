@@ -7,6 +7,7 @@
  * samples (hak_malloc/hak_free from ACE's thread, like any other thread). */
 #define _GNU_SOURCE
 #include "hakmem_ace.h"
+#include "hakmem_heap.h"
 #include "hakmem_ace_controller.h"
 #include "hakmem_ace_metrics.h"
 #include "hakmem_ace_scavenge.h"
@@ -577,4 +578,13 @@ void hak_ace_atfork_child(void)
     ace_collector_close(&ace_col);
     if (s == ACE_STARTING || s == ACE_RUNNING)
         __atomic_store_n(&ace_flag, ACE_UNKNOWN, __ATOMIC_RELEASE);
+}
+
+/* ACE hooks itself into the core: the refill slow path starts its thread
+ * (again in a forked child, whose handler resets it).  libhakmem.a is one
+ * relocatable object, so this is linked wherever the allocator is. */
+__attribute__((constructor)) static void ace_hook_in(void)
+{
+    pthread_atfork(NULL, NULL, hak_ace_atfork_child);
+    __atomic_store_n(&hak_refill_hook, hak_ace_maybe_start, __ATOMIC_RELEASE);
 }

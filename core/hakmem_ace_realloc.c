@@ -147,9 +147,9 @@ void *hak_realloc(void *p, size_t n)
         return NULL;
     }
     uintptr_t a = (uintptr_t)p;
-    if (HAK_UNLIKELY(!hak_segmap_has(a)))
-        return realloc_large(p, n);
     hak_span_t *sp = hak_span_of(a);
+    if (HAK_UNLIKELY(sp == &hak_span_invalid))
+        return realloc_large(p, n);
     if (HAK_UNLIKELY(!hak_span_is_block(sp, a)))
         hak_report_invalid("realloc()", p);
     if (HAK_UNLIKELY(((uintptr_t *)p)[1] == (a ^ hak_secret)))

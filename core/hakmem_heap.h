@@ -1,9 +1,10 @@
 /* The per-thread heap and the malloc/free fast paths.
  * malloc: one pop from the thread's magazine array for the size class.
- * free:   segment bitmap -> span -> one folded validity test -> double-free
- *         mark test -> owner test (Tiny) -> push onto the magazine.
- * Every other case (empty or full magazine, a thread without a heap, Large,
- * bad pointers) goes to one noinline slow path.  Threads start on a static
+ * free:   page map -> span, then one branch on the OR of every reason to
+ *         leave the fast path (not a block start, a block that looks free,
+ *         a Tiny block of another heap's span, a full magazine), then a push
+ *         onto the magazine.
+ * Every other case goes to one noinline slow path.  Threads start on a static
  * empty heap whose magazines have capacity 0, so the fast path never asks
  * whether the thread is initialised. */
 #ifndef HAK_HEAP_H
@@ -17,12 +18,14 @@
 #include "hakmem_lock.h"
 
 #define HAK_SHARDS 8
-#define HAK_OUTBOX 32     /* Tiny blocks of other heaps gathered before they go to their owners */
+#define HAK_OUTBOX 32     /* remote frees gathered for one span before they are pushed */
 
-typedef struct hak_remote_queue {
-    void *head;        /* blocks linked through their first word (atomic) */
-    uint64_t n;        /* backlog (atomic) */
-} __attribute__((aligned(64))) hak_remote_queue_t;
+/* Remote frees bound for one span, chained through their first word. */
+typedef struct hak_outbox {
+    hak_span_t *span;
+    void *head, *tail;
+    uint32_t n;
+} hak_outbox_t;
 
 typedef struct hak_heap hak_heap_t;
 struct hak_heap {
@@ -31,22 +34,26 @@ struct hak_heap {
     uint32_t cap[HAK_NCLASS];
     hak_counters_t cnt;
     void *items[HAK_NCLASS][HAK_MAG_MAX];
-    /* slow path, under lock */
+    /* slow path; spans and watch lists under lock */
     hak_spin_t lock;
-    uint32_t id, shard, live;
+    uint32_t id, shard;
+    uint32_t live;                              /* in use by a thread (read by remote freers) */
     hak_span_lists_t spans[HAK_TINY_CLASSES];   /* Tiny spans this heap owns */
+    hak_span_t *watch[HAK_TINY_CLASSES];        /* owned spans with remote frees not collected yet */
     uint64_t next_pass_ns;                      /* next maintenance pass (hak_spans_maintain) */
     uint32_t slow_calls;                        /* slow paths since the clock was last read */
-    uint32_t nout[HAK_TINY_CLASSES];            /* remote frees waiting in the outbox */
-    void *outbox[HAK_TINY_CLASSES][HAK_OUTBOX];
+    uint32_t out_mask;                          /* classes whose outbox holds blocks */
+    hak_outbox_t outbox[HAK_TINY_CLASSES];
     hak_heap_t *next_all, *next_free;
-    /* written by other threads */
-    hak_remote_queue_t remote[HAK_TINY_CLASSES];
+    /* written by other threads: spans that got remote frees, pushed by the
+     * freer whose push found the span not queued, taken whole by the owner */
+    hak_span_t *inbox __attribute__((aligned(64)));
 };
 
 #define HAK_HIDDEN __attribute__((visibility("hidden")))   /* PC-relative access, no GOT */
 extern __thread hak_heap_t *hak_tl_heap HAK_HIDDEN;
 extern uintptr_t hak_secret HAK_HIDDEN;  /* mark of a free block: word[1] == addr ^ secret */
+extern const uintptr_t hak_zero_words[2] HAK_HIDDEN;   /* read instead of a foreign pointer */
 
 void *hak_malloc_slow(size_t n);
 void  hak_free_slow(void *p);
@@ -74,42 +81,47 @@ static inline void *hak_malloc_fast(size_t n)
 static inline void hak_free_fast(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (HAK_UNLIKELY(!hak_segmap_has(a)))
-        goto slow;
-    hak_span_t *sp = hak_span_of(a);
-    if (HAK_UNLIKELY(!hak_span_is_block(sp, a)))
-        goto slow;
-    uintptr_t mark = a ^ hak_secret;
-    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
-        goto slow;
-    uintptr_t c = sp->cls;
+    const hak_span_t *sp = hak_span_of(a);
     hak_heap_t *h = hak_tl_heap;
-    /* a Tiny block of another thread's span goes to its owner (slow path):
-     * reusing it here would put two threads on one cache line */
-    if (HAK_UNLIKELY(__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) && c < HAK_TINY_CLASSES)
-        goto slow;
+    uintptr_t c = sp->cls;
+    uint64_t off = a - sp->start;
     uintptr_t k = h->count[c];
-    if (HAK_UNLIKELY(k >= h->cap[c]))
-        goto slow;
+    uintptr_t mark = a ^ hak_secret;
+    uintptr_t bad = (off >= sp->limit) | (off * sp->div_magic >= sp->div_magic);
+    /* the mark word is read only inside a span: never at a foreign address */
+    const uintptr_t *w = bad ? hak_zero_words : (const uintptr_t *)p;
+    bad |= w[1] == mark;
+    /* a Tiny block of another heap's span goes to its span (slow path):
+     * reusing it here would put two threads on one cache line */
+    bad |= ((((uintptr_t)__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) ^ (uintptr_t)h) & sp->owner_mask) != 0);
+    bad |= k >= h->cap[c];
+    if (HAK_UNLIKELY(bad)) {
+        hak_free_slow(p);
+        return;
+    }
     ((uintptr_t *)p)[1] = mark;
     h->items[c][k] = p;
     h->count[c] = (uint32_t)k + 1;
     HAK_CNT_INC(h->cnt.frees[c]);
-    return;
-slow:
-    hak_free_slow(p);
 }
 
 /* Slow-path pieces shared by the files of the core. */
+void hak_init(void);                             /* once; nested calls during it proceed */
 hak_heap_t *hak_heap_get(void);                  /* this thread's heap, created on demand */
+/* Set by a layer above the core (ACE) to be called on refill slow paths,
+ * outside every lock and never during initialisation. */
+extern void (*hak_refill_hook)(void);
 void hak_heap_foreach(void (*fn)(hak_heap_t *, void *), void *arg);
 
 /* Tiny (hakmem_tiny_magazine.c) */
 void hak_tiny_refill(hak_heap_t *h, int c);
 void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep);
-void hak_tiny_outbox_flush(hak_heap_t *h, int c);
-void hak_tiny_free_direct(hak_span_t *sp, void *p);   /* a thread without a heap */
+/* A Tiny block of a span h does not own (h NULL: a thread without a heap). */
+void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p);
+void hak_tiny_outbox_flush_all(hak_heap_t *h);
 void hak_tiny_retire(hak_heap_t *h);
+void hak_tiny_atfork_child_heap(hak_heap_t *h);
+void hak_tiny_atfork_child_spans(void);
 int  hak_tiny_maintain(hak_heap_t *h, uint64_t deadline);
 void hak_tiny_lock_all(void);
 void hak_tiny_unlock_all(void);

@@ -34,5 +34,6 @@ size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns)
 
 size_t hak_release_free_memory(void)
 {
+    hak_tiny_outbox_flush_all(hak_tl_heap);
     return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX);
 }

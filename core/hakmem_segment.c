@@ -6,9 +6,11 @@
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_PAGE_SIZE, "segment header must fit page 0");
 
-uint8_t hak_segmap[HAK_SEGMAP_SIZE];
+uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS];
+uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS];   /* never written */
 hak_span_t hak_span_invalid;          /* limit 0: every pointer fails hak_span_is_block */
 uint64_t hak_bytes_spans, hak_bytes_released;
+hak_counters_t hak_global_counters;   /* work done outside any heap (see hakmem_stats.h) */
 
 static hak_lock_t seg_lock = HAK_LOCK_INIT;
 static hak_segment_t *segments;
@@ -21,18 +23,41 @@ uint32_t hak_span_pages_for_class(int cls)
     return pages > HAK_SPAN_MAX_PAGES ? HAK_SPAN_MAX_PAGES : (uint32_t)pages;
 }
 
+/* The leaf entry of address a, its leaf mapped on first use (seg_lock held). */
+static uintptr_t *pagemap_slot(uintptr_t a)
+{
+    uintptr_t *top = &hak_pagemap_top[(a >> 32) & ((1u << HAK_PM_TOP_BITS) - 1)];
+    if (!*top) {
+        uintptr_t *leaf = hak_os_map(sizeof hak_pagemap_zero);
+        if (!leaf)
+            return NULL;
+        __atomic_store_n(top, (uintptr_t)leaf - (uintptr_t)hak_pagemap_zero, __ATOMIC_RELEASE);
+    }
+    uintptr_t *leaf = (uintptr_t *)((uintptr_t)hak_pagemap_zero + *top);
+    return &leaf[(a >> HAK_PAGE_SHIFT) & ((1u << HAK_PM_LEAF_BITS) - 1)];
+}
+
+/* Point the map entries of the span's pages at sp (or at hak_span_invalid). */
+static void pagemap_set(hak_span_t *sp, hak_span_t *to)
+{
+    uintptr_t e = (uintptr_t)to - (uintptr_t)&hak_span_invalid;
+    uintptr_t *slot = pagemap_slot(sp->start);   /* a segment lies in one leaf: mapped when it was made */
+    for (uint32_t i = 0; i < sp->pages; i++)
+        __atomic_store_n(&slot[i], e, __ATOMIC_RELEASE);
+}
+
 static hak_segment_t *segment_new(void)
 {
     hak_segment_t *seg = hak_os_map_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
     if (!seg)
         return NULL;
-    for (int i = 0; i < HAK_SEG_PAGES; i++)
-        seg->page_span[i] = &hak_span_invalid;
+    if (!pagemap_slot((uintptr_t)seg)) {
+        hak_os_unmap(seg, HAK_SEG_SIZE);
+        return NULL;
+    }
     seg->free_pages = ~1ull;   /* page 0 is the header */
     seg->next = segments;
     segments = seg;
-    uintptr_t i = (uintptr_t)seg >> HAK_SEG_SHIFT;
-    __atomic_store_n(&hak_segmap[i], 1, __ATOMIC_RELEASE);
     return seg;
 }
 
@@ -71,6 +96,7 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
     sp->start = (uintptr_t)seg + ((uintptr_t)pi << HAK_PAGE_SHIFT);
     sp->bsize = bsize;
     sp->cls = (uint8_t)cls;
+    sp->owner_mask = hak_is_tiny_class(cls) ? ~(uintptr_t)0 : 0;
     sp->pages = pages;
     sp->capacity = (uint32_t)((pages * HAK_PAGE_SIZE) / bsize);
     if (sp->capacity > HAK_SPAN_MAX_BLOCKS)
@@ -82,8 +108,7 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
     if (sp->capacity % 64)
         sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
     __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);
-    for (uint32_t i = 0; i < pages; i++)
-        seg->page_span[pi + i] = sp;
+    pagemap_set(sp, sp);
     hak_unlock(&seg_lock);
     __atomic_fetch_add(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
     return sp;
@@ -99,8 +124,7 @@ void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
     __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);
     hak_lock(&seg_lock, cnt);
-    for (uint32_t i = 0; i < sp->pages; i++)
-        seg->page_span[pi + i] = &hak_span_invalid;
+    pagemap_set(sp, &hak_span_invalid);
     __atomic_store_n(&sp->limit, 0, __ATOMIC_RELEASE);
     uint64_t mask = sp->pages == 64 ? ~0ull : ((1ull << sp->pages) - 1);
     seg->free_pages |= mask << pi;
@@ -112,9 +136,16 @@ void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg
     hak_lock(&seg_lock, &hak_global_counters);
     for (hak_segment_t *seg = segments; seg; seg = seg->next)
         for (int i = 1; i < HAK_SEG_PAGES; i++)
-            if (seg->page_span[i] == &seg->spans[i])
+            if (__atomic_load_n(&seg->spans[i].limit, __ATOMIC_RELAXED))
                 fn(&seg->spans[i], arg);
     hak_unlock(&seg_lock);
+}
+
+void hak_segments_foreach_desc(void (*fn)(hak_span_t *, void *), void *arg)
+{
+    for (hak_segment_t *seg = segments; seg; seg = seg->next)
+        for (int i = 1; i < HAK_SEG_PAGES; i++)
+            fn(&seg->spans[i], arg);
 }
 
 void hak_segment_lock_all(void) { pthread_mutex_lock(&seg_lock.m); }

@@ -3,8 +3,9 @@
  * the segment header with one span descriptor per page.  A span is a run of
  * pages carved into blocks of one class; its free blocks are a bitmap in the
  * descriptor (never links inside the blocks, so any free page can be released).
- * A global bitmap over the address space says which 4 MiB regions are hakmem
- * segments, so a foreign pointer is recognised without touching its memory. */
+ * A two-level page map gives the span of any 64 KiB page in one dependent
+ * load per level; a page hakmem does not own maps to hak_span_invalid, so a
+ * foreign pointer is recognised without touching its memory. */
 #ifndef HAK_SEGMENT_H
 #define HAK_SEGMENT_H
 
@@ -21,60 +22,78 @@
 #define HAK_SPAN_MAX_PAGES    32
 #define HAK_SPAN_MAX_BLOCKS   4096
 #define HAK_SPAN_MAX_OSPAGES  (HAK_SPAN_MAX_PAGES * (HAK_PAGE_SIZE / HAK_OS_PAGE))
-#define HAK_ADDR_BITS   48
 
 enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_SPARSE, HAK_LIST_FULL };
+
+/* Remote frees: blocks linked through their first word; the list head is
+ * tagged with the number of blocks on it (bits 48..63), so one CAS pushes a
+ * chain and counts it. */
+#define HAK_RHEAD_SHIFT 48
+#define HAK_RHEAD_PTR(v)   ((void *)((v) & ((1ull << HAK_RHEAD_SHIFT) - 1)))
+#define HAK_RHEAD_COUNT(v) ((uint32_t)((v) >> HAK_RHEAD_SHIFT))
 
 struct hak_heap;
 typedef struct hak_span hak_span_t;
 struct hak_span {
-    /* read by free()'s fast path; constant while the span is in use */
+    /* read by free()'s fast path; written only when the span is set up,
+     * adopted or abandoned */
     uintptr_t start;       /* block 0 */
     uint64_t  limit;       /* capacity * bsize; 0 when the span is not in use */
     uint64_t  div_magic;   /* off divisible by bsize <=> off * div_magic < div_magic */
+    struct hak_heap *owner;   /* Tiny: the owning heap (NULL = abandoned); Mid: NULL */
+    uintptr_t owner_mask;  /* ~0 for Tiny (free compares the owner), 0 for Mid */
     uint32_t  bsize;
+    uint32_t  div_mul;     /* index = (off * div_mul) >> 32 for multiples of bsize */
+    uint32_t  capacity;
     uint8_t   cls;
-    uint8_t   list;        /* HAK_LIST_* */
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
     uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
+    /* owner side, under the owner's lock (a heap for Tiny, a shard for Mid) */
+    uint8_t   list __attribute__((aligned(64)));   /* HAK_LIST_* */
     uint8_t   clean;       /* every free page of the span is released */
     uint8_t   aged;        /* sparse and not allocated from since the last maintenance pass */
-    /* owner side: Tiny spans belong to a heap (NULL = abandoned), Mid spans to a
-     * central shard; the bitmap is touched only under that owner's lock */
-    struct hak_heap *owner;
     hak_span_t *next, *prev;
-    uint32_t  capacity, used, pages, scan;
-    uint32_t  div_mul;     /* index = (off * div_mul) >> 32 for multiples of bsize */
+    uint32_t  used, pages, scan;
     uint32_t  nreleased;   /* OS pages of this span given back while it is in use */
     uint64_t  released[HAK_SPAN_MAX_OSPAGES / 64];
     uint64_t  freemap[HAK_SPAN_MAX_BLOCKS / 64];
+    /* written by remote freers; kept across reuse of the descriptor (a late
+     * freer may still touch `queued`), never cleared by hak_span_alloc */
+    uint64_t  rhead __attribute__((aligned(64)));  /* tagged head, HAK_RHEAD_* */
+    hak_span_t *pnext;     /* link on an inbox or a watch list */
+    uint32_t  queued;      /* 1 while on an inbox or a watch list */
 };
 
 typedef struct hak_segment {
-    hak_span_t *page_span[HAK_SEG_PAGES];   /* page -> span covering it */
     uint64_t free_pages;                    /* bit i: page i is in no span */
     struct hak_segment *next;
     hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
 } hak_segment_t;
 
-#define HAK_SEGMAP_SIZE (1ul << (HAK_ADDR_BITS - HAK_SEG_SHIFT))
-extern uint8_t hak_segmap[HAK_SEGMAP_SIZE] __attribute__((visibility("hidden")));   /* 64 MiB of address space, touched only where segments are */
-extern hak_span_t hak_span_invalid;
+/* The page map: top[a >> 32] is the byte offset of a leaf from
+ * hak_pagemap_zero (an all-zero leaf), and a leaf entry is the byte offset of
+ * the page's span from hak_span_invalid.  Zero means "not hakmem's" at both
+ * levels, so the map needs no initialisation, and a leaf (512 KiB of address
+ * space, touched only where segments are) is mapped per 4 GiB that holds a
+ * segment: no large reservation (RLIMIT_AS, overcommit_memory=2). */
+#define HAK_PM_TOP_BITS  16
+#define HAK_PM_LEAF_BITS 16
+extern uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS] __attribute__((visibility("hidden")));
+extern uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((visibility("hidden")));
+extern hak_span_t hak_span_invalid __attribute__((visibility("hidden")));
 extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
 extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */
 
-static inline int hak_segmap_has(uintptr_t a)
-{
-    uintptr_t i = a >> HAK_SEG_SHIFT;
-    return HAK_LIKELY(i < HAK_SEGMAP_SIZE) && __atomic_load_n(&hak_segmap[i], __ATOMIC_RELAXED);
-}
-
-/* The span of a pointer inside a segment (hak_span_invalid for the header page
- * or a free page). */
+/* The span of a pointer's page (hak_span_invalid when it is not in a span).
+ * The top index is masked, so a non-canonical pointer reads some entry; the
+ * block test against sp->start then fails because the offset is huge. */
 static inline hak_span_t *hak_span_of(uintptr_t a)
 {
-    hak_segment_t *seg = (hak_segment_t *)(a & ~(HAK_SEG_SIZE - 1));
-    return seg->page_span[(a >> HAK_PAGE_SHIFT) & (HAK_SEG_PAGES - 1)];
+    uintptr_t leaf = (uintptr_t)hak_pagemap_zero +
+                     __atomic_load_n(&hak_pagemap_top[(a >> 32) & ((1u << HAK_PM_TOP_BITS) - 1)], __ATOMIC_RELAXED);
+    uintptr_t e = __atomic_load_n(&((uintptr_t *)leaf)[(a >> HAK_PAGE_SHIFT) & ((1u << HAK_PM_LEAF_BITS) - 1)],
+                                  __ATOMIC_ACQUIRE);
+    return (hak_span_t *)((uintptr_t)&hak_span_invalid + e);
 }
 
 /* A valid block start of an in-use span? */
@@ -87,6 +106,15 @@ static inline int hak_span_is_block(const hak_span_t *sp, uintptr_t a)
 static inline uint32_t hak_span_index(const hak_span_t *sp, uintptr_t a)
 {
     return (uint32_t)(((a - sp->start) * (uint64_t)sp->div_mul) >> 32);
+}
+
+/* Pending remote frees of sp after which its owner collects them: the drain
+ * threshold, at most half the span so large classes still drain. */
+static inline uint32_t hak_span_drain_due(const hak_span_t *sp, uint32_t threshold)
+{
+    uint32_t half = sp->capacity / 2;
+    uint32_t t = threshold < half ? threshold : half;
+    return t ? t : 1;
 }
 
 uint32_t hak_span_pages_for_class(int cls);
@@ -125,8 +153,10 @@ hak_span_t *hak_spans_pick(const hak_span_lists_t *l);
 /* Take up to n blocks of sp (from hak_spans_pick) into out[]. */
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n);
 /* Return block p to its span sp and move the span to the list its use calls
- * for.  Returns 0 if p was already free (a double free). */
-int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_counters_t *cnt);
+ * for; release_pages (the caller's partial-release policy) lets a span that
+ * stayed sparse give back the pages under p.  Returns 0 if p was already free
+ * (a double free). */
+int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, int release_pages, hak_counters_t *cnt);
 /* Memory back to the OS on the free path (ACE off or on): the owner runs a
  * maintenance pass from its slow paths at most once per HAK_RELEASE_PERIOD_NS
  * and for at most HAK_RELEASE_PASS_NS.  A span that has stayed sparse since
@@ -146,6 +176,8 @@ size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, ui
 
 /* Walk every in-use span (racy reads; for statistics only). */
 void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg);
+/* Every span descriptor, in use or not (a forked child, one thread). */
+void hak_segments_foreach_desc(void (*fn)(hak_span_t *, void *), void *arg);
 
 void hak_segment_lock_all(void);
 void hak_segment_unlock_all(void);

@@ -2,7 +2,6 @@
  * owner keeps its spans on (see hakmem_segment.h). */
 #include "hakmem_segment.h"
 #include "hakmem_lock.h"
-#include "hakmem_knobs.h"
 
 /* A block handed out from a released OS page makes that page resident again. */
 static void span_unrelease(hak_span_t *sp, uintptr_t p)
@@ -218,14 +217,20 @@ uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_
     return got;
 }
 
-int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_counters_t *cnt)
+/* An empty span on a watch list or an inbox stays until it is off it. */
+static int span_can_free(const hak_span_t *sp)
+{
+    return sp->used == 0 && !__atomic_load_n(&sp->queued, __ATOMIC_ACQUIRE);
+}
+
+int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, int release_pages, hak_counters_t *cnt)
 {
     if (!span_put(sp, p))
         return 0;
     if (sp->used == 0) {
         /* empty spans wait for the next maintenance pass (a churning program
          * takes them again first); past a hard limit they go at once */
-        if (l->nempty >= l->reserve + HAK_EMPTY_WAITING) {
+        if (l->nempty >= l->reserve + HAK_EMPTY_WAITING && span_can_free(sp)) {
             unlink_span(l, sp);
             hak_span_free(sp, cnt);
             return 1;
@@ -236,7 +241,7 @@ int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, hak_count
         move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
     else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
-    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && HAK_KNOB_GET(partial_release_pages))
+    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && release_pages)
         release_block_pages(sp, p, cnt);   /* sparse for a whole period: not churning */
     return 1;
 }
@@ -250,7 +255,7 @@ int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, h
             sp->aged = 1;      /* sparse and not allocated from since the last pass */
             continue;
         }
-        if (sp->used == 0 && l->nempty > l->reserve) {
+        if (span_can_free(sp) && l->nempty > l->reserve) {
             hak_spans_remove(l, sp);
             hak_span_free(sp, cnt);
         } else if (pages && !sp->clean && sp->used) {
@@ -281,7 +286,7 @@ static size_t release_from(hak_span_lists_t *l, hak_span_t *sp, int empty_only, 
     size_t done = 0;
     while (sp && hak_now_ns() < deadline) {
         hak_span_t *next = sp->next;
-        if (sp->used == 0) {
+        if (span_can_free(sp)) {
             hak_spans_remove(l, sp);
             done += sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE) - sp->nreleased;
             hak_span_free(sp, cnt);

@@ -17,11 +17,6 @@ static void sum_heap(hak_heap_t *h, void *arg)
 {
     hak_snapshot_t *s = arg;
     add_counters(&s->sum, &h->cnt);
-    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
-        int64_t n = (int64_t)__atomic_load_n(&h->remote[c].n, __ATOMIC_RELAXED);
-        if (n > 0)
-            s->backlog[c] += (uint64_t)n;
-    }
     if (__atomic_load_n(&h->live, __ATOMIC_RELAXED))
         s->threads++;
 }
@@ -38,6 +33,11 @@ void hak_snapshot_take(hak_snapshot_t *s)
     memset(s, 0, sizeof *s);
     hak_heap_foreach(sum_heap, s);
     add_counters(&s->sum, &hak_global_counters);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
+        /* each side counted by its own thread: the sums may be a little apart */
+        uint64_t in = s->sum.cls[c].remote_frees, out = s->sum.cls[c].remote_collected;
+        s->backlog[c] = in > out ? in - out : 0;
+    }
     uint64_t large = __atomic_load_n(&hak_large_live_bytes, __ATOMIC_RELAXED);
     uint64_t spans = __atomic_load_n(&hak_bytes_spans, __ATOMIC_RELAXED);
     s->released_bytes = __atomic_load_n(&hak_bytes_released, __ATOMIC_RELAXED);
@@ -73,6 +73,8 @@ void hak_get_stats(hak_public_stats_t *out)
     out->slabs_adopted = s.sum.slabs_adopted;
     out->bytes_held = s.bytes_held;
     out->bytes_live = s.bytes_live;
+    for (int c = 0; c < HAK_NCLASS; c++)
+        out->remote_backlog += s.backlog[c];
 }
 
 void hak_print_stats(void)

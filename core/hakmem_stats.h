@@ -10,7 +10,8 @@
 
 typedef struct hak_class_counters {
     uint64_t refills, flushes;       /* magazine refills / flushes */
-    uint64_t remote_frees, drains;   /* blocks pushed to another heap's queue / drains run */
+    uint64_t remote_frees, drains;   /* blocks pushed to a span another heap owns / collections that found some */
+    uint64_t remote_collected;       /* pushed blocks returned to their span's bitmap */
 } hak_class_counters_t;
 
 typedef struct hak_counters {
@@ -38,7 +39,7 @@ typedef struct hak_counters {
  * counters of work done outside any heap), and gauges read at the same time. */
 typedef struct hak_snapshot {
     hak_counters_t sum;
-    uint64_t backlog[HAK_NCLASS];   /* blocks waiting in remote-free queues now, per class */
+    uint64_t backlog[HAK_NCLASS];   /* blocks waiting on spans' remote lists now, per class (pushed - collected) */
     uint64_t bytes_held;            /* span pages not released + large mappings */
     uint64_t bytes_live;            /* sum over classes of (allocs - frees) * size + large live */
     uint64_t partial_spans;         /* spans with both used and free blocks */

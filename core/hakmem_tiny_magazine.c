@@ -1,8 +1,13 @@
-/* Tiny (<= 1 KiB): magazines refilled from spans owned by the thread's heap,
- * flushed back to them; blocks of another heap's span go to that heap's
- * lock-free remote queue (in chains, one CAS per owner run) and are drained
- * by the owner when the backlog reaches the drain threshold or when it needs
- * blocks.  Spans of an exited thread are abandoned and adopted by others.
+/* Tiny (<= 1 KiB): magazines refilled from spans owned by the thread's heap
+ * and flushed back to them.  A block freed by a thread that does not own its
+ * span goes to that span's own remote list (one CAS per chain; frees bound
+ * for one span are gathered in a per-class outbox first).  The push that
+ * finds the span not queued puts it on its owner's inbox (or the abandoned
+ * inbox); the owner moves inbox spans to a per-class watch list and collects
+ * a span's list in one exchange when it refills and finds no free block, when
+ * the span's pending count reaches the drain threshold (at flush and refill),
+ * in its maintenance pass, and before any release.  Spans of an exited
+ * thread are abandoned with their pending frees and adopted by others.
  * Magazine capacity (TLS capacity x diet) and drain threshold are read here,
  * on the slow path, from the knob table. */
 #include "hakmem_heap.h"
@@ -12,7 +17,10 @@
 static hak_lock_t abandoned_lock = HAK_LOCK_INIT;
 static hak_span_lists_t abandoned[HAK_TINY_CLASSES];   /* reserve 0: empty ones are released */
 static uint8_t abandoned_has_free[HAK_TINY_CLASSES];    /* peeked by refill without the lock */
+static hak_span_t *abandoned_inbox;                     /* abandoned spans that got remote frees */
 static uint64_t abandoned_next_pass;
+
+static int release_pages(void) { return HAK_KNOB_GET(partial_release_pages) != 0; }
 
 /* after any change to abandoned[c] (lock held) */
 static void abandoned_sync(int c)
@@ -20,23 +28,188 @@ static void abandoned_sync(int c)
     __atomic_store_n(&abandoned_has_free[c], hak_spans_pick(&abandoned[c]) != NULL, __ATOMIC_RELAXED);
 }
 
-static void abandoned_insert(hak_span_t *sp)
+/* ---- remote frees: the freeing side ---- */
+
+static void inbox_push(hak_span_t **inbox, hak_span_t *sp)
 {
-    hak_spans_insert(&abandoned[sp->cls], sp);
-    abandoned_sync(sp->cls);
+    hak_span_t *old = __atomic_load_n(inbox, __ATOMIC_RELAXED);
+    do {
+        sp->pnext = old;
+    } while (!__atomic_compare_exchange_n(inbox, &old, sp, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-static void abandoned_remove(hak_span_t *sp)
+static void inbox_reroute(hak_span_t **inbox);
+
+/* sp has remote frees: unless it is queued already, queue it where the one
+ * who may collect it looks (its owner's inbox, or the abandoned inbox). */
+static void span_notify(hak_span_t *sp)
 {
-    hak_spans_remove(&abandoned[sp->cls], sp);
-    abandoned_sync(sp->cls);
+    if (__atomic_load_n(&sp->queued, __ATOMIC_SEQ_CST) || __atomic_exchange_n(&sp->queued, 1, __ATOMIC_SEQ_CST))
+        return;
+    hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
+    if (!o) {
+        inbox_push(&abandoned_inbox, sp);
+        return;
+    }
+    inbox_push(&o->inbox, sp);
+    /* the owner retired after we read it: it will not look at its inbox */
+    if (!__atomic_load_n(&o->live, __ATOMIC_SEQ_CST))
+        inbox_reroute(&o->inbox);
 }
 
-/* Return p to a span owned by h (h->lock held). */
-static void local_put(hak_heap_t *h, hak_span_t *sp, void *p)
+/* An inbox entry that is not the taker's to collect: off the list, then
+ * queued again where it belongs now if frees are pending. */
+static void span_requeue(hak_span_t *sp)
 {
-    if (!hak_spans_return(&h->spans[sp->cls], sp, (uintptr_t)p, &h->cnt))
-        hak_report_double("free()", p);
+    __atomic_store_n(&sp->queued, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&sp->rhead, __ATOMIC_SEQ_CST))
+        span_notify(sp);
+}
+
+static void inbox_reroute(hak_span_t **inbox)
+{
+    hak_span_t *sp = __atomic_exchange_n(inbox, NULL, __ATOMIC_ACQUIRE);
+    while (sp) {
+        hak_span_t *next = sp->pnext;
+        span_requeue(sp);
+        sp = next;
+    }
+}
+
+/* Push a chain of blocks of sp (tail's link is set here). */
+static void span_push(hak_span_t *sp, void *head, void *tail, uint32_t n, hak_counters_t *cnt)
+{
+    uint64_t old = __atomic_load_n(&sp->rhead, __ATOMIC_RELAXED), nv;
+    do {
+        *(void **)tail = HAK_RHEAD_PTR(old);
+        nv = ((uint64_t)(HAK_RHEAD_COUNT(old) + n) << HAK_RHEAD_SHIFT) | (uintptr_t)head;
+    } while (!__atomic_compare_exchange_n(&sp->rhead, &old, nv, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    hak_cnt_add(cnt, &cnt->cls[sp->cls].remote_frees, n);
+    span_notify(sp);
+}
+
+static void outbox_flush(hak_heap_t *h, int c)
+{
+    hak_outbox_t *o = &h->outbox[c];
+    if (o->n)
+        span_push(o->span, o->head, o->tail, o->n, &h->cnt);
+    o->n = 0;
+    o->span = NULL;
+    o->head = NULL;
+    h->out_mask &= ~(1u << c);
+}
+
+void hak_tiny_outbox_flush_all(hak_heap_t *h)
+{
+    while (h->out_mask)
+        outbox_flush(h, __builtin_ctz(h->out_mask));
+}
+
+void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    if (!h) {
+        span_push(sp, p, p, 1, &hak_global_counters);
+        return;
+    }
+    int c = sp->cls;
+    hak_outbox_t *o = &h->outbox[c];
+    if (o->span != sp || o->n == HAK_OUTBOX)
+        outbox_flush(h, c);
+    if (!o->n) {
+        o->span = sp;
+        o->tail = p;
+    }
+    *(void **)p = o->head;
+    o->head = p;
+    o->n++;
+    h->out_mask |= 1u << c;
+}
+
+/* ---- remote frees: the collecting side ---- */
+
+/* Return sp's pending remote frees to its bitmap (the lock of l held). */
+static uint32_t span_collect(hak_span_lists_t *l, hak_span_t *sp, hak_counters_t *cnt)
+{
+    uint64_t v = __atomic_exchange_n(&sp->rhead, 0, __ATOMIC_SEQ_CST);
+    uint32_t n = HAK_RHEAD_COUNT(v);
+    int c = sp->cls, rel = release_pages();
+    for (void *p = HAK_RHEAD_PTR(v); p;) {
+        void *next = *(void **)p;   /* read first: the span may be released with the last block */
+        if (!hak_spans_return(l, sp, (uintptr_t)p, rel, cnt))
+            hak_report_double("free()", p);
+        p = next;
+    }
+    if (n)
+        hak_cnt_add(cnt, &cnt->cls[c].remote_collected, n);
+    return n;
+}
+
+/* Take h's inbox (h->lock held): h's spans go on their class's watch list. */
+static void inbox_take(hak_heap_t *h)
+{
+    if (!__atomic_load_n(&h->inbox, __ATOMIC_RELAXED))
+        return;
+    hak_span_t *sp = __atomic_exchange_n(&h->inbox, NULL, __ATOMIC_ACQUIRE);
+    while (sp) {
+        hak_span_t *next = sp->pnext;
+        if (__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) == h && sp->limit && sp->owner_mask) {
+            sp->pnext = h->watch[sp->cls];
+            h->watch[sp->cls] = sp;
+        } else {
+            span_requeue(sp);
+        }
+        sp = next;
+    }
+}
+
+/* Collect the watched spans of class c whose pending count is due (all of
+ * them when force); h->lock held. */
+static void collect_class(hak_heap_t *h, int c, int force, hak_counters_t *cnt)
+{
+    uint32_t thr = HAK_KNOB_GET(drain_threshold[c]), got = 0;
+    hak_span_t **pp = &h->watch[c], *sp;
+    while ((sp = *pp)) {
+        uint32_t pending = HAK_RHEAD_COUNT(__atomic_load_n(&sp->rhead, __ATOMIC_RELAXED));
+        if (!force && pending < hak_span_drain_due(sp, thr)) {
+            pp = &sp->pnext;
+            continue;
+        }
+        *pp = sp->pnext;
+        __atomic_store_n(&sp->queued, 0, __ATOMIC_SEQ_CST);
+        got += span_collect(&h->spans[c], sp, cnt);
+    }
+    if (got)
+        hak_cnt_add(cnt, &cnt->cls[c].drains, 1);
+}
+
+static void collect_all(hak_heap_t *h, hak_counters_t *cnt)
+{
+    inbox_take(h);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        if (h->watch[c])
+            collect_class(h, c, 1, cnt);
+}
+
+/* ---- abandoned spans ---- */
+
+/* Pending frees of abandoned spans go to their bitmaps (abandoned_lock held). */
+static void abandoned_take_inbox(void)
+{
+    if (!__atomic_load_n(&abandoned_inbox, __ATOMIC_RELAXED))
+        return;
+    hak_span_t *sp = __atomic_exchange_n(&abandoned_inbox, NULL, __ATOMIC_ACQUIRE);
+    while (sp) {
+        hak_span_t *next = sp->pnext;
+        if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) && sp->abandoned && sp->limit) {
+            int c = sp->cls;   /* read first: the span may be released by the collection */
+            __atomic_store_n(&sp->queued, 0, __ATOMIC_SEQ_CST);
+            span_collect(&abandoned[c], sp, &hak_global_counters);
+            abandoned_sync(c);
+        } else {
+            span_requeue(sp);
+        }
+        sp = next;
+    }
 }
 
 static void own_span(hak_heap_t *h, hak_span_t *sp)
@@ -46,30 +219,18 @@ static void own_span(hak_heap_t *h, hak_span_t *sp)
     hak_spans_insert(&h->spans[sp->cls], sp);
 }
 
-/* Take over sp if it is abandoned; returns its owner afterwards. */
-static hak_heap_t *adopt_span(hak_heap_t *h, hak_span_t *sp)
-{
-    hak_lock(&abandoned_lock, &h->cnt);
-    hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-    if (!o && sp->abandoned) {
-        abandoned_remove(sp);
-        own_span(h, sp);
-        HAK_CNT_INC(h->cnt.slabs_adopted);
-        o = h;
-    }
-    hak_unlock(&abandoned_lock);
-    return o;
-}
-
 /* An abandoned span with free blocks, now owned by h. */
 static hak_span_t *adopt_any(hak_heap_t *h, int c)
 {
-    if (!__atomic_load_n(&abandoned_has_free[c], __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&abandoned_has_free[c], __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&abandoned_inbox, __ATOMIC_RELAXED))
         return NULL;
     hak_lock(&abandoned_lock, &h->cnt);
+    abandoned_take_inbox();
     hak_span_t *sp = hak_spans_pick(&abandoned[c]);
     if (sp) {
-        abandoned_remove(sp);
+        hak_spans_remove(&abandoned[c], sp);
+        abandoned_sync(c);
         own_span(h, sp);
         HAK_CNT_INC(h->cnt.slabs_adopted);
     }
@@ -77,59 +238,32 @@ static hak_span_t *adopt_any(hak_heap_t *h, int c)
     return sp;
 }
 
-static void remote_push(hak_heap_t *owner, int c, void *head, void *tail, uint64_t n, hak_counters_t *cnt)
+/* Frees into abandoned spans, and their empty pages, from a live thread's
+ * maintenance pass: nobody else may look at them while no one adopts. */
+static void abandoned_maintain(void)
 {
-    hak_remote_queue_t *q = &owner->remote[c];
-    void *old = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
-    do {
-        *(void **)tail = old;
-    } while (!__atomic_compare_exchange_n(&q->head, &old, head, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    __atomic_fetch_add(&q->n, n, __ATOMIC_RELAXED);
-    hak_cnt_add(cnt, &cnt->cls[c].remote_frees, n);
-}
-
-/* Give p, a block of a span h does not own, to whoever owns that span now. */
-static void forward(hak_heap_t *h, hak_span_t *sp, void *p)
-{
-    hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-    if (!o)
-        o = adopt_span(h, sp);
-    if (o == h)
-        local_put(h, sp, p);
-    else
-        remote_push(o, sp->cls, p, p, 1, &h->cnt);
-}
-
-static void drain(hak_heap_t *h, int c)
-{
-    hak_remote_queue_t *q = &h->remote[c];
-    void *p = __atomic_exchange_n(&q->head, NULL, __ATOMIC_ACQUIRE);
-    uint64_t n = 0;
-    while (p) {
-        void *next = *(void **)p;
-        hak_span_t *sp = hak_span_of((uintptr_t)p);
-        if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
-            local_put(h, sp, p);
-        else
-            forward(h, sp, p);
-        p = next;
-        n++;
+    uint64_t deadline;
+    if (!hak_pass_due(&abandoned_next_pass, &deadline) || !hak_trylock(&abandoned_lock))
+        return;
+    abandoned_take_inbox();
+    uint32_t pages = HAK_KNOB_GET(partial_release_pages);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
+        hak_spans_maintain(&abandoned[c], pages, deadline, &hak_global_counters);
+        abandoned_sync(c);
     }
-    __atomic_fetch_sub(&q->n, n, __ATOMIC_RELAXED);
-    HAK_CNT_INC(h->cnt.cls[c].drains);
+    hak_unlock(&abandoned_lock);
 }
 
-static int backlog_due(hak_heap_t *h, int c)
-{
-    int64_t n = (int64_t)__atomic_load_n(&h->remote[c].n, __ATOMIC_RELAXED);
-    return n > 0 && (uint64_t)n >= HAK_KNOB_GET(drain_threshold[c]);
-}
+/* ---- the owner's slow paths ---- */
 
 /* The heap's maintenance pass over all its Tiny classes (see hak_spans_maintain). */
 int hak_tiny_maintain(hak_heap_t *h, uint64_t deadline)
 {
+    hak_tiny_outbox_flush_all(h);
+    abandoned_maintain();
     if (!hak_spin_try(&h->lock))
         return 1;
+    collect_all(h, &h->cnt);
     uint32_t pages = HAK_KNOB_GET(partial_release_pages);
     int more = 1;
     for (int c = 0; c < HAK_TINY_CLASSES && more; c++)
@@ -144,12 +278,12 @@ void hak_tiny_refill(hak_heap_t *h, int c)
     hak_span_lists_t *l = &h->spans[c];
     h->cap[c] = cap;
     hak_spin_lock(&h->lock, &h->cnt);
-    if (backlog_due(h, c))
-        drain(h, c);
+    inbox_take(h);
+    collect_class(h, c, 0, &h->cnt);
     while (h->count[c] < cap) {
         hak_span_t *sp = hak_spans_pick(l);
-        if (!sp && __atomic_load_n(&h->remote[c].head, __ATOMIC_RELAXED)) {
-            drain(h, c);
+        if (!sp && h->watch[c]) {
+            collect_class(h, c, 1, &h->cnt);
             sp = hak_spans_pick(l);
         }
         if (!sp && !(sp = adopt_any(h, c))) {
@@ -163,46 +297,21 @@ void hak_tiny_refill(hak_heap_t *h, int c)
     HAK_CNT_INC(h->cnt.cls[c].refills);
 }
 
-/* Blocks of class c go back: to h's own spans, or in chains (one CAS per run
- * of one owner) to their owners' remote queues (h->lock held). */
-static void give_back(hak_heap_t *h, int c, void **blocks, uint32_t n)
-{
-    hak_heap_t *ro = NULL;
-    void *rhead = NULL, *rtail = NULL;
-    uint64_t rn = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        void *p = blocks[i];
-        hak_span_t *sp = hak_span_of((uintptr_t)p);
-        hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-        if (o == h || (!o && (o = adopt_span(h, sp)) == h)) {
-            local_put(h, sp, p);
-            continue;
-        }
-        if (o != ro) {
-            if (rn)
-                remote_push(ro, c, rhead, rtail, rn, &h->cnt);
-            ro = o;
-            rhead = rtail = NULL;
-            rn = 0;
-        }
-        *(void **)p = rhead;
-        rhead = p;
-        if (!rtail)
-            rtail = p;
-        rn++;
-    }
-    if (rn)
-        remote_push(ro, c, rhead, rtail, rn, &h->cnt);
-}
-
 void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
 {
     void **it = h->items[c];
     uint32_t n = h->count[c] - keep;
+    int rel = release_pages();
     hak_spin_lock(&h->lock, &h->cnt);
-    give_back(h, c, it, n);
-    if (backlog_due(h, c))
-        drain(h, c);
+    for (uint32_t i = 0; i < n; i++) {
+        hak_span_t *sp = hak_span_of((uintptr_t)it[i]);
+        if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h)
+            hak_tiny_free_remote(h, sp, it[i]);   /* a span given up since (fork) */
+        else if (!hak_spans_return(&h->spans[c], sp, (uintptr_t)it[i], rel, &h->cnt))
+            hak_report_double("free()", it[i]);
+    }
+    inbox_take(h);
+    collect_class(h, c, 0, &h->cnt);
     hak_spin_unlock(&h->lock);
     memmove(it, it + n, keep * sizeof(void *));
     h->count[c] = keep;
@@ -210,79 +319,90 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
     HAK_CNT_INC(h->cnt.cls[c].flushes);
 }
 
-void hak_tiny_outbox_flush(hak_heap_t *h, int c)
-{
-    hak_spin_lock(&h->lock, &h->cnt);
-    give_back(h, c, h->outbox[c], h->nout[c]);
-    hak_spin_unlock(&h->lock);
-    h->nout[c] = 0;
-}
+/* ---- thread exit, fork, release ---- */
 
-void hak_tiny_free_direct(hak_span_t *sp, void *p)
+/* Give h's spans up (h->lock held): every span's pending frees are collected
+ * first (a freer between its push and its notify leaves them unqueued); an
+ * empty span is released, the others wait on the abandoned lists. */
+static void abandon_class(hak_heap_t *h, int c)
 {
-    for (;;) {
-        hak_heap_t *o = __atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE);
-        if (o) {
-            remote_push(o, sp->cls, p, p, 1, &hak_global_counters);
-            return;
+    hak_span_lists_t *l = &h->spans[c];
+    for (int list = HAK_LIST_AVAIL; list <= HAK_LIST_FULL; list++)
+        for (hak_span_t *sp = l->head[list], *next; sp; sp = next) {
+            next = sp->next;
+            if (__atomic_load_n(&sp->rhead, __ATOMIC_RELAXED))
+                span_collect(l, sp, &h->cnt);
         }
-        hak_lock(&abandoned_lock, &hak_global_counters);
-        if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE)) {
-            int ok = hak_spans_return(&abandoned[sp->cls], sp, (uintptr_t)p, &hak_global_counters);
-            uint64_t deadline;
-            if (hak_pass_due(&abandoned_next_pass, &deadline))
-                hak_spans_maintain(&abandoned[sp->cls], HAK_KNOB_GET(partial_release_pages), deadline,
-                                   &hak_global_counters);
-            abandoned_sync(sp->cls);
-            hak_unlock(&abandoned_lock);
-            if (!ok)
-                hak_report_double("free()", p);
-            return;
-        }
-        hak_unlock(&abandoned_lock);
-    }
-}
-
-static void abandon_list(hak_heap_t *h, hak_span_lists_t *l, hak_span_t *sp)
-{
-    while (sp) {
-        hak_span_t *next = sp->next;
-        hak_spans_remove(l, sp);
-        if (sp->used == 0) {
-            hak_span_free(sp, &h->cnt);
-        } else {
+    for (int list = HAK_LIST_AVAIL; list <= HAK_LIST_FULL; list++)
+        while (l->head[list]) {
+            hak_span_t *sp = l->head[list];
+            hak_spans_remove(l, sp);
+            if (sp->used == 0 && !__atomic_load_n(&sp->queued, __ATOMIC_ACQUIRE)) {
+                hak_span_free(sp, &h->cnt);
+                continue;
+            }
             hak_lock(&abandoned_lock, &h->cnt);
             __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
             sp->abandoned = 1;
-            abandoned_insert(sp);
+            hak_spans_insert(&abandoned[c], sp);
+            abandoned_sync(c);
             hak_unlock(&abandoned_lock);
+            /* frees pushed before the owner changed may be waiting unqueued */
+            if (__atomic_load_n(&sp->rhead, __ATOMIC_SEQ_CST))
+                span_notify(sp);
         }
-        sp = next;
-    }
 }
 
 void hak_tiny_retire(hak_heap_t *h)
 {
-    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
         if (h->count[c])
             hak_tiny_flush(h, c, 0);
-        if (h->nout[c])
-            hak_tiny_outbox_flush(h, c);
-    }
+    hak_tiny_outbox_flush_all(h);
     hak_spin_lock(&h->lock, &h->cnt);
-    for (int c = 0; c < HAK_TINY_CLASSES; c++) {
-        hak_span_lists_t *l = &h->spans[c];
-        drain(h, c);
-        for (int list = HAK_LIST_AVAIL; list <= HAK_LIST_FULL; list++)
-            abandon_list(h, l, l->head[list]);
-    }
+    collect_all(h, &h->cnt);
+    for (int c = 0; c < HAK_TINY_CLASSES; c++)
+        abandon_class(h, c);
     hak_spin_unlock(&h->lock);
+    /* out of use: spans queued on the inbox from now on are sent on by
+     * whoever queued them (span_notify), those queued so far by us */
+    __atomic_store_n(&h->live, 0, __ATOMIC_SEQ_CST);
+    inbox_reroute(&h->inbox);
+}
+
+static void reset_remote(hak_span_t *sp, void *arg)
+{
+    sp->queued = 0;
+    sp->pnext = NULL;
+}
+
+static void renotify(hak_span_t *sp, void *arg)
+{
+    if (sp->limit && sp->owner_mask && sp->rhead)
+        span_notify(sp);
+}
+
+/* In a forked child only this thread exists: a freer of the parent may have
+ * stopped between its push and its inbox push, so the queues are rebuilt from
+ * the spans' own lists, after hak_tiny_atfork_child_heap for every heap. */
+void hak_tiny_atfork_child_heap(hak_heap_t *h)
+{
+    h->inbox = NULL;
+    memset(h->watch, 0, sizeof h->watch);
+}
+
+void hak_tiny_atfork_child_spans(void)
+{
+    hak_segments_foreach_desc(reset_remote, NULL);
+    abandoned_inbox = NULL;
+    hak_segments_foreach_desc(renotify, NULL);
 }
 
 size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)
 {
     if (!hak_spin_try(&h->lock))
         return 0;
+    collect_all(h, cnt);
     size_t done = 0;
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
         done += hak_spans_release(&h->spans[c], empty_only, pages, deadline, cnt);
@@ -294,6 +414,7 @@ size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages, uint64_t deadl
 {
     size_t done = 0;
     hak_lock(&abandoned_lock, &hak_global_counters);
+    abandoned_take_inbox();
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         done += hak_spans_release(&abandoned[c], empty_only, pages, deadline, &hak_global_counters);
         abandoned_sync(c);

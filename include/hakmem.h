@@ -32,12 +32,15 @@ typedef struct hak_public_stats {
     unsigned long long lock_waits, lock_wait_ns, pages_released, slabs_adopted;
     unsigned long long bytes_held;  /* bytes of pages held from the OS (resident or not yet released) */
     unsigned long long bytes_live;  /* bytes in blocks handed out and not yet freed (block sizes) */
+    unsigned long long remote_backlog;  /* Tiny blocks freed by other threads, not yet back in their spans */
 } hak_public_stats_t;
 HAK_API void hak_get_stats(hak_public_stats_t *out);
 /* Print per-class and total statistics to stderr (what HAKMEM_STATS=1 prints at exit). */
 HAK_API void hak_print_stats(void);
 /* Return every free page the allocator can release now (empty spans, free pages
- * inside partly used spans, cached large mappings). Returns pages released. */
+ * inside partly used spans, cached large mappings), after collecting the
+ * frees other threads sent to every heap's spans and sending on the caller's
+ * own gathered remote frees.  Returns pages released. */
 HAK_API size_t hak_release_free_memory(void);
 
 #ifdef __cplusplus

@@ -66,6 +66,7 @@ typedef struct {
     unsigned long long allocs, frees, refills, flushes, remote_frees, drains;
     unsigned long long lock_waits, lock_wait_ns, pages_released, slabs_adopted;
     unsigned long long bytes_held, bytes_live;
+    unsigned long long remote_backlog;
 } hak_public_stats_t;
 /* Under LD_PRELOAD the hak_ stats entry points are found with dlsym. */
 static inline int t_get_stats(hak_public_stats_t *s)

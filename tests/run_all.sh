@@ -67,6 +67,12 @@ echo "== multi-threaded stress"
 for s in $STRESS; do t "stress.preload.$s" 180 prebin test_stress $s; done
 for s in $STRESS; do t "stress.hak.$s" 180 bin test_stress_hak $s; done
 
+echo "== remote frees to their spans"
+REMOTE="idle_release idle_reuse abandoned exit_unflushed fork_push owner full"
+for s in $REMOTE; do t "remote.preload.$s" 120 prebin test_remote $s; done
+for s in $REMOTE; do t "remote.hak.$s" 120 bin test_remote_hak $s; done
+for s in idle_release idle_reuse abandoned exit_unflushed owner; do TSAN_OPTIONS="halt_on_error=1 exitcode=66" t "tsan.remote.$s" 300 bin test_remote_tsan $s; done
+
 echo "== counters"
 for m in preload hak; do
     if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
@@ -102,6 +108,18 @@ if [ -f "$HERE/ace/Makefile" ]; then
     echo "== ACE tests"
     t "ace" 900 $MAKE --no-print-directory -C "$HERE/ace" run
 fi
+# the seed's A/B binary links libhakmem.a, which nothing of ACE is referenced
+# from: ACE must still be in it and start (it hooks itself into the core)
+ace_static() {
+    local out
+    out=$(cd "$ROOT" && HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_LOG_LEVEL=1 HAKMEM_ACE_FAST_INTERVAL_MS=20 \
+          HAKMEM_ACE_SLOW_INTERVAL_MS=200 ./bench_fragment_stress_hakx quick 2>&1 >/dev/null)
+    echo "$out" | tail -5
+    echo "$out" | grep -q '^\[ACE\] ' || { echo "FAIL: no [ACE] line from ./bench_fragment_stress_hakx"; return 1; }
+}
+export -f ace_static
+export ROOT
+[ -x "$ROOT/bench_fragment_stress_hakx" ] && t "ace.static_hakx" 300 ace_static
 if [ -f "$ROOT/benchmarks/Makefile" ] && grep -q '^selftest:' "$ROOT/benchmarks/Makefile"; then
     echo "== benchmark selftest"
     t "benchmarks.selftest" 900 $MAKE --no-print-directory -C "$ROOT/benchmarks" selftest

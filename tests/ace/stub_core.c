@@ -12,6 +12,7 @@
 
 hak_knobs_t hak_knobs, hak_knobs_static;
 hak_counters_t hak_global_counters;
+void (*hak_refill_hook)(void);
 const uint32_t hak_class_size[HAK_NCLASS] = {
     16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
     1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384,
