@@ -11,6 +11,7 @@
 #include "hakmem_ace_scavenge.h"
 #include "hakmem_knobs.h"
 #include "hakmem_release.h"
+#include "hakmem_options.h"
 #include "hakmem_os.h"
 
 #include <string.h>
@@ -52,21 +53,16 @@ static const char *reason_text(int kind, int r)
 /* ------------------------------------------------------------- config */
 static void read_config(ace_config_t *cfg)
 {
-    double v;
     ace_config_default(cfg);
-    v = ace_env_double("HAKMEM_ACE_FAST_INTERVAL_MS", 500);
-    if (v < 1) v = 1;
-    cfg->fast_interval_ns = (uint64_t)(v * 1e6);
-    v = ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_S", 30);
-    cfg->slow_interval_ns = (uint64_t)(v * 1e9);
-    if (hak_env("HAKMEM_ACE_SLOW_INTERVAL_MS"))
-        cfg->slow_interval_ns = (uint64_t)(ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_MS", 30000) * 1e6);
+    cfg->fast_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_FAST_INTERVAL_MS) * 1e6);
+    cfg->slow_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLOW_INTERVAL_S) * 1e9);
+    if (hak_option_set(HAK_OPT_ACE_SLOW_INTERVAL_MS))
+        cfg->slow_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLOW_INTERVAL_MS) * 1e6);
     if (cfg->slow_interval_ns < cfg->fast_interval_ns) cfg->slow_interval_ns = cfg->fast_interval_ns;
-    cfg->max_p99_ns = ace_env_u64("HAKMEM_ACE_MAX_P99_LAT_NS", 10000000ull);
-    cfg->max_rss_bytes = (uint64_t)(ace_env_double("HAKMEM_ACE_MAX_RSS_MB", 16384) * 1048576.0);
-    cfg->max_cpu_percent = ace_env_double("HAKMEM_ACE_MAX_CPU_PERCENT", 5);
-    cfg->hold_ticks = (uint32_t)ace_env_u64("HAKMEM_ACE_HOLD_TICKS", cfg->hold_ticks);
-    if (cfg->hold_ticks < 2) cfg->hold_ticks = 2;
+    cfg->max_p99_ns = hak_option_u64(HAK_OPT_ACE_MAX_P99_LAT_NS);
+    cfg->max_rss_bytes = (uint64_t)(hak_option_double(HAK_OPT_ACE_MAX_RSS_MB) * 1048576.0);
+    cfg->max_cpu_percent = hak_option_double(HAK_OPT_ACE_MAX_CPU_PERCENT);
+    cfg->hold_ticks = (uint32_t)hak_option_u64(HAK_OPT_ACE_HOLD_TICKS);
     /* a release pass never takes more than a quarter of a fast tick, nor more
      * than 70 % of ACE's CPU allowance per tick (so releasing every tick, as
      * the idle scavenge does, cannot trip the CPU valve by itself) */
@@ -81,11 +77,11 @@ static void read_config(ace_config_t *cfg)
 /* -------------------------------------------------------------- trace */
 static void trace_open(void)
 {
-    const char *p = hak_env("HAKMEM_ACE_TRACE");
+    const char *p = hak_option_str(HAK_OPT_ACE_TRACE);
     static int first_pid;
     hak_buf_t path, b;
     int fd;
-    if (!p || !*p || strlen(p) > 400) return;
+    if (!p) return;
     /* in a forked child: <path>.<pid>, so the parent's trace is not clobbered */
     if (!first_pid) first_pid = hak_os_getpid();
     hak_buf_reset(&path);
@@ -396,7 +392,7 @@ static void *ace_main(void *arg)
     (void)arg;
 
     read_config(&cfg);
-    ace_log_level = (int)ace_env_u64("HAKMEM_ACE_LOG_LEVEL", 0);
+    ace_log_level = (int)hak_option_u64(HAK_OPT_ACE_LOG_LEVEL);
     ace_collector_init(&ace_col);
     ace_state_init(&ace_st, &cfg, &hak_knobs_static);
     trace_open();
@@ -485,14 +481,17 @@ void hak_ace_maybe_start(void)
     int s = __atomic_load_n(&ace_flag, __ATOMIC_ACQUIRE);
     int expect = ACE_UNKNOWN;
     if (__builtin_expect(s != ACE_UNKNOWN, 1)) return;
-    if (ace_env_u64("HAKMEM_ACE_ENABLED", 0) == 0) {
-        __atomic_compare_exchange_n(&ace_flag, &expect, ACE_OFF, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        return;
-    }
-    /* re-entry guard: pthread_create allocates, and the new thread's first
+    /* one thread gets past here: it reads ACE's options (the environment as
+     * it is now; again in a forked child) and starts the thread.  Re-entry
+     * guard too: pthread_create allocates, and the new thread's first
      * allocation comes back here; both see ACE_STARTING and return */
     if (!__atomic_compare_exchange_n(&ace_flag, &expect, ACE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
+    hak_options_parse(HAK_OPT_ACE);
+    if (!hak_option_u64(HAK_OPT_ACE_ENABLED)) {
+        __atomic_store_n(&ace_flag, ACE_OFF, __ATOMIC_RELEASE);
+        return;
+    }
     if (hak_os_spawn_detached(ace_main, NULL, 256 * 1024) != 0) {
         __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE);
     } else {

@@ -8,23 +8,6 @@
 
 #include <string.h>
 
-/* ------------------------------------------------------------- env */
-uint64_t ace_env_u64(const char *name, uint64_t dflt)
-{
-    int ok;
-    const char *s = hak_env(name);
-    uint64_t v = s ? hak_parse_u64(s, NULL, &ok) : 0;
-    return s && ok ? v : dflt;
-}
-
-double ace_env_double(const char *name, double dflt)
-{
-    int ok;
-    const char *s = hak_env(name);
-    double v = s ? hak_parse_double(s, NULL, &ok) : 0;
-    return s && ok ? v : dflt;
-}
-
 /* ----------------------------------------------------------- percentile */
 uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *s, int pct)
 {

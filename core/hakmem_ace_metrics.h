@@ -89,8 +89,4 @@ void ace_collector_close(ace_collector_t *c);
 /* Percentile (0..100) of a small array; sorts a copy into scratch. */
 uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *scratch, int pct);
 
-/* ---- environment (until the options table reads it) ---- */
-uint64_t ace_env_u64(const char *name, uint64_t dflt); /* decimal integer */
-double   ace_env_double(const char *name, double dflt);/* decimal, optional fraction */
-
 #endif
