@@ -196,9 +196,52 @@ static int knob_fixed(const ace_move_t *mv)
     }
 }
 
+static void set_knob(const ace_move_t *mv)
+{
+    switch (mv->kind) {
+    case ACE_K_TLS_CAP: HAK_KNOB_SET(tls_cap[mv->cls], mv->to); break;
+    case ACE_K_DRAIN:   HAK_KNOB_SET(drain_threshold[mv->cls], mv->to); break;
+    case ACE_K_BUNDLE:  HAK_KNOB_SET(bundle_width, mv->to); break;
+    case ACE_K_PARTIAL: HAK_KNOB_SET(partial_release_pages, mv->to); break;
+    default:            HAK_KNOB_SET(diet_permille, mv->to); break;
+    }
+}
+
+/* "[ACE] Drain threshold[3]: 128 → 64 (high backlog, backlog=472)" */
+static void log_move(const ace_metrics_t *m, const ace_move_t *mv)
+{
+    static const char *title[] = {
+        [ACE_K_TLS_CAP] = "Adjusting TLS cap", [ACE_K_DRAIN] = "Drain threshold", [ACE_K_BUNDLE] = "Bundle width",
+        [ACE_K_PARTIAL] = "Partial release pages", [ACE_K_DIET] = "Diet factor"
+    };
+    hak_buf_t b;
+    log_begin(&b);
+    hak_put_str(&b, title[mv->kind]);
+    if (mv->kind == ACE_K_TLS_CAP || mv->kind == ACE_K_DRAIN) {
+        hak_put_ch(&b, '['); hak_put_u64(&b, (uint64_t)mv->cls); hak_put_ch(&b, ']');
+    }
+    hak_put_str(&b, ": ");
+    if (mv->kind == ACE_K_DIET) { put_diet(&b, mv->from); hak_put_str(&b, " → "); put_diet(&b, mv->to); }
+    else { hak_put_u64(&b, mv->from); hak_put_str(&b, " → "); hak_put_u64(&b, mv->to); }
+    hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
+    if (mv->kind == ACE_K_TLS_CAP) {
+        hak_put_str(&b, ", group "); hak_put_str(&b, ace_group_name(ACE_G_CAP0 + ace_cap_band(mv->cls)));
+    } else if (mv->kind == ACE_K_DRAIN && mv->reason == ACE_R_BACKLOG) {
+        hak_put_str(&b, ", backlog="); hak_put_u64(&b, m->backlog[mv->cls]);
+    } else if (mv->kind == ACE_K_BUNDLE && mv->reason == ACE_R_LOCKS) {
+        hak_put_str(&b, ", lock wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 2); hak_put_ch(&b, '%');
+    } else if (mv->kind == ACE_K_DIET) {
+        if (m->llc_valid) { hak_put_str(&b, ", llc_miss="); hak_put_fix(&b, m->llc_miss_rate, 2); }
+        else { hak_put_str(&b, ", llc_miss=n/a llc_proxy="); hak_put_fix(&b, m->llc_proxy, 2); }
+    }
+    hak_put_ch(&b, ')');
+    log_end(&b);
+}
+
 /* Apply the moves with HAK_KNOB_SET (fixed knobs skipped) and log them.
  * Per-class lines are printed at level 1 for classes with traffic this tick
- * (the ones a reader cares about), at level 2 for all. */
+ * (the ones a reader cares about), at level 2 for all; backlog drain moves
+ * and their restores at level 1 always. */
 static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
 {
     uint32_t i, eff_before[HAK_NCLASS];
@@ -209,66 +252,11 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
         const ace_move_t *mv = &o->mv[i];
         int show = ace_log_level >= 2 || (ace_log_level >= 1 && (mv->cls < 0 || m->allocs[mv->cls] > 0));
         if (knob_fixed(mv)) continue;
-        switch (mv->kind) {
-        case ACE_K_TLS_CAP:
-            HAK_KNOB_SET(tls_cap[mv->cls], mv->to);
-            if (show) {
-                log_begin(&b);
-                hak_put_str(&b, "Adjusting TLS cap["); hak_put_u64(&b, (uint64_t)mv->cls);
-                hak_put_str(&b, "]: "); hak_put_u64(&b, mv->from); hak_put_str(&b, " → ");
-                hak_put_u64(&b, mv->to); hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
-                hak_put_str(&b, ", group "); hak_put_str(&b, ace_group_name(ACE_G_CAP0 + ace_cap_band(mv->cls)));
-                hak_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_DRAIN:
-            HAK_KNOB_SET(drain_threshold[mv->cls], mv->to);
-            if (show || (ace_log_level >= 1 && (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE))) {
-                log_begin(&b);
-                hak_put_str(&b, "Drain threshold["); hak_put_u64(&b, (uint64_t)mv->cls);
-                hak_put_str(&b, "]: "); hak_put_u64(&b, mv->from); hak_put_str(&b, " → ");
-                hak_put_u64(&b, mv->to); hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (mv->reason == ACE_R_BACKLOG) { hak_put_str(&b, ", backlog="); hak_put_u64(&b, m->backlog[mv->cls]); }
-                hak_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_BUNDLE:
-            HAK_KNOB_SET(bundle_width, mv->to);
-            if (show) {
-                log_begin(&b);
-                hak_put_str(&b, "Bundle width: "); hak_put_u64(&b, mv->from); hak_put_str(&b, " → ");
-                hak_put_u64(&b, mv->to); hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (mv->reason == ACE_R_LOCKS) { hak_put_str(&b, ", lock wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 2); hak_put_ch(&b, '%'); }
-                hak_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_PARTIAL:
-            HAK_KNOB_SET(partial_release_pages, mv->to);
-            if (show) {
-                log_begin(&b);
-                hak_put_str(&b, "Partial release pages: "); hak_put_u64(&b, mv->from); hak_put_str(&b, " → ");
-                hak_put_u64(&b, mv->to); hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
-                hak_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_DIET:
-            HAK_KNOB_SET(diet_permille, mv->to);
-            diet_moved = 1;
-            if (show) {
-                log_begin(&b);
-                hak_put_str(&b, "Diet factor: "); put_diet(&b, mv->from); hak_put_str(&b, " → ");
-                put_diet(&b, mv->to); hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (m->llc_valid) { hak_put_str(&b, ", llc_miss="); hak_put_fix(&b, m->llc_miss_rate, 2); }
-                else { hak_put_str(&b, ", llc_miss=n/a llc_proxy="); hak_put_fix(&b, m->llc_proxy, 2); }
-                hak_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        }
+        set_knob(mv);
+        diet_moved |= mv->kind == ACE_K_DIET;
+        if (show || (ace_log_level >= 1 && mv->kind == ACE_K_DRAIN &&
+                     (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE)))
+            log_move(m, mv);
     }
     /* the diet's effect on the busy classes, in the seed's form */
     if (diet_moved && ace_log_level >= 1) {

@@ -136,26 +136,17 @@ static int in_range(const hak_option_t *o, double *x)
     return 1;
 }
 
-static int parse_int(const hak_option_t *o, const char *s, uint64_t *out)
+/* INT and FLAG: an exact integer into v->u; REAL: a number into v->d */
+static int parse_number(const hak_option_t *o, const char *s, opt_val_t *v)
 {
     int ok;
     const char *end;
-    uint64_t v = hak_parse_u64(s, &end, &ok);
-    double x = (double)v;
+    uint64_t u = 0;
+    double x = o->type == HAK_OPT_REAL ? hak_parse_double(s, &end, &ok) : (double)(u = hak_parse_u64(s, &end, &ok));
     if (!ok || *end || !in_range(o, &x))
         return 0;
-    *out = x == (double)v ? v : (uint64_t)x;   /* exact unless clamped */
-    return 1;
-}
-
-static int parse_real(const hak_option_t *o, const char *s, double *out)
-{
-    int ok;
-    const char *end;
-    double x = hak_parse_double(s, &end, &ok);
-    if (!ok || *end || !in_range(o, &x))
-        return 0;
-    *out = x;
+    v->d = x;
+    v->u = x == (double)u ? u : (uint64_t)x;   /* exact unless clamped */
     return 1;
 }
 
@@ -169,12 +160,12 @@ static void parse_per_class(int id, const char *s)
     int ok;
     hak_parse_u64(s, &end, &ok);
     if (ok && *end == 0) {
-        if (!parse_int(o, s, &v)) {
+        if (!parse_number(o, s, &val[id])) {
             report(id, s, 0);
             return;
         }
         for (int c = 0; c < HAK_NCLASS; c++) {
-            cls_val[id][c] = (uint32_t)v;
+            cls_val[id][c] = (uint32_t)val[id].u;
             cls_set[id][c] = 1;
         }
         val[id].set = 1;
@@ -222,11 +213,8 @@ static void parse_one(int id)
         v->set = strlen(s) <= (size_t)o->hi;
         v->s = v->set ? s : NULL;
         break;
-    case HAK_OPT_REAL:
-        v->set = (uint8_t)parse_real(o, s, &v->d);
-        break;
-    default:   /* FLAG (0..1, clamped: non-zero is on), INT */
-        v->set = (uint8_t)parse_int(o, s, &v->u);
+    default:   /* FLAG (0..1, clamped: non-zero is on), INT, REAL */
+        v->set = (uint8_t)parse_number(o, s, v);
         break;
     }
     if (!v->set)
