@@ -104,10 +104,13 @@ static inline uint64_t lat_now(const ace_collector_t *c)
     return c->tsc_per_ns > 0 ? ace_tsc() : hak_now_ns();
 }
 
-static uint64_t lat_to_ns(const ace_collector_t *c, uint64_t d)
+/* A timed interval of `batch` operations (timer units, timer cost included)
+ * -> ns per operation, rounded. */
+static uint64_t lat_to_ns(const ace_collector_t *c, uint64_t d, int batch)
 {
     d = d > c->timer_cost ? d - c->timer_cost : 0;
-    return c->tsc_per_ns > 0 ? (uint64_t)((double)d / c->tsc_per_ns + 0.5) : d;
+    double ns = c->tsc_per_ns > 0 ? (double)d / c->tsc_per_ns : (double)d;
+    return (uint64_t)(ns / batch + 0.5);
 }
 
 static void calibrate_timer(ace_collector_t *c)
@@ -131,12 +134,16 @@ static void calibrate_timer(ace_collector_t *c)
     c->timer_cost_ns = c->tsc_per_ns > 0 ? (uint64_t)((double)c->timer_cost / c->tsc_per_ns + 0.5) : c->timer_cost;
 }
 
-static void lat_push(ace_collector_t *c, uint64_t v)
+/* the last `cap` samples, oldest overwritten */
+static void ring_push(uint64_t *ring, uint32_t *pos, uint32_t *n, uint32_t cap, uint64_t v)
 {
-    c->lat[c->lat_pos] = v;
-    c->lat_pos = (c->lat_pos + 1) % ACE_LAT_WINDOW;
-    if (c->lat_n < ACE_LAT_WINDOW) c->lat_n++;
+    ring[*pos] = v;
+    *pos = (*pos + 1) % cap;
+    if (*n < cap) (*n)++;
 }
+
+static void lat_push(ace_collector_t *c, uint64_t v) { ring_push(c->lat, &c->lat_pos, &c->lat_n, ACE_LAT_WINDOW, v); }
+static void med_push(ace_collector_t *c, uint64_t v) { ring_push(c->med, &c->med_pos, &c->med_n, ACE_MED_WINDOW, v); }
 
 /* Two bursts of `batch` mallocs then `batch` frees of one size:
  *  - the first times every operation on its own: the tail (p99) window;
@@ -146,21 +153,6 @@ static void lat_push(ace_collector_t *c, uint64_t v)
  *    (p50) window.  A fast-path operation is shorter than the timer's
  *    resolution here (rdtscp ticks in steps of ~10 ns in this VM), so only a
  *    batch mean resolves it. */
-static void med_push(ace_collector_t *c, uint64_t v)
-{
-    c->med[c->med_pos] = v;
-    c->med_pos = (c->med_pos + 1) % ACE_MED_WINDOW;
-    if (c->med_n < ACE_MED_WINDOW) c->med_n++;
-}
-
-static uint64_t batch_mean_ns(const ace_collector_t *c, uint64_t d, int batch)
-{
-    double ns;
-    d = d > c->timer_cost ? d - c->timer_cost : 0;
-    ns = c->tsc_per_ns > 0 ? (double)d / c->tsc_per_ns : (double)d;
-    return (uint64_t)(ns / batch + 0.5);
-}
-
 static void sample_size(ace_collector_t *c, size_t size, int batch)
 {
     void *p[32];
@@ -170,22 +162,22 @@ static void sample_size(ace_collector_t *c, size_t size, int batch)
         t0 = lat_now(c);
         p[i] = hak_malloc(size);
         t1 = lat_now(c);
-        lat_push(c, lat_to_ns(c, t1 - t0));
+        lat_push(c, lat_to_ns(c, t1 - t0, 1));
         if (p[i]) *(volatile char *)p[i] = 1;
     }
     for (i = batch - 1; i >= 0; i--) {
         t0 = lat_now(c);
         hak_free(p[i]);
         t1 = lat_now(c);
-        lat_push(c, lat_to_ns(c, t1 - t0));
+        lat_push(c, lat_to_ns(c, t1 - t0, 1));
     }
     t0 = lat_now(c);
     for (i = 0; i < batch; i++) p[i] = hak_malloc(size);
     t1 = lat_now(c);
     for (i = batch - 1; i >= 0; i--) hak_free(p[i]);
     t2 = lat_now(c);
-    med_push(c, batch_mean_ns(c, t1 - t0, batch));
-    med_push(c, batch_mean_ns(c, t2 - t1, batch));
+    med_push(c, lat_to_ns(c, t1 - t0, batch));
+    med_push(c, lat_to_ns(c, t2 - t1, batch));
     c->own_ops += 4u * (uint64_t)batch;
 }
 
