@@ -1,10 +1,12 @@
 /* ACE thread and lifecycle (implements hakmem_ace.h): configuration from the
- * environment, the observe -> decide -> apply loop, logging, the trace CSV,
- * the safety valves' shutdown, and fork.  DESIGN.md §2, docs/ACE.md.
+ * options table (hakmem_options.h), the observe -> decide -> apply loop,
+ * logging, the trace CSV, the safety valves' shutdown, and fork.  DESIGN.md
+ * §2, docs/ACE.md.  Every OS contact goes through hakmem_os.h.
  *
- * Nothing here calls the malloc family except through pthread_create (made
- * outside every allocator lock, re-entry guarded) and ACE's own latency
- * samples (hak_malloc/hak_free from ACE's thread, like any other thread). */
+ * Nothing here calls the malloc family except through hak_os_spawn_detached
+ * (pthread_create: made outside every allocator lock, re-entry guarded) and
+ * ACE's own latency samples (hak_malloc/hak_free from ACE's thread, like any
+ * other thread). */
 #include "hakmem_ace.h"
 #include "hakmem_ace_controller.h"
 #include "hakmem_ace_metrics.h"
