@@ -1,11 +1,12 @@
 /* ACE thread and lifecycle (implements hakmem_ace.h): configuration from the
- * environment, the observe -> decide -> apply loop, logging, the trace CSV,
- * the safety valves' shutdown, and fork.  DESIGN.md §2, docs/ACE.md.
+ * options table (hakmem_options.h), the observe -> decide -> apply loop,
+ * logging, the trace CSV, the safety valves' shutdown, and fork.  DESIGN.md
+ * §2, docs/ACE.md.  Every OS contact goes through hakmem_os.h.
  *
- * Nothing here calls the malloc family except through pthread_create (made
- * outside every allocator lock, re-entry guarded) and ACE's own latency
- * samples (hak_malloc/hak_free from ACE's thread, like any other thread). */
-#define _GNU_SOURCE
+ * Nothing here calls the malloc family except through hak_os_spawn_detached
+ * (pthread_create: made outside every allocator lock, re-entry guarded) and
+ * ACE's own latency samples (hak_malloc/hak_free from ACE's thread, like any
+ * other thread). */
 #include "hakmem_ace.h"
 #include "hakmem_heap.h"
 #include "hakmem_ace_controller.h"
@@ -13,14 +14,10 @@
 #include "hakmem_ace_scavenge.h"
 #include "hakmem_knobs.h"
 #include "hakmem_release.h"
+#include "hakmem_options.h"
+#include "hakmem_os.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/syscall.h>
 
 enum { ACE_UNKNOWN = 0, ACE_OFF, ACE_STARTING, ACE_RUNNING, ACE_STOPPED };
 #define ACE_ALL_PAGES 0xffffffffu   /* pages_per_span meaning "every free page" */
@@ -34,12 +31,12 @@ static ace_metrics_t ace_m;
 static ace_moves_t ace_out;
 
 /* ------------------------------------------------------------ logging */
-static void log_begin(ace_buf_t *b) { ace_buf_reset(b); ace_put_str(b, "[ACE] "); }
-static void log_end(ace_buf_t *b) { ace_put_ch(b, '\n'); ace_buf_write(2, b); }
+static void log_begin(hak_buf_t *b) { hak_buf_reset(b); hak_put_str(b, "[ACE] "); }
+static void log_end(hak_buf_t *b) { hak_put_ch(b, '\n'); hak_buf_write(2, b); }
 
-static void put_diet(ace_buf_t *b, uint32_t permille)
+static void put_diet(hak_buf_t *b, uint32_t permille)
 {
-    ace_put_fix(b, permille / 1000.0, permille % 10 ? 3 : 2);
+    hak_put_fix(b, permille / 1000.0, permille % 10 ? 3 : 2);
 }
 
 static const char *reason_text(int kind, int r)
@@ -59,21 +56,16 @@ static const char *reason_text(int kind, int r)
 /* ------------------------------------------------------------- config */
 static void read_config(ace_config_t *cfg)
 {
-    double v;
     ace_config_default(cfg);
-    v = ace_env_double("HAKMEM_ACE_FAST_INTERVAL_MS", 500);
-    if (v < 1) v = 1;
-    cfg->fast_interval_ns = (uint64_t)(v * 1e6);
-    v = ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_S", 30);
-    cfg->slow_interval_ns = (uint64_t)(v * 1e9);
-    if (ace_env("HAKMEM_ACE_SLOW_INTERVAL_MS"))
-        cfg->slow_interval_ns = (uint64_t)(ace_env_double("HAKMEM_ACE_SLOW_INTERVAL_MS", 30000) * 1e6);
+    cfg->fast_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_FAST_INTERVAL_MS) * 1e6);
+    cfg->slow_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLOW_INTERVAL_S) * 1e9);
+    if (hak_option_set(HAK_OPT_ACE_SLOW_INTERVAL_MS))
+        cfg->slow_interval_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLOW_INTERVAL_MS) * 1e6);
     if (cfg->slow_interval_ns < cfg->fast_interval_ns) cfg->slow_interval_ns = cfg->fast_interval_ns;
-    cfg->max_p99_ns = ace_env_u64("HAKMEM_ACE_MAX_P99_LAT_NS", 10000000ull);
-    cfg->max_rss_bytes = (uint64_t)(ace_env_double("HAKMEM_ACE_MAX_RSS_MB", 16384) * 1048576.0);
-    cfg->max_cpu_percent = ace_env_double("HAKMEM_ACE_MAX_CPU_PERCENT", 5);
-    cfg->hold_ticks = (uint32_t)ace_env_u64("HAKMEM_ACE_HOLD_TICKS", cfg->hold_ticks);
-    if (cfg->hold_ticks < 2) cfg->hold_ticks = 2;
+    cfg->max_p99_ns = hak_option_u64(HAK_OPT_ACE_MAX_P99_LAT_NS);
+    cfg->max_rss_bytes = (uint64_t)(hak_option_double(HAK_OPT_ACE_MAX_RSS_MB) * 1048576.0);
+    cfg->max_cpu_percent = hak_option_double(HAK_OPT_ACE_MAX_CPU_PERCENT);
+    cfg->hold_ticks = (uint32_t)hak_option_u64(HAK_OPT_ACE_HOLD_TICKS);
     /* a release pass never takes more than a quarter of a fast tick, nor more
      * than 70 % of ACE's CPU allowance per tick (so releasing every tick, as
      * the idle scavenge does, cannot trip the CPU valve by itself) */
@@ -88,48 +80,40 @@ static void read_config(ace_config_t *cfg)
 /* -------------------------------------------------------------- trace */
 static void trace_open(void)
 {
-    const char *p = ace_env("HAKMEM_ACE_TRACE");
-    char path[512];
-    size_t n;
-    ace_buf_t b;
-    if (!p || !*p) return;
-    n = strlen(p);
-    if (n > 400) return;
-    memcpy(path, p, n + 1);
-    {
-        /* in a forked child: <path>.<pid>, so the parent's trace is not clobbered */
-        static pid_t first_pid;
-        if (!first_pid) first_pid = getpid();
-        if (getpid() != first_pid) {
-            ace_buf_t t;
-            ace_buf_reset(&t);
-            ace_put_str(&t, p);
-            ace_put_ch(&t, '.');
-            ace_put_u64(&t, (uint64_t)getpid());
-            if (t.n >= sizeof path) return;
-            memcpy(path, t.b, t.n);
-            path[t.n] = 0;
-        }
+    const char *p = hak_option_str(HAK_OPT_ACE_TRACE);
+    static int first_pid;
+    hak_buf_t path, b;
+    int fd;
+    if (!p) return;
+    /* in a forked child: <path>.<pid>, so the parent's trace is not clobbered */
+    if (!first_pid) first_pid = hak_os_getpid();
+    hak_buf_reset(&path);
+    hak_put_str(&path, p);
+    if (hak_os_getpid() != first_pid) {
+        hak_put_ch(&path, '.');
+        hak_put_u64(&path, (uint64_t)hak_os_getpid());
     }
-    ace_trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (ace_trace_fd < 0) {
+    hak_put_ch(&path, 0);
+    fd = hak_os_open_write(path.b);
+    if (fd < 0) {
         if (ace_log_level >= 1) {
             log_begin(&b);
-            ace_put_str(&b, "cannot open trace file ");
-            ace_put_str(&b, path);
-            ace_put_str(&b, " (errno=");
-            ace_put_u64(&b, (uint64_t)errno);
-            ace_put_ch(&b, ')');
+            hak_put_str(&b, "cannot open trace file ");
+            hak_put_str(&b, path.b);
+            hak_put_str(&b, " (errno=");
+            hak_put_u64(&b, (uint64_t)-fd);
+            hak_put_ch(&b, ')');
             log_end(&b);
         }
         return;
     }
-    ace_buf_reset(&b);
-    ace_put_str(&b, "t_s,tick,slow,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
+    ace_trace_fd = fd;
+    hak_buf_reset(&b);
+    hak_put_str(&b, "t_s,tick,slow,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
                     "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,pressure,idle,"
                     "group,arm,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
                     "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop,cpu_ms\n");
-    ace_buf_write(ace_trace_fd, &b);
+    hak_buf_write(ace_trace_fd, &b);
 }
 
 static int first_class_of_band(int band)
@@ -148,7 +132,7 @@ static int top_class(const ace_metrics_t *m)
 static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
                       uint64_t scav_pages, uint64_t scav_ns)
 {
-    ace_buf_t b;
+    hak_buf_t b;
     uint32_t dmin = 0xffffffffu;
     int c, top = top_class(m);
     if (ace_trace_fd < 0) return;
@@ -156,51 +140,51 @@ static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
         uint32_t d = HAK_KNOB_GET(drain_threshold[c]);
         if (d < dmin) dmin = d;
     }
-    ace_buf_reset(&b);
-    ace_put_fix(&b, (double)(m->t_ns - t0) / 1e9, 3); ace_put_ch(&b, ',');
-    ace_put_u64(&b, m->tick); ace_put_ch(&b, ',');
-    ace_put_u64(&b, (uint64_t)m->slow); ace_put_ch(&b, ',');
-    ace_put_fix(&b, m->ops_per_s, 0); ace_put_ch(&b, ',');
-    if (m->llc_valid) ace_put_fix(&b, m->llc_miss_rate, 4); else ace_put_str(&b, "n/a");
-    ace_put_ch(&b, ',');
-    ace_put_fix(&b, m->llc_proxy, 4); ace_put_ch(&b, ',');
-    ace_put_fix(&b, m->lock_wait_frac, 5); ace_put_ch(&b, ',');
-    ace_put_u64(&b, m->backlog_total); ace_put_ch(&b, ',');
-    ace_put_u64(&b, m->p50_ns); ace_put_ch(&b, ',');
-    ace_put_u64(&b, m->p99_ns); ace_put_ch(&b, ',');
-    ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 2); ace_put_ch(&b, ',');
-    ace_put_fix(&b, m->frag, 3); ace_put_ch(&b, ',');
-    ace_put_u64(&b, m->partial_spans); ace_put_ch(&b, ',');
-    ace_put_fix(&b, m->cpu_percent < 0 ? 0 : m->cpu_percent, 3); ace_put_ch(&b, ',');
+    hak_buf_reset(&b);
+    hak_put_fix(&b, (double)(m->t_ns - t0) / 1e9, 3); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->tick); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)m->slow); hak_put_ch(&b, ',');
+    hak_put_fix(&b, m->ops_per_s, 0); hak_put_ch(&b, ',');
+    if (m->llc_valid) hak_put_fix(&b, m->llc_miss_rate, 4); else hak_put_str(&b, "n/a");
+    hak_put_ch(&b, ',');
+    hak_put_fix(&b, m->llc_proxy, 4); hak_put_ch(&b, ',');
+    hak_put_fix(&b, m->lock_wait_frac, 5); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->backlog_total); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->p50_ns); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->p99_ns); hak_put_ch(&b, ',');
+    hak_put_fix(&b, (double)m->rss_bytes / 1048576.0, 2); hak_put_ch(&b, ',');
+    hak_put_fix(&b, m->frag, 3); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->partial_spans); hak_put_ch(&b, ',');
+    hak_put_fix(&b, m->cpu_percent < 0 ? 0 : m->cpu_percent, 3); hak_put_ch(&b, ',');
     if (o->reward_valid) {
-        ace_put_fix(&b, o->reward, 4); ace_put_ch(&b, ',');
-        ace_put_fix(&b, o->t_term, 4); ace_put_ch(&b, ',');
-        ace_put_fix(&b, o->m_term, 4); ace_put_ch(&b, ',');
-        ace_put_fix(&b, o->l_term, 4); ace_put_ch(&b, ',');
-        ace_put_fix(&b, o->f_term, 4); ace_put_ch(&b, ',');
-    } else ace_put_str(&b, ",,,,,");
-    ace_put_u64(&b, (uint64_t)o->pressure); ace_put_ch(&b, ',');
-    ace_put_u64(&b, (uint64_t)o->idle); ace_put_ch(&b, ',');
-    ace_put_str(&b, o->explore_group >= 0 ? ace_group_name(o->explore_group) : ""); ace_put_ch(&b, ',');
-    ace_put_i64(&b, o->explore_arm); ace_put_ch(&b, ',');
+        hak_put_fix(&b, o->reward, 4); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->t_term, 4); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->m_term, 4); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->l_term, 4); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->f_term, 4); hak_put_ch(&b, ',');
+    } else hak_put_str(&b, ",,,,,");
+    hak_put_u64(&b, (uint64_t)o->pressure); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)o->idle); hak_put_ch(&b, ',');
+    hak_put_str(&b, o->explore_group >= 0 ? ace_group_name(o->explore_group) : ""); hak_put_ch(&b, ',');
+    hak_put_i64(&b, o->explore_arm); hak_put_ch(&b, ',');
     for (c = 0; c < ACE_CAP_BANDS; c++) {
-        ace_put_u64(&b, HAK_KNOB_GET(tls_cap[first_class_of_band(c)])); ace_put_ch(&b, ',');
+        hak_put_u64(&b, HAK_KNOB_GET(tls_cap[first_class_of_band(c)])); hak_put_ch(&b, ',');
     }
-    ace_put_u64(&b, hak_knobs_effective_cap(top)); ace_put_ch(&b, ',');
-    ace_put_u64(&b, (uint64_t)top); ace_put_ch(&b, ',');
-    ace_put_u64(&b, HAK_KNOB_GET(drain_threshold[0])); ace_put_ch(&b, ',');
-    ace_put_u64(&b, HAK_KNOB_GET(drain_threshold[8])); ace_put_ch(&b, ',');
-    ace_put_u64(&b, dmin); ace_put_ch(&b, ',');
-    ace_put_u64(&b, HAK_KNOB_GET(bundle_width)); ace_put_ch(&b, ',');
-    ace_put_u64(&b, HAK_KNOB_GET(partial_release_pages)); ace_put_ch(&b, ',');
-    ace_put_fix(&b, HAK_KNOB_GET(diet_permille) / 1000.0, 3); ace_put_ch(&b, ',');
-    ace_put_u64(&b, scav_pages); ace_put_ch(&b, ',');
-    ace_put_u64(&b, scav_ns / 1000); ace_put_ch(&b, ',');
-    ace_put_u64(&b, o->n); ace_put_ch(&b, ',');
-    ace_put_u64(&b, (uint64_t)o->stop); ace_put_ch(&b, ',');
-    ace_put_fix(&b, (double)m->cpu_total_ns / 1e6, 3);
-    ace_put_ch(&b, '\n');
-    ace_buf_write(ace_trace_fd, &b);
+    hak_put_u64(&b, hak_knobs_effective_cap(top)); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)top); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(drain_threshold[0])); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(drain_threshold[8])); hak_put_ch(&b, ',');
+    hak_put_u64(&b, dmin); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(bundle_width)); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(partial_release_pages)); hak_put_ch(&b, ',');
+    hak_put_fix(&b, HAK_KNOB_GET(diet_permille) / 1000.0, 3); hak_put_ch(&b, ',');
+    hak_put_u64(&b, scav_pages); hak_put_ch(&b, ',');
+    hak_put_u64(&b, scav_ns / 1000); hak_put_ch(&b, ',');
+    hak_put_u64(&b, o->n); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)o->stop); hak_put_ch(&b, ',');
+    hak_put_fix(&b, (double)m->cpu_total_ns / 1e6, 3);
+    hak_put_ch(&b, '\n');
+    hak_buf_write(ace_trace_fd, &b);
 }
 
 /* -------------------------------------------------------------- apply */
@@ -215,79 +199,67 @@ static int knob_fixed(const ace_move_t *mv)
     }
 }
 
+static void set_knob(const ace_move_t *mv)
+{
+    switch (mv->kind) {
+    case ACE_K_TLS_CAP: HAK_KNOB_SET(tls_cap[mv->cls], mv->to); break;
+    case ACE_K_DRAIN:   HAK_KNOB_SET(drain_threshold[mv->cls], mv->to); break;
+    case ACE_K_BUNDLE:  HAK_KNOB_SET(bundle_width, mv->to); break;
+    case ACE_K_PARTIAL: HAK_KNOB_SET(partial_release_pages, mv->to); break;
+    default:            HAK_KNOB_SET(diet_permille, mv->to); break;
+    }
+}
+
+/* "[ACE] Drain threshold[3]: 128 → 64 (high backlog, backlog=472)" */
+static void log_move(const ace_metrics_t *m, const ace_move_t *mv)
+{
+    static const char *title[] = {
+        [ACE_K_TLS_CAP] = "Adjusting TLS cap", [ACE_K_DRAIN] = "Drain threshold", [ACE_K_BUNDLE] = "Bundle width",
+        [ACE_K_PARTIAL] = "Partial release pages", [ACE_K_DIET] = "Diet factor"
+    };
+    hak_buf_t b;
+    log_begin(&b);
+    hak_put_str(&b, title[mv->kind]);
+    if (mv->kind == ACE_K_TLS_CAP || mv->kind == ACE_K_DRAIN) {
+        hak_put_ch(&b, '['); hak_put_u64(&b, (uint64_t)mv->cls); hak_put_ch(&b, ']');
+    }
+    hak_put_str(&b, ": ");
+    if (mv->kind == ACE_K_DIET) { put_diet(&b, mv->from); hak_put_str(&b, " → "); put_diet(&b, mv->to); }
+    else { hak_put_u64(&b, mv->from); hak_put_str(&b, " → "); hak_put_u64(&b, mv->to); }
+    hak_put_str(&b, " ("); hak_put_str(&b, reason_text(mv->kind, mv->reason));
+    if (mv->kind == ACE_K_TLS_CAP) {
+        hak_put_str(&b, ", group "); hak_put_str(&b, ace_group_name(ACE_G_CAP0 + ace_cap_band(mv->cls)));
+    } else if (mv->kind == ACE_K_DRAIN && mv->reason == ACE_R_BACKLOG) {
+        hak_put_str(&b, ", backlog="); hak_put_u64(&b, m->backlog[mv->cls]);
+    } else if (mv->kind == ACE_K_BUNDLE && mv->reason == ACE_R_LOCKS) {
+        hak_put_str(&b, ", lock wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 2); hak_put_ch(&b, '%');
+    } else if (mv->kind == ACE_K_DIET) {
+        if (m->llc_valid) { hak_put_str(&b, ", llc_miss="); hak_put_fix(&b, m->llc_miss_rate, 2); }
+        else { hak_put_str(&b, ", llc_miss=n/a llc_proxy="); hak_put_fix(&b, m->llc_proxy, 2); }
+    }
+    hak_put_ch(&b, ')');
+    log_end(&b);
+}
+
 /* Apply the moves with HAK_KNOB_SET (fixed knobs skipped) and log them.
  * Per-class lines are printed at level 1 for classes with traffic this tick
- * (the ones a reader cares about), at level 2 for all. */
+ * (the ones a reader cares about), at level 2 for all; backlog drain moves
+ * and their restores at level 1 always. */
 static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
 {
     uint32_t i, eff_before[HAK_NCLASS];
     int c, diet_moved = 0;
-    ace_buf_t b;
+    hak_buf_t b;
     for (c = 0; c < HAK_NCLASS; c++) eff_before[c] = hak_knobs_effective_cap(c);
     for (i = 0; i < o->n; i++) {
         const ace_move_t *mv = &o->mv[i];
         int show = ace_log_level >= 2 || (ace_log_level >= 1 && (mv->cls < 0 || m->allocs[mv->cls] > 0));
         if (knob_fixed(mv)) continue;
-        switch (mv->kind) {
-        case ACE_K_TLS_CAP:
-            HAK_KNOB_SET(tls_cap[mv->cls], mv->to);
-            if (show) {
-                log_begin(&b);
-                ace_put_str(&b, "Adjusting TLS cap["); ace_put_u64(&b, (uint64_t)mv->cls);
-                ace_put_str(&b, "]: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
-                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
-                ace_put_str(&b, ", group "); ace_put_str(&b, ace_group_name(ACE_G_CAP0 + ace_cap_band(mv->cls)));
-                ace_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_DRAIN:
-            HAK_KNOB_SET(drain_threshold[mv->cls], mv->to);
-            if (show || (ace_log_level >= 1 && (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE))) {
-                log_begin(&b);
-                ace_put_str(&b, "Drain threshold["); ace_put_u64(&b, (uint64_t)mv->cls);
-                ace_put_str(&b, "]: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
-                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (mv->reason == ACE_R_BACKLOG) { ace_put_str(&b, ", backlog="); ace_put_u64(&b, m->backlog[mv->cls]); }
-                ace_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_BUNDLE:
-            HAK_KNOB_SET(bundle_width, mv->to);
-            if (show) {
-                log_begin(&b);
-                ace_put_str(&b, "Bundle width: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
-                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (mv->reason == ACE_R_LOCKS) { ace_put_str(&b, ", lock wait="); ace_put_fix(&b, m->lock_wait_frac * 100, 2); ace_put_ch(&b, '%'); }
-                ace_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_PARTIAL:
-            HAK_KNOB_SET(partial_release_pages, mv->to);
-            if (show) {
-                log_begin(&b);
-                ace_put_str(&b, "Partial release pages: "); ace_put_u64(&b, mv->from); ace_put_str(&b, " → ");
-                ace_put_u64(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
-                ace_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        case ACE_K_DIET:
-            HAK_KNOB_SET(diet_permille, mv->to);
-            diet_moved = 1;
-            if (show) {
-                log_begin(&b);
-                ace_put_str(&b, "Diet factor: "); put_diet(&b, mv->from); ace_put_str(&b, " → ");
-                put_diet(&b, mv->to); ace_put_str(&b, " ("); ace_put_str(&b, reason_text(mv->kind, mv->reason));
-                if (m->llc_valid) { ace_put_str(&b, ", llc_miss="); ace_put_fix(&b, m->llc_miss_rate, 2); }
-                else { ace_put_str(&b, ", llc_miss=n/a llc_proxy="); ace_put_fix(&b, m->llc_proxy, 2); }
-                ace_put_ch(&b, ')');
-                log_end(&b);
-            }
-            break;
-        }
+        set_knob(mv);
+        diet_moved |= mv->kind == ACE_K_DIET;
+        if (show || (ace_log_level >= 1 && mv->kind == ACE_K_DRAIN &&
+                     (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE)))
+            log_move(m, mv);
     }
     /* the diet's effect on the busy classes, in the seed's form */
     if (diet_moved && ace_log_level >= 1) {
@@ -297,9 +269,9 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
             if (now == eff_before[c] || hak_knobs.fixed_tls_cap[c]) continue;
             if (ace_log_level < 2 && m->allocs[c] == 0) continue;
             log_begin(&b);
-            ace_put_str(&b, "Adjusting TLS cap["); ace_put_u64(&b, (uint64_t)c); ace_put_str(&b, "]: ");
-            ace_put_u64(&b, eff_before[c]); ace_put_str(&b, " → "); ace_put_u64(&b, now);
-            ace_put_str(&b, " (diet factor="); put_diet(&b, diet); ace_put_ch(&b, ')');
+            hak_put_str(&b, "Adjusting TLS cap["); hak_put_u64(&b, (uint64_t)c); hak_put_str(&b, "]: ");
+            hak_put_u64(&b, eff_before[c]); hak_put_str(&b, " → "); hak_put_u64(&b, now);
+            hak_put_str(&b, " (diet factor="); put_diet(&b, diet); hak_put_ch(&b, ')');
             log_end(&b);
         }
     }
@@ -308,91 +280,83 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
 static void log_phase(const ace_moves_t *o)
 {
     static const char *band[ACE_CAP_BANDS] = { "16-128B", "144B-1K", "1K-16K", "16K-256K" };
-    ace_buf_t b;
+    hak_buf_t b;
     log_begin(&b);
-    ace_put_str(&b, "Phase change: most allocations now in ");
-    ace_put_str(&b, band[o->phase_to]); ace_put_str(&b, " (were in "); ace_put_str(&b, band[o->phase_from]);
-    ace_put_str(&b, "): bandits start over");
+    hak_put_str(&b, "Phase change: most allocations now in ");
+    hak_put_str(&b, band[o->phase_to]); hak_put_str(&b, " (were in "); hak_put_str(&b, band[o->phase_from]);
+    hak_put_str(&b, "): bandits start over");
     log_end(&b);
 }
 
 static void log_scavenge(const char *what, const ace_scavenge_result_t *r, uint64_t budget, const ace_metrics_t *m,
                          uint32_t pages_per_span)
 {
-    ace_buf_t b;
+    hak_buf_t b;
     size_t pages = r->pages_empty + r->pages_partial;
     log_begin(&b);
-    ace_put_str(&b, what);
-    ace_put_str(&b, ": released "); ace_put_u64(&b, pages);
-    ace_put_str(&b, " pages ("); ace_put_u64(&b, (uint64_t)pages * 4);
-    ace_put_str(&b, " KiB: "); ace_put_u64(&b, r->pages_empty); ace_put_str(&b, " empty + ");
-    ace_put_u64(&b, r->pages_partial); ace_put_str(&b, " partial, N=");
-    if (pages_per_span == ACE_ALL_PAGES) ace_put_str(&b, "all"); else ace_put_u64(&b, pages_per_span);
-    ace_put_str(&b, " pages/span) in "); ace_put_u64(&b, r->elapsed_ns / 1000);
-    ace_put_str(&b, " µs (CPU "); ace_put_u64(&b, r->cpu_ns / 1000);
-    ace_put_str(&b, " µs, budget "); ace_put_u64(&b, budget / 1000); ace_put_str(&b, " µs CPU");
-    if (r->hit_deadline) ace_put_str(&b, ", budget spent");
-    ace_put_str(&b, "), frag="); ace_put_fix(&b, m->frag, 2);
-    ace_put_str(&b, ", rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB");
+    hak_put_str(&b, what);
+    hak_put_str(&b, ": released "); hak_put_u64(&b, pages);
+    hak_put_str(&b, " pages ("); hak_put_u64(&b, (uint64_t)pages * 4);
+    hak_put_str(&b, " KiB: "); hak_put_u64(&b, r->pages_empty); hak_put_str(&b, " empty + ");
+    hak_put_u64(&b, r->pages_partial); hak_put_str(&b, " partial, N=");
+    if (pages_per_span == ACE_ALL_PAGES) hak_put_str(&b, "all"); else hak_put_u64(&b, pages_per_span);
+    hak_put_str(&b, " pages/span) in "); hak_put_u64(&b, r->elapsed_ns / 1000);
+    hak_put_str(&b, " µs (CPU "); hak_put_u64(&b, r->cpu_ns / 1000);
+    hak_put_str(&b, " µs, budget "); hak_put_u64(&b, budget / 1000); hak_put_str(&b, " µs CPU");
+    if (r->hit_deadline) hak_put_str(&b, ", budget spent");
+    hak_put_str(&b, "), frag="); hak_put_fix(&b, m->frag, 2);
+    hak_put_str(&b, ", rss="); hak_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); hak_put_str(&b, " MiB");
     log_end(&b);
 }
 
 static void log_fast(const ace_metrics_t *m, const ace_moves_t *o)
 {
-    ace_buf_t b;
+    hak_buf_t b;
     log_begin(&b);
-    ace_put_str(&b, m->slow ? "Slow loop: reward=" : "Fast loop: reward=");
-    if (o->reward_valid) ace_put_fix(&b, o->reward, 2); else ace_put_str(&b, "n/a");
-    if (m->llc_valid) { ace_put_str(&b, ", llc_miss="); ace_put_fix(&b, m->llc_miss_rate, 2); }
-    else { ace_put_str(&b, ", llc_miss=n/a llc_proxy="); ace_put_fix(&b, m->llc_proxy, 2); }
-    ace_put_str(&b, ", backlog="); ace_put_u64(&b, m->backlog_total);
+    hak_put_str(&b, m->slow ? "Slow loop: reward=" : "Fast loop: reward=");
+    if (o->reward_valid) hak_put_fix(&b, o->reward, 2); else hak_put_str(&b, "n/a");
+    if (m->llc_valid) { hak_put_str(&b, ", llc_miss="); hak_put_fix(&b, m->llc_miss_rate, 2); }
+    else { hak_put_str(&b, ", llc_miss=n/a llc_proxy="); hak_put_fix(&b, m->llc_proxy, 2); }
+    hak_put_str(&b, ", backlog="); hak_put_u64(&b, m->backlog_total);
     if (ace_log_level >= 2 || m->slow) {
-        ace_put_str(&b, ", ops/s="); ace_put_fix(&b, m->ops_per_s, 0);
-        ace_put_str(&b, ", lock_wait="); ace_put_fix(&b, m->lock_wait_frac * 100, 3); ace_put_ch(&b, '%');
-        ace_put_str(&b, ", p50="); ace_put_u64(&b, m->p50_ns);
-        ace_put_str(&b, "ns p99="); ace_put_u64(&b, m->p99_ns);
-        ace_put_str(&b, "ns, rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1);
-        ace_put_str(&b, " MiB, frag="); ace_put_fix(&b, m->frag, 2);
-        ace_put_str(&b, ", partial_spans="); ace_put_u64(&b, m->partial_spans);
-        if (o->idle) ace_put_str(&b, ", idle");
-        if (o->pressure) ace_put_str(&b, ", LLC pressure");
+        hak_put_str(&b, ", ops/s="); hak_put_fix(&b, m->ops_per_s, 0);
+        hak_put_str(&b, ", lock_wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 3); hak_put_ch(&b, '%');
+        hak_put_str(&b, ", p50="); hak_put_u64(&b, m->p50_ns);
+        hak_put_str(&b, "ns p99="); hak_put_u64(&b, m->p99_ns);
+        hak_put_str(&b, "ns, rss="); hak_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1);
+        hak_put_str(&b, " MiB, frag="); hak_put_fix(&b, m->frag, 2);
+        hak_put_str(&b, ", partial_spans="); hak_put_u64(&b, m->partial_spans);
+        if (o->idle) hak_put_str(&b, ", idle");
+        if (o->pressure) hak_put_str(&b, ", LLC pressure");
         if (o->explore_group >= 0) {
-            ace_put_str(&b, ", exploring "); ace_put_str(&b, ace_group_name(o->explore_group));
-            ace_put_str(&b, " arm "); ace_put_i64(&b, o->explore_arm);
+            hak_put_str(&b, ", exploring "); hak_put_str(&b, ace_group_name(o->explore_group));
+            hak_put_str(&b, " arm "); hak_put_i64(&b, o->explore_arm);
         }
     }
     log_end(&b);
 }
 
 /* ------------------------------------------------------------- thread */
-static void sleep_until(uint64_t t)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)(t / 1000000000ull);
-    ts.tv_nsec = (long)(t % 1000000000ull);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) { }
-}
-
 static void valve(const ace_metrics_t *m, int stop)
 {
-    ace_buf_t b;
+    hak_buf_t b;
     hak_knobs_restore_static();
     __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE);
     log_begin(&b);
-    ace_put_str(&b, "Safety valve: ");
-    ace_put_str(&b, ace_stop_reason(stop));
-    ace_put_str(&b, " (");
+    hak_put_str(&b, "Safety valve: ");
+    hak_put_str(&b, ace_stop_reason(stop));
+    hak_put_str(&b, " (");
     if (stop == ACE_STOP_P99) {
-        ace_put_str(&b, "p99="); ace_put_u64(&b, m->p99_ns); ace_put_str(&b, "ns > ");
-        ace_put_u64(&b, ace_st.cfg.max_p99_ns); ace_put_str(&b, "ns");
+        hak_put_str(&b, "p99="); hak_put_u64(&b, m->p99_ns); hak_put_str(&b, "ns > ");
+        hak_put_u64(&b, ace_st.cfg.max_p99_ns); hak_put_str(&b, "ns");
     } else if (stop == ACE_STOP_RSS) {
-        ace_put_str(&b, "rss="); ace_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB > ");
-        ace_put_fix(&b, (double)ace_st.cfg.max_rss_bytes / 1048576.0, 1); ace_put_str(&b, " MiB");
+        hak_put_str(&b, "rss="); hak_put_fix(&b, (double)m->rss_bytes / 1048576.0, 1); hak_put_str(&b, " MiB > ");
+        hak_put_fix(&b, (double)ace_st.cfg.max_rss_bytes / 1048576.0, 1); hak_put_str(&b, " MiB");
     } else {
-        ace_put_str(&b, "cpu="); ace_put_fix(&b, m->cpu_percent, 3); ace_put_str(&b, "% > ");
-        ace_put_fix(&b, ace_st.cfg.max_cpu_percent, 3); ace_put_ch(&b, '%');
+        hak_put_str(&b, "cpu="); hak_put_fix(&b, m->cpu_percent, 3); hak_put_str(&b, "% > ");
+        hak_put_fix(&b, ace_st.cfg.max_cpu_percent, 3); hak_put_ch(&b, '%');
     }
-    ace_put_str(&b, "): ACE stopped for the rest of the process, static knobs restored");
+    hak_put_str(&b, "): ACE stopped for the rest of the process, static knobs restored");
     log_end(&b);
 }
 
@@ -400,90 +364,53 @@ static void valve(const ace_metrics_t *m, int stop)
  * never be that last thread (a program whose threads all pthread_exit would
  * hang).  Checked once a tick: is any other task of the process alive (a
  * thread-group leader that called pthread_exit stays as a zombie task)? */
-struct ace_task_dirent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
-
-static int task_alive(const char *tid)
+static int other_task_alive(int tid, void *me)
 {
-    char path[64], buf[512];
-    int k = 0;
-    for (const char *s = "/proc/self/task/"; *s; s++)
-        path[k++] = *s;
-    for (; *tid && k < 50; tid++)
-        path[k++] = *tid;
-    for (const char *s = "/stat"; *s; s++)
-        path[k++] = *s;
-    path[k] = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');   /* "tid (comm) S ..." */
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    return tid != *(const int *)me && hak_os_task_alive(tid);
 }
 
 static int ace_alone(void)
 {
-    char buf[4096], me[24];
-    int k = 0, alone = 1;
-    for (long t = syscall(SYS_gettid), d = 1000000000; d; d /= 10)
-        if (t / d || k)
-            me[k++] = (char)('0' + (t / d) % 10);
-    me[k] = 0;
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    long n;
-    while (alone && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < n && alone;) {
-            struct ace_task_dirent *d = (struct ace_task_dirent *)(buf + off);
-            off += d->reclen;
-            if (d->name[0] >= '0' && d->name[0] <= '9' && strcmp(d->name, me) != 0 && task_alive(d->name))
-                alone = 0;
-        }
-    close(fd);
-    return alone;
+    int me = hak_os_gettid();
+    return hak_os_foreach_task(other_task_alive, &me) == 0;   /* -1 (unreadable): not alone */
 }
 
 static void *ace_main(void *arg)
 {
     ace_config_t cfg;
-    ace_buf_t b;
+    hak_buf_t b;
     uint64_t t0, next, next_slow;
     (void)arg;
 
     read_config(&cfg);
-    ace_log_level = (int)ace_env_u64("HAKMEM_ACE_LOG_LEVEL", 0);
+    ace_log_level = (int)hak_option_u64(HAK_OPT_ACE_LOG_LEVEL);
     ace_collector_init(&ace_col);
     ace_state_init(&ace_st, &cfg, &hak_knobs_static);
     trace_open();
 
     if (ace_log_level >= 1) {
         log_begin(&b);
-        ace_put_str(&b, "started: fast="); ace_put_fix(&b, cfg.fast_interval_ns / 1e6, 1);
-        ace_put_str(&b, "ms slow="); ace_put_fix(&b, cfg.slow_interval_ns / 1e6, 1);
-        ace_put_str(&b, "ms max_p99="); ace_put_u64(&b, cfg.max_p99_ns);
-        ace_put_str(&b, "ns max_rss="); ace_put_u64(&b, cfg.max_rss_bytes >> 20);
-        ace_put_str(&b, "MiB max_cpu="); ace_put_fix(&b, cfg.max_cpu_percent, 2);
-        ace_put_str(&b, "% LLC="); ace_put_u64(&b, ace_col.llc_bytes >> 10);
-        ace_put_str(&b, ace_col.tsc_per_ns > 0 ? "KiB timer=rdtscp cost=" : "KiB timer=clock_gettime cost=");
-        ace_put_u64(&b, ace_col.timer_cost_ns); ace_put_str(&b, "ns (subtracted)");
+        hak_put_str(&b, "started: fast="); hak_put_fix(&b, cfg.fast_interval_ns / 1e6, 1);
+        hak_put_str(&b, "ms slow="); hak_put_fix(&b, cfg.slow_interval_ns / 1e6, 1);
+        hak_put_str(&b, "ms max_p99="); hak_put_u64(&b, cfg.max_p99_ns);
+        hak_put_str(&b, "ns max_rss="); hak_put_u64(&b, cfg.max_rss_bytes >> 20);
+        hak_put_str(&b, "MiB max_cpu="); hak_put_fix(&b, cfg.max_cpu_percent, 2);
+        hak_put_str(&b, "% LLC="); hak_put_u64(&b, ace_col.llc_bytes >> 10);
+        hak_put_str(&b, ace_col.tsc_per_ns > 0 ? "KiB timer=rdtscp cost=" : "KiB timer=clock_gettime cost=");
+        hak_put_u64(&b, ace_col.timer_cost_ns); hak_put_str(&b, "ns (subtracted)");
         log_end(&b);
         if (ace_col.perf_state < 0) {
             log_begin(&b);
-            ace_put_str(&b, "LLC miss counters unavailable (perf_event_open errno=");
-            ace_put_u64(&b, (uint64_t)ace_col.perf_errno);
-            ace_put_str(&b, "): llc_miss=n/a, using llc_proxy = hot working set / LLC size (");
-            ace_put_u64(&b, ace_col.llc_bytes >> 10);
-            ace_put_str(&b, " KiB)");
+            hak_put_str(&b, "LLC miss counters unavailable (perf_event_open errno=");
+            hak_put_u64(&b, (uint64_t)ace_col.perf_errno);
+            hak_put_str(&b, "): llc_miss=n/a, using llc_proxy = hot working set / LLC size (");
+            hak_put_u64(&b, ace_col.llc_bytes >> 10);
+            hak_put_str(&b, " KiB)");
             log_end(&b);
         }
     }
 
-    t0 = ace_mono_ns();
+    t0 = hak_now_ns();
     ace_collect(&ace_col, &ace_m, 0, 1);            /* baseline for the deltas */
     ace_step(&ace_m, &ace_st, &ace_out);
     next = t0 + cfg.fast_interval_ns;
@@ -491,10 +418,10 @@ static void *ace_main(void *arg)
     for (;;) {
         uint64_t now, scav_pages = 0, scav_ns = 0;
         int slow, scav_hit = 0;
-        sleep_until(next);
+        hak_os_sleep_until(next);
         if (ace_alone())
             return NULL;   /* every program thread called pthread_exit: let the process end */
-        now = ace_mono_ns();
+        now = hak_now_ns();
         next += cfg.fast_interval_ns;
         if (next <= now) next = now + cfg.fast_interval_ns;
         slow = now >= next_slow;
@@ -544,27 +471,24 @@ void hak_ace_maybe_start(void)
 {
     int s = __atomic_load_n(&ace_flag, __ATOMIC_ACQUIRE);
     int expect = ACE_UNKNOWN;
-    pthread_attr_t attr;
-    pthread_t th;
     if (__builtin_expect(s != ACE_UNKNOWN, 1)) return;
-    if (ace_env_u64("HAKMEM_ACE_ENABLED", 0) == 0) {
-        __atomic_compare_exchange_n(&ace_flag, &expect, ACE_OFF, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        return;
-    }
-    /* re-entry guard: pthread_create allocates, and the new thread's first
+    /* one thread gets past here: it reads ACE's options (the environment as
+     * it is now; again in a forked child) and starts the thread.  Re-entry
+     * guard too: pthread_create allocates, and the new thread's first
      * allocation comes back here; both see ACE_STARTING and return */
     if (!__atomic_compare_exchange_n(&ace_flag, &expect, ACE_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
-    if (pthread_attr_init(&attr) != 0) { __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE); return; }
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    if (pthread_create(&th, &attr, ace_main, NULL) != 0) {
+    hak_options_parse(HAK_OPT_ACE);
+    if (!hak_option_u64(HAK_OPT_ACE_ENABLED)) {
+        __atomic_store_n(&ace_flag, ACE_OFF, __ATOMIC_RELEASE);
+        return;
+    }
+    if (hak_os_spawn_detached(ace_main, NULL, 256 * 1024) != 0) {
         __atomic_store_n(&ace_flag, ACE_STOPPED, __ATOMIC_RELEASE);
     } else {
         expect = ACE_STARTING;   /* the thread may already have stopped itself */
         __atomic_compare_exchange_n(&ace_flag, &expect, ACE_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
-    pthread_attr_destroy(&attr);
 }
 
 void hak_ace_atfork_child(void)
@@ -574,7 +498,7 @@ void hak_ace_atfork_child(void)
      * child's thread opens its own trace, <path>.<pid>) and let the next
      * hak_ace_maybe_start() launch a fresh one.  A valve that fired in the
      * parent stays fired; "off" stays off. */
-    if (ace_trace_fd >= 0) { close(ace_trace_fd); ace_trace_fd = -1; }
+    if (ace_trace_fd >= 0) { hak_os_close(ace_trace_fd); ace_trace_fd = -1; }
     ace_collector_close(&ace_col);
     if (s == ACE_STARTING || s == ACE_RUNNING)
         __atomic_store_n(&ace_flag, ACE_UNKNOWN, __ATOMIC_RELEASE);

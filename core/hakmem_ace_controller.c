@@ -1,6 +1,7 @@
 /* ACE decide step: fast loop, slow loop, UCB1 schedule, safety valves.
  * Pure: reads only its arguments.  See hakmem_ace_controller.h, docs/ACE.md. */
 #include "hakmem_ace_controller.h"
+#include "hakmem_options.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -77,11 +78,11 @@ static double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
 void ace_config_default(ace_config_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->fast_interval_ns = 500ull * 1000000ull;
-    c->slow_interval_ns = 30ull * 1000000000ull;
-    c->max_p99_ns = 10000000ull;
-    c->max_rss_bytes = 16384ull << 20;
-    c->max_cpu_percent = 5.0;
+    c->fast_interval_ns = HAK_DEF_ACE_FAST_INTERVAL_MS * 1000000ull;
+    c->slow_interval_ns = HAK_DEF_ACE_SLOW_INTERVAL_S * 1000000000ull;
+    c->max_p99_ns = HAK_DEF_ACE_MAX_P99_LAT_NS;
+    c->max_rss_bytes = (uint64_t)HAK_DEF_ACE_MAX_RSS_MB << 20;
+    c->max_cpu_percent = HAK_DEF_ACE_MAX_CPU_PERCENT;
     c->backlog_min = 16;
     c->backlog_div = 4;
     c->max_drain_steps = 3;
@@ -98,7 +99,7 @@ void ace_config_default(ace_config_t *c)
     c->rss_up_min_bytes = 4u << 20;
     c->idle_ops_per_s = 1000;
     c->scavenge_budget_ns = 5000000ull;
-    c->hold_ticks = 4;
+    c->hold_ticks = HAK_DEF_ACE_HOLD_TICKS;
     c->warmup_ticks = 1;
     c->settle_ticks = 5;
     c->revisit_pulls = 2;

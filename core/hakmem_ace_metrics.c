@@ -1,177 +1,12 @@
-/* ACE metrics collection (observe) and the malloc-free helpers ACE uses.
- * See hakmem_ace_metrics.h and docs/ACE.md. */
-#define _GNU_SOURCE
+/* ACE metrics collection (observe).  The OS contact (clocks, /proc, sysfs,
+ * perf counters) is hakmem_os.c's.  See hakmem_ace_metrics.h and docs/ACE.md. */
 #include "hakmem_ace_metrics.h"
 #include "hakmem_release.h"
 #include "hakmem.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "hakmem_os.h"
+
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/perf_event.h>
-
-extern char **environ;
-
-/* ------------------------------------------------------------------ env */
-const char *ace_env(const char *name)
-{
-    size_t n = strlen(name);
-    char **e = environ;
-    if (!e) return NULL;
-    for (; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
-int ace_parse_double(const char *s, double *out)
-{
-    double v = 0, scale = 1;
-    int any = 0, neg = 0;
-    if (!s) return 0;
-    while (*s == ' ') s++;
-    if (*s == '-') { neg = 1; s++; } else if (*s == '+') s++;
-    for (; *s >= '0' && *s <= '9'; s++) { v = v * 10 + (*s - '0'); any = 1; }
-    if (*s == '.') {
-        for (s++; *s >= '0' && *s <= '9'; s++) { scale /= 10; v += (*s - '0') * scale; any = 1; }
-    }
-    if (!any) return 0;
-    *out = neg ? -v : v;
-    return 1;
-}
-
-uint64_t ace_env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = ace_env(name);
-    uint64_t v = 0;
-    int any = 0;
-    if (!s) return dflt;
-    for (; *s >= '0' && *s <= '9'; s++) { v = v * 10 + (uint64_t)(*s - '0'); any = 1; }
-    return any ? v : dflt;
-}
-
-double ace_env_double(const char *name, double dflt)
-{
-    double v;
-    return ace_parse_double(ace_env(name), &v) ? v : dflt;
-}
-
-/* ------------------------------------------------------------ formatter */
-void ace_buf_reset(ace_buf_t *b) { b->n = 0; }
-
-void ace_put_ch(ace_buf_t *b, char ch)
-{
-    if (b->n < sizeof b->b) b->b[b->n++] = ch;
-}
-
-void ace_put_str(ace_buf_t *b, const char *s)
-{
-    while (*s) ace_put_ch(b, *s++);
-}
-
-void ace_put_u64(ace_buf_t *b, uint64_t v)
-{
-    char t[24];
-    int i = 0;
-    do { t[i++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (i) ace_put_ch(b, t[--i]);
-}
-
-void ace_put_i64(ace_buf_t *b, int64_t v)
-{
-    if (v < 0) { ace_put_ch(b, '-'); ace_put_u64(b, (uint64_t)(-(v + 1)) + 1); }
-    else ace_put_u64(b, (uint64_t)v);
-}
-
-void ace_put_fix(ace_buf_t *b, double v, int decimals)
-{
-    uint64_t scale = 1, ip, fp;
-    int i;
-    if (v != v) { ace_put_str(b, "nan"); return; }
-    if (v < 0) { ace_put_ch(b, '-'); v = -v; }
-    for (i = 0; i < decimals; i++) scale *= 10;
-    if (v > 1e15) v = 1e15;
-    {
-        uint64_t all = (uint64_t)(v * (double)scale + 0.5);
-        ip = all / scale;
-        fp = all % scale;
-    }
-    ace_put_u64(b, ip);
-    if (decimals > 0) {
-        char t[24];
-        ace_put_ch(b, '.');
-        for (i = decimals - 1; i >= 0; i--) { t[i] = (char)('0' + fp % 10); fp /= 10; }
-        for (i = 0; i < decimals; i++) ace_put_ch(b, t[i]);
-    }
-}
-
-void ace_buf_write(int fd, const ace_buf_t *b)
-{
-    uint32_t off = 0;
-    while (off < b->n) {
-        ssize_t w = write(fd, b->b + off, b->n - off);
-        if (w < 0) { if (errno == EINTR) continue; return; }
-        off += (uint32_t)w;
-    }
-}
-
-/* ------------------------------------------------------------ readers */
-uint64_t ace_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t ace_thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static ssize_t read_small_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n, tot = 0;
-    if (fd < 0) return -1;
-    while ((size_t)tot < cap - 1) {
-        n = read(fd, buf + tot, cap - 1 - (size_t)tot);
-        if (n < 0) { if (errno == EINTR) continue; break; }
-        if (n == 0) break;
-        tot += n;
-    }
-    close(fd);
-    buf[tot] = 0;
-    return tot;
-}
-
-uint64_t ace_read_rss_bytes(void)
-{
-    char buf[128];
-    const char *p = buf;
-    uint64_t v = 0;
-    if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return 0;
-    while (*p && *p != ' ') p++;          /* skip size */
-    while (*p == ' ') p++;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-    return v * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-uint64_t ace_read_llc_bytes(void)
-{
-    char buf[64];
-    const char *p = buf;
-    uint64_t v = 0;
-    if (read_small_file("/sys/devices/system/cpu/cpu0/cache/index3/size", buf, sizeof buf) <= 0)
-        return 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
-    if (*p == 'K') v <<= 10; else if (*p == 'M') v <<= 20; else if (*p == 'G') v <<= 30;
-    return v;
-}
 
 /* ----------------------------------------------------------- percentile */
 uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *s, int pct)
@@ -193,73 +28,47 @@ uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *s, int pct)
 }
 
 /* ------------------------------------------------------------ perf */
-static long perf_open(int tid, uint64_t config, int group)
-{
-    struct perf_event_attr a;
-    memset(&a, 0, sizeof a);
-    a.size = sizeof a;
-    a.type = PERF_TYPE_HARDWARE;
-    a.config = config;
-    a.exclude_kernel = 1;
-    a.exclude_hv = 1;
-    return syscall(SYS_perf_event_open, &a, tid, -1, group, PERF_FLAG_FD_CLOEXEC);
-}
-
 /* Try once on the ACE thread; on failure the proxy is used for good. */
 static void perf_try(ace_collector_t *c)
 {
-    long fd = perf_open(0, PERF_COUNT_HW_CACHE_MISSES, -1);
-    if (fd < 0) { c->perf_state = -1; c->perf_errno = errno; return; }
-    close((int)fd);
+    int fd = hak_os_perf_open(0, HAK_OS_PERF_LLC_MISSES);
+    if (fd < 0) { c->perf_state = -1; c->perf_errno = -fd; return; }
+    hak_os_close(fd);
     c->perf_state = 1;
 }
 
-struct ace_dirent64 { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+/* One thread of the process: open its counter pair unless already open. */
+static int perf_add_task(int tid, void *arg)
+{
+    ace_collector_t *c = arg;
+    int k, fm, fr;
+    if (c->perf_n >= 64) return 1;
+    for (k = 0; k < c->perf_n; k++) if (c->perf_tid[k] == tid) return 0;
+    fm = hak_os_perf_open(tid, HAK_OS_PERF_LLC_MISSES);
+    fr = fm >= 0 ? hak_os_perf_open(tid, HAK_OS_PERF_LLC_REFS) : -1;
+    if (fm >= 0 && fr >= 0) {
+        c->perf_tid[c->perf_n] = tid;
+        c->perf_fd_miss[c->perf_n] = fm;
+        c->perf_fd_ref[c->perf_n] = fr;
+        c->perf_n++;
+    } else if (fm >= 0) {
+        hak_os_close(fm);
+    }
+    return 0;
+}
 
 /* Counters are per thread (a process-wide count needs one per thread:
  * inherit only covers threads created after the counter, and ACE starts late).
  * Each tick opens counters for threads not yet seen (up to 64). */
-static void perf_scan(ace_collector_t *c)
-{
-    char buf[4096];
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    long n;
-    if (fd < 0) return;
-    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct ace_dirent64 *d = (struct ace_dirent64 *)(buf + off);
-            off += d->reclen;
-            if (d->name[0] >= '0' && d->name[0] <= '9' && c->perf_n < 64) {
-                int tid = 0, k, seen = 0;
-                const char *p;
-                for (p = d->name; *p; p++) tid = tid * 10 + (*p - '0');
-                for (k = 0; k < c->perf_n; k++) if (c->perf_tid[k] == tid) { seen = 1; break; }
-                if (!seen) {
-                    long fm = perf_open(tid, PERF_COUNT_HW_CACHE_MISSES, -1);
-                    long fr = fm >= 0 ? perf_open(tid, PERF_COUNT_HW_CACHE_REFERENCES, -1) : -1;
-                    if (fm >= 0 && fr >= 0) {
-                        c->perf_tid[c->perf_n] = tid;
-                        c->perf_fd_miss[c->perf_n] = (int)fm;
-                        c->perf_fd_ref[c->perf_n] = (int)fr;
-                        c->perf_n++;
-                    } else {
-                        if (fm >= 0) close((int)fm);
-                    }
-                }
-            }
-        }
-    }
-    close(fd);
-}
+static void perf_scan(ace_collector_t *c) { hak_os_foreach_task(perf_add_task, c); }
 
 static int perf_read_sum(ace_collector_t *c, uint64_t *miss, uint64_t *ref)
 {
     int k;
     uint64_t m = 0, r = 0, v;
     for (k = 0; k < c->perf_n; k++) {
-        if (read(c->perf_fd_miss[k], &v, sizeof v) == sizeof v) m += v;
-        if (read(c->perf_fd_ref[k], &v, sizeof v) == sizeof v) r += v;
+        if (hak_os_perf_read(c->perf_fd_miss[k], &v)) m += v;
+        if (hak_os_perf_read(c->perf_fd_ref[k], &v)) r += v;
     }
     *miss = m; *ref = r;
     return c->perf_n > 0;
@@ -268,7 +77,7 @@ static int perf_read_sum(ace_collector_t *c, uint64_t *miss, uint64_t *ref)
 void ace_collector_close(ace_collector_t *c)
 {
     int k;
-    for (k = 0; k < c->perf_n; k++) { close(c->perf_fd_miss[k]); close(c->perf_fd_ref[k]); }
+    for (k = 0; k < c->perf_n; k++) { hak_os_close(c->perf_fd_miss[k]); hak_os_close(c->perf_fd_ref[k]); }
     c->perf_n = 0;
 }
 
@@ -292,13 +101,16 @@ static inline uint64_t ace_tsc(void) { return 0; }
 
 static inline uint64_t lat_now(const ace_collector_t *c)
 {
-    return c->tsc_per_ns > 0 ? ace_tsc() : ace_mono_ns();
+    return c->tsc_per_ns > 0 ? ace_tsc() : hak_now_ns();
 }
 
-static uint64_t lat_to_ns(const ace_collector_t *c, uint64_t d)
+/* A timed interval of `batch` operations (timer units, timer cost included)
+ * -> ns per operation, rounded. */
+static uint64_t lat_to_ns(const ace_collector_t *c, uint64_t d, int batch)
 {
     d = d > c->timer_cost ? d - c->timer_cost : 0;
-    return c->tsc_per_ns > 0 ? (uint64_t)((double)d / c->tsc_per_ns + 0.5) : d;
+    double ns = c->tsc_per_ns > 0 ? (double)d / c->tsc_per_ns : (double)d;
+    return (uint64_t)(ns / batch + 0.5);
 }
 
 static void calibrate_timer(ace_collector_t *c)
@@ -307,10 +119,9 @@ static void calibrate_timer(ace_collector_t *c)
     int i;
     c->tsc_per_ns = 0;
     if (ACE_HAVE_TSC) {
-        struct timespec ts = { 0, 5000000 };
-        uint64_t t0 = ace_mono_ns(), c0 = ace_tsc(), t1, c1;
-        nanosleep(&ts, NULL);
-        t1 = ace_mono_ns();
+        uint64_t t0 = hak_now_ns(), c0 = ace_tsc(), t1, c1;
+        hak_os_sleep_until(t0 + 5000000);
+        t1 = hak_now_ns();
         c1 = ace_tsc();
         if (t1 > t0 && c1 > c0) c->tsc_per_ns = (double)(c1 - c0) / (double)(t1 - t0);
     }
@@ -323,12 +134,16 @@ static void calibrate_timer(ace_collector_t *c)
     c->timer_cost_ns = c->tsc_per_ns > 0 ? (uint64_t)((double)c->timer_cost / c->tsc_per_ns + 0.5) : c->timer_cost;
 }
 
-static void lat_push(ace_collector_t *c, uint64_t v)
+/* the last `cap` samples, oldest overwritten */
+static void ring_push(uint64_t *ring, uint32_t *pos, uint32_t *n, uint32_t cap, uint64_t v)
 {
-    c->lat[c->lat_pos] = v;
-    c->lat_pos = (c->lat_pos + 1) % ACE_LAT_WINDOW;
-    if (c->lat_n < ACE_LAT_WINDOW) c->lat_n++;
+    ring[*pos] = v;
+    *pos = (*pos + 1) % cap;
+    if (*n < cap) (*n)++;
 }
+
+static void lat_push(ace_collector_t *c, uint64_t v) { ring_push(c->lat, &c->lat_pos, &c->lat_n, ACE_LAT_WINDOW, v); }
+static void med_push(ace_collector_t *c, uint64_t v) { ring_push(c->med, &c->med_pos, &c->med_n, ACE_MED_WINDOW, v); }
 
 /* Two bursts of `batch` mallocs then `batch` frees of one size:
  *  - the first times every operation on its own: the tail (p99) window;
@@ -338,21 +153,6 @@ static void lat_push(ace_collector_t *c, uint64_t v)
  *    (p50) window.  A fast-path operation is shorter than the timer's
  *    resolution here (rdtscp ticks in steps of ~10 ns in this VM), so only a
  *    batch mean resolves it. */
-static void med_push(ace_collector_t *c, uint64_t v)
-{
-    c->med[c->med_pos] = v;
-    c->med_pos = (c->med_pos + 1) % ACE_MED_WINDOW;
-    if (c->med_n < ACE_MED_WINDOW) c->med_n++;
-}
-
-static uint64_t batch_mean_ns(const ace_collector_t *c, uint64_t d, int batch)
-{
-    double ns;
-    d = d > c->timer_cost ? d - c->timer_cost : 0;
-    ns = c->tsc_per_ns > 0 ? (double)d / c->tsc_per_ns : (double)d;
-    return (uint64_t)(ns / batch + 0.5);
-}
-
 static void sample_size(ace_collector_t *c, size_t size, int batch)
 {
     void *p[32];
@@ -362,22 +162,22 @@ static void sample_size(ace_collector_t *c, size_t size, int batch)
         t0 = lat_now(c);
         p[i] = hak_malloc(size);
         t1 = lat_now(c);
-        lat_push(c, lat_to_ns(c, t1 - t0));
+        lat_push(c, lat_to_ns(c, t1 - t0, 1));
         if (p[i]) *(volatile char *)p[i] = 1;
     }
     for (i = batch - 1; i >= 0; i--) {
         t0 = lat_now(c);
         hak_free(p[i]);
         t1 = lat_now(c);
-        lat_push(c, lat_to_ns(c, t1 - t0));
+        lat_push(c, lat_to_ns(c, t1 - t0, 1));
     }
     t0 = lat_now(c);
     for (i = 0; i < batch; i++) p[i] = hak_malloc(size);
     t1 = lat_now(c);
     for (i = batch - 1; i >= 0; i--) hak_free(p[i]);
     t2 = lat_now(c);
-    med_push(c, batch_mean_ns(c, t1 - t0, batch));
-    med_push(c, batch_mean_ns(c, t2 - t1, batch));
+    med_push(c, lat_to_ns(c, t1 - t0, batch));
+    med_push(c, lat_to_ns(c, t2 - t1, batch));
     c->own_ops += 4u * (uint64_t)batch;
 }
 
@@ -385,10 +185,9 @@ static void sample_size(ace_collector_t *c, size_t size, int batch)
 void ace_collector_init(ace_collector_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->llc_bytes = ace_read_llc_bytes();
+    c->llc_bytes = hak_os_llc_bytes();
     calibrate_timer(c);
     c->cpu_percent = -1;
-    c->page_size = sysconf(_SC_PAGESIZE);
     perf_try(c);
 }
 
@@ -407,7 +206,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
 
     memset(m, 0, sizeof *m);
     hak_snapshot_take(&s);
-    now = ace_mono_ns();
+    now = hak_now_ns();
     dt = c->have_prev ? now - c->prev_ns : 0;
     m->t_ns = now;
     m->dt_ns = dt;
@@ -455,7 +254,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
     m->partial_spans = s.partial_spans;
     /* bytes_held already leaves out the pages given back */
     m->frag = s.bytes_live ? (double)s.bytes_held / (double)s.bytes_live : 1.0;
-    m->rss_bytes = ace_read_rss_bytes();
+    m->rss_bytes = hak_os_rss_bytes();
 
     /* LLC: hardware counters where the kernel gives them, else the proxy */
     /* hot working set: the live bytes, but no more than the bytes handed out
@@ -498,7 +297,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
 
     /* ACE's own CPU over a window of at least one second */
     {
-        uint64_t cpu = ace_thread_cpu_ns();
+        uint64_t cpu = hak_os_thread_cpu_ns();
         if (!c->cpu_win_wall) { c->cpu_win_wall = now; c->cpu_win_cpu = cpu; }
         else if (now - c->cpu_win_wall >= 1000000000ull) {
             c->cpu_percent = 100.0 * (double)(cpu - c->cpu_win_cpu) / (double)(now - c->cpu_win_wall);

@@ -1,9 +1,6 @@
 /* ACE metrics: what the observe step of the loop sees (DESIGN.md §2).
- *
- * Also the few malloc-free helpers every ACE file needs: an environment
- * reader that scans `environ`, a tiny formatter writing integers and
- * fixed-point decimals into a stack buffer, and stderr output with write(2).
- * Nothing here may call the malloc family (no stdio, no getenv). */
+ * The OS contact (clocks, /proc, sysfs, perf counters) and the malloc-free
+ * formatter are hakmem_os.h's.  Nothing here may call the malloc family. */
 #ifndef HAK_ACE_METRICS_H
 #define HAK_ACE_METRICS_H
 
@@ -11,6 +8,7 @@
 #include <stddef.h>
 #include "hakmem_knobs.h"
 #include "hakmem_stats.h"
+#include "hakmem_os.h"
 
 #define ACE_LAT_WINDOW 512   /* per-operation samples kept for p99 (a few ticks) */
 #define ACE_MED_WINDOW 64    /* batch-mean samples kept for p50 */
@@ -78,7 +76,6 @@ typedef struct ace_collector {
     uint64_t cpu_win_wall, cpu_win_cpu;
     double   cpu_percent;
     uint64_t scav_pages; int scav_ran, scav_hit;
-    long     page_size;
 } ace_collector_t;
 
 void ace_collector_init(ace_collector_t *c);
@@ -89,28 +86,7 @@ void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_dea
 /* Close perf fds (fork child). */
 void ace_collector_close(ace_collector_t *c);
 
-uint64_t ace_read_rss_bytes(void);
-uint64_t ace_read_llc_bytes(void);
-uint64_t ace_thread_cpu_ns(void);
-uint64_t ace_mono_ns(void);
-
 /* Percentile (0..100) of a small array; sorts a copy into scratch. */
 uint64_t ace_percentile(const uint64_t *v, uint32_t n, uint64_t *scratch, int pct);
-
-/* ---- environment without getenv ---- */
-const char *ace_env(const char *name);                 /* NULL if unset */
-uint64_t ace_env_u64(const char *name, uint64_t dflt); /* decimal integer */
-double   ace_env_double(const char *name, double dflt);/* decimal, optional fraction */
-int      ace_parse_double(const char *s, double *out);
-
-/* ---- malloc-free formatter ---- */
-typedef struct ace_buf { char b[1024]; uint32_t n; } ace_buf_t;
-void ace_buf_reset(ace_buf_t *b);
-void ace_put_str(ace_buf_t *b, const char *s);
-void ace_put_ch(ace_buf_t *b, char ch);
-void ace_put_u64(ace_buf_t *b, uint64_t v);
-void ace_put_i64(ace_buf_t *b, int64_t v);
-void ace_put_fix(ace_buf_t *b, double v, int decimals);   /* fixed point, rounded */
-void ace_buf_write(int fd, const ace_buf_t *b);           /* write(2), retrying */
 
 #endif

@@ -18,7 +18,7 @@ typedef struct { uint64_t t0, c0, wall_end, budget; } pass_clock_t;
 static void pass_begin(pass_clock_t *pc, uint64_t budget_ns)
 {
     pc->t0 = hak_now_ns();
-    pc->c0 = ace_thread_cpu_ns();
+    pc->c0 = hak_os_thread_cpu_ns();
     pc->wall_end = pc->t0 + WALL_CAP * budget_ns;
     pc->budget = budget_ns;
 }
@@ -26,7 +26,7 @@ static void pass_begin(pass_clock_t *pc, uint64_t budget_ns)
 /* Deadline of the next slice, 0 when the budget or the wall cap is spent. */
 static uint64_t pass_slice(const pass_clock_t *pc)
 {
-    uint64_t now = hak_now_ns(), used = ace_thread_cpu_ns() - pc->c0;
+    uint64_t now = hak_now_ns(), used = hak_os_thread_cpu_ns() - pc->c0;
     if (used >= pc->budget || now >= pc->wall_end) return 0;
     uint64_t d = now + (pc->budget - used);
     return d < pc->wall_end ? d : pc->wall_end;
@@ -35,7 +35,7 @@ static uint64_t pass_slice(const pass_clock_t *pc)
 static void pass_end(const pass_clock_t *pc, int complete, ace_scavenge_result_t *r)
 {
     r->elapsed_ns = hak_now_ns() - pc->t0;
-    r->cpu_ns = ace_thread_cpu_ns() - pc->c0;
+    r->cpu_ns = hak_os_thread_cpu_ns() - pc->c0;
     r->hit_deadline = !complete;
 }
 

@@ -25,7 +25,8 @@ extern hak_knobs_t hak_knobs_static;    /* defaults + static overrides, set at i
 #define HAK_KNOB_GET(f)     __atomic_load_n(&hak_knobs.f, __ATOMIC_RELAXED)
 #define HAK_KNOB_SET(f, v)  __atomic_store_n(&hak_knobs.f, (v), __ATOMIC_RELAXED)
 
-/* Parse the static overrides from the environment (called once at init). */
+/* Parse the core options (HAKMEM_TLS_CAP ... HAKMEM_STATS, hakmem_options.h)
+ * and set the static values from them: the first step of initialisation. */
 void hak_knobs_init(void);
 /* Put the static values (defaults or overrides) back: ACE's safety valve. */
 void hak_knobs_restore_static(void);

@@ -1,14 +1,22 @@
-/* OS layer: mmap/madvise, clock, environment, formatter (see hakmem_os.h). */
+/* OS layer: mappings, time, threads, files, perf counters, environment,
+ * formatter (see hakmem_os.h).  Nothing here allocates except
+ * hak_os_spawn_detached. */
 #define _GNU_SOURCE
 #include "hakmem_os.h"
-#include <sys/mman.h>
-#include <unistd.h>
-#include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 
 extern char **environ;
 
+/* ------------------------------------------------------------ mappings */
 void *hak_os_map(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -35,13 +43,176 @@ void hak_os_unmap(void *p, size_t size) { munmap(p, size); }
 
 void hak_os_release(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
-uint64_t hak_now_ns(void)
+size_t hak_os_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+/* ---------------------------------------------------------------- time */
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t hak_now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+uint64_t hak_os_thread_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+
+void hak_os_sleep_until(uint64_t t)
+{
+    struct timespec ts = { (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+/* ---------------------------------------------------- process, threads */
+int hak_os_getpid(void) { return (int)getpid(); }
+
+int hak_os_gettid(void) { return (int)syscall(SYS_gettid); }
+
+struct os_dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+int hak_os_foreach_task(int (*fn)(int tid, void *arg), void *arg)
+{
+    uint64_t buf[512];   /* 4 KiB, aligned for the records */
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = 0;
+    long n;
+    while (!r && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n && !r;) {
+            const struct os_dirent64 *d = (const struct os_dirent64 *)((const char *)buf + off);
+            const char *end;
+            int ok;
+            off += d->reclen;
+            uint64_t tid = hak_parse_u64(d->name, &end, &ok);
+            if (ok && !*end)
+                r = fn((int)tid, arg);
+        }
+    close(fd);
+    return r;
+}
+
+int hak_os_task_alive(int tid)
+{
+    char path[64], buf[512];
+    hak_fmt(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    if (hak_os_read_file(path, buf, sizeof buf) <= 0)
+        return 0;
+    const char *p = strrchr(buf, ')');   /* "tid (comm) S ..." */
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+int hak_os_spawn_detached(void *(*fn)(void *), void *arg, size_t stack)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack);
+    int r = pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return r ? -1 : 0;
+}
+
+/* --------------------------------------------------------------- files */
+long hak_os_read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    long tot = 0;
+    if (fd < 0)
+        return -1;
+    while ((size_t)tot < cap - 1) {
+        ssize_t n = read(fd, buf + tot, cap - 1 - (size_t)tot);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        tot += n;
+    }
+    close(fd);
+    buf[tot] = 0;
+    return tot;
+}
+
+int hak_os_open_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+int hak_os_write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+void hak_os_close(int fd) { close(fd); }
+
+uint64_t hak_os_rss_bytes(void)
+{
+    char buf[128];
+    const char *p = buf;
+    int ok;
+    if (hak_os_read_file("/proc/self/statm", buf, sizeof buf) <= 0)
+        return 0;
+    while (*p && *p != ' ')   /* "size resident shared ..." in pages */
+        p++;
+    while (*p == ' ')
+        p++;
+    return hak_parse_u64(p, NULL, &ok) * (uint64_t)hak_os_page_size();
+}
+
+uint64_t hak_os_llc_bytes(void)
+{
+    char buf[64];
+    const char *p;
+    int ok;
+    if (hak_os_read_file("/sys/devices/system/cpu/cpu0/cache/index3/size", buf, sizeof buf) <= 0)
+        return 0;
+    uint64_t v = hak_parse_u64(buf, &p, &ok);   /* "32768K" */
+    if (*p == 'K')
+        v <<= 10;
+    else if (*p == 'M')
+        v <<= 20;
+    else if (*p == 'G')
+        v <<= 30;
+    return v;
+}
+
+/* ---------------------------------------------------------------- perf */
+int hak_os_perf_open(int tid, int event)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_HARDWARE;
+    a.config = event == HAK_OS_PERF_LLC_MISSES ? PERF_COUNT_HW_CACHE_MISSES : PERF_COUNT_HW_CACHE_REFERENCES;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    long fd = syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int hak_os_perf_read(int fd, uint64_t *v) { return read(fd, v, sizeof *v) == (ssize_t)sizeof *v; }
+
+/* ------------------------------------------------ environment, numbers */
 const char *hak_env(const char *name)
 {
     size_t n = strlen(name);
@@ -57,12 +228,52 @@ uint64_t hak_parse_u64(const char *s, const char **end, int *ok)
 {
     uint64_t v = 0;
     const char *p = s;
-    while (*p >= '0' && *p <= '9')
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    *ok = p != s;
+    int over = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            over = 1;
+        v = v * 10 + d;
+    }
+    *ok = p != s && !over;
     if (end)
         *end = p;
     return v;
+}
+
+double hak_parse_double(const char *s, const char **end, int *ok)
+{
+    double ip = 0, scale = 1;
+    uint64_t frac = 0;
+    const char *p = s;
+    int any = 0;
+    for (; *p >= '0' && *p <= '9'; p++, any = 1)
+        ip = ip * 10 + (*p - '0');
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++, any = 1)
+            if (scale < 1e18) {   /* later digits are below double precision */
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                scale *= 10;
+            }
+    *ok = any;
+    if (end)
+        *end = p;
+    return ip + (double)frac / scale;   /* one correctly rounded division */
+}
+
+/* ----------------------------------------------------------- formatter */
+/* v in base 10 or 16, most significant digit first, into t: the count */
+static int fmt_digits(char t[24], unsigned long long v, unsigned base)
+{
+    char r[24];
+    int n = 0, k = 0;
+    do {
+        r[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n)
+        t[k++] = r[--n];
+    return k;
 }
 
 typedef struct { char *buf; size_t cap, len; } fmt_out;
@@ -76,18 +287,14 @@ static void out_c(fmt_out *o, char c)
 
 static void out_u(fmt_out *o, unsigned long long v, unsigned base, int width, int neg)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    if (neg)
-        tmp[n++] = '-';
-    for (int i = n; i < width; i++)
+    char t[24];
+    int n = fmt_digits(t, v, base);
+    for (int i = n + neg; i < width; i++)
         out_c(o, ' ');
-    while (n)
-        out_c(o, tmp[--n]);
+    if (neg)
+        out_c(o, '-');
+    for (int i = 0; i < n; i++)
+        out_c(o, t[i]);
 }
 
 int hak_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
@@ -154,12 +361,7 @@ static void log_v(const char *prefix, const char *fmt, va_list ap)
     memcpy(buf, prefix, pl);
     int n = hak_vfmt(buf + pl, sizeof buf - pl - 1, fmt, ap) + (int)pl;
     buf[n++] = '\n';
-    for (int off = 0; off < n;) {
-        ssize_t w = write(2, buf + off, (size_t)(n - off));
-        if (w <= 0)
-            break;
-        off += (int)w;
-    }
+    hak_os_write_all(2, buf, (size_t)n);
 }
 
 void hak_log(const char *fmt, ...)
@@ -178,3 +380,67 @@ void hak_fatal(const char *fmt, ...)
     va_end(ap);
     abort();
 }
+
+void hak_buf_reset(hak_buf_t *b) { b->n = 0; }
+
+void hak_put_ch(hak_buf_t *b, char ch)
+{
+    if (b->n < sizeof b->b)
+        b->b[b->n++] = ch;
+}
+
+void hak_put_str(hak_buf_t *b, const char *s)
+{
+    while (*s)
+        hak_put_ch(b, *s++);
+}
+
+void hak_put_u64(hak_buf_t *b, uint64_t v)
+{
+    char t[24];
+    int n = fmt_digits(t, v, 10);
+    for (int i = 0; i < n; i++)
+        hak_put_ch(b, t[i]);
+}
+
+void hak_put_i64(hak_buf_t *b, int64_t v)
+{
+    if (v < 0) {
+        hak_put_ch(b, '-');
+        hak_put_u64(b, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        hak_put_u64(b, (uint64_t)v);
+    }
+}
+
+void hak_put_fix(hak_buf_t *b, double v, int decimals)
+{
+    uint64_t scale = 1;
+    if (v != v) {
+        hak_put_str(b, "nan");
+        return;
+    }
+    if (v < 0) {
+        hak_put_ch(b, '-');
+        v = -v;
+    }
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    if (v > 1e15)
+        v = 1e15;
+    uint64_t all = (uint64_t)(v * (double)scale + 0.5);
+    hak_put_u64(b, all / scale);
+    if (decimals > 0) {
+        char t[24];
+        uint64_t fp = all % scale;
+        hak_put_ch(b, '.');
+        for (int i = decimals - 1; i >= 0; i--) {
+            t[i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        for (int i = 0; i < decimals; i++)
+            hak_put_ch(b, t[i]);
+    }
+}
+
+void hak_buf_write(int fd, const hak_buf_t *b) { hak_os_write_all(fd, b->b, b->n); }

@@ -8,6 +8,7 @@
 #include "hakmem_stats.h"
 #include "hakmem_release.h"
 #include "hakmem.h"
+#include "hakmem_os.h"
 #include "stub_core.h"
 
 hak_knobs_t hak_knobs, hak_knobs_static;
@@ -47,12 +48,6 @@ uint32_t hak_knobs_effective_cap(int c)
     return v ? v : 1;
 }
 void hak_snapshot_take(hak_snapshot_t *out) { memcpy(out, &stub_snap, sizeof *out); }
-uint64_t hak_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 size_t hak_release_empty(uint64_t deadline_ns)
 {
     size_t p = stub_release_empty_pages;

@@ -1,0 +1,245 @@
+/* The one table of HAKMEM_* environment variables and its parser (see
+ * hakmem_options.h).  Runs before anything allocates: the environment is
+ * scanned with hak_env, messages go out through hak_buf_write. */
+#include "hakmem_options.h"
+#include "hakmem_os.h"
+#include <string.h>
+
+#define U64_MAX_D 18446744073709551615.0
+#define CORE HAK_OPT_CORE
+#define ACE  HAK_OPT_ACE
+
+/* Knob defaults (chosen by the knob sweep, docs/results): TLS cap 64 beat 32
+ * on mid_mt +15 %, larson +42 %, xmalloc_small +61 %, small_churn +8 %,
+ * phase_change +18 % (default mode, medians of 3) at the same peak RSS. */
+static const hak_option_t table[HAK_OPT_N] = {
+    [HAK_OPT_TLS_CAP] = { "HAKMEM_TLS_CAP", HAK_OPT_PER_CLASS, CORE, 0, HAK_DEF_TLS_CAP, 1, HAK_MAG_MAX,
+        "magazine (thread cache) capacity per size class; N for every class or class:N,class:N" },
+    [HAK_OPT_DRAIN_THRESHOLD] = { "HAKMEM_DRAIN_THRESHOLD", HAK_OPT_PER_CLASS, CORE, 0, HAK_DEF_DRAIN_THRESHOLD, 1, 1u << 20,
+        "remote-free backlog at which the owning thread drains its queue (Tiny classes); same forms" },
+    [HAK_OPT_BUNDLE_WIDTH] = { "HAKMEM_BUNDLE_WIDTH", HAK_OPT_INT, CORE, 0, HAK_DEF_BUNDLE_WIDTH, 1, 1024,
+        "blocks moved per transfer between a thread and a Mid central free list" },
+    [HAK_OPT_PARTIAL_RELEASE_PAGES] = { "HAKMEM_PARTIAL_RELEASE_PAGES", HAK_OPT_INT, CORE, 0, HAK_DEF_PARTIAL_RELEASE_PAGES, 0, 512,
+        "OS pages released per block returned to a sparse span and per span per partial-release pass (0: per-block release off)" },
+    [HAK_OPT_DIET_FACTOR] = { "HAKMEM_DIET_FACTOR", HAK_OPT_REAL, CORE, 0, HAK_DEF_DIET_FACTOR, 0.1, 1.0,
+        "multiplier on the TLS capacity; ACE lowers it under LLC pressure" },
+    [HAK_OPT_STATS] = { "HAKMEM_STATS", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
+        "1: print per-class and total statistics to stderr at exit" },
+    [HAK_OPT_ACE_ENABLED] = { "HAKMEM_ACE_ENABLED", HAK_OPT_FLAG, ACE, 1, 0, 0, 1,
+        "1 starts ACE's thread (lazily, from an allocation slow path)" },
+    [HAK_OPT_ACE_FAST_INTERVAL_MS] = { "HAKMEM_ACE_FAST_INTERVAL_MS", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_FAST_INTERVAL_MS, 1, 1e9,
+        "fast loop period, ms (at least 1)" },
+    [HAK_OPT_ACE_SLOW_INTERVAL_S] = { "HAKMEM_ACE_SLOW_INTERVAL_S", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_SLOW_INTERVAL_S, 0, 1e6,
+        "slow loop period, s (never shorter than the fast loop's)" },
+    [HAK_OPT_ACE_SLOW_INTERVAL_MS] = { "HAKMEM_ACE_SLOW_INTERVAL_MS", HAK_OPT_REAL, ACE, 1, 0, 0, 1e9,
+        "slow loop period in ms; overrides _S when given" },
+    [HAK_OPT_ACE_HOLD_TICKS] = { "HAKMEM_ACE_HOLD_TICKS", HAK_OPT_INT, ACE, 1, HAK_DEF_ACE_HOLD_TICKS, 2, 1000000,
+        "fast ticks a UCB1 arm is held before it is scored (at least 2)" },
+    [HAK_OPT_ACE_LOG_LEVEL] = { "HAKMEM_ACE_LOG_LEVEL", HAK_OPT_INT, ACE, 1, 0, 0, 2,
+        "0 off (safety-valve line only), 1 info, 2 debug" },
+    [HAK_OPT_ACE_TRACE] = { "HAKMEM_ACE_TRACE", HAK_OPT_PATH, ACE, 0, 0, 0, 400,
+        "file: a CSV row of metrics and knob values per tick (<file>.<pid> in a forked child)" },
+    [HAK_OPT_ACE_MAX_P99_LAT_NS] = { "HAKMEM_ACE_MAX_P99_LAT_NS", HAK_OPT_INT, ACE, 1, HAK_DEF_ACE_MAX_P99_LAT_NS, 0, U64_MAX_D,
+        "safety valve: sampled p99 allocation latency, ns" },
+    [HAK_OPT_ACE_MAX_RSS_MB] = { "HAKMEM_ACE_MAX_RSS_MB", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_MAX_RSS_MB, 0, 1e12,
+        "safety valve: resident set size, MiB" },
+    [HAK_OPT_ACE_MAX_CPU_PERCENT] = { "HAKMEM_ACE_MAX_CPU_PERCENT", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_MAX_CPU_PERCENT, 0, 1e6,
+        "safety valve: ACE's own CPU use, percent of one core" },
+};
+
+typedef struct opt_val {
+    uint8_t     set;        /* the value came from the environment */
+    uint8_t     reported;   /* an unusable value was reported (never twice) */
+    uint64_t    u;
+    double      d;
+    const char *s;          /* PATH: points into the environment */
+} opt_val_t;
+
+static opt_val_t val[HAK_OPT_N];
+static uint32_t  cls_val[HAK_OPT_N_PER_CLASS][HAK_NCLASS];
+static uint8_t   cls_set[HAK_OPT_N_PER_CLASS][HAK_NCLASS];
+static unsigned  parsed;    /* groups parsed so far (atomic) */
+
+const hak_option_t *hak_option_info(int id) { return &table[id]; }
+
+/* ------------------------------------------------------------ messages */
+static void put_range_u(hak_buf_t *b, const hak_option_t *o)
+{
+    hak_put_u64(b, (uint64_t)o->lo);
+    hak_put_str(b, "..");
+    hak_put_u64(b, (uint64_t)o->hi);
+}
+
+/* the accepted form, as the message says it */
+static void put_form(hak_buf_t *b, const hak_option_t *o, int rest)
+{
+    switch (o->type) {
+    case HAK_OPT_FLAG:
+        hak_put_str(b, "0 or 1");
+        break;
+    case HAK_OPT_PATH:
+        hak_put_str(b, "a file name of at most ");
+        hak_put_u64(b, (uint64_t)o->hi);
+        hak_put_str(b, " bytes");
+        break;
+    case HAK_OPT_REAL:
+        hak_put_str(b, o->clamp ? "a number, fractions allowed" : "a number in ");
+        if (!o->clamp) {
+            hak_put_fix(b, o->lo, 1);
+            hak_put_str(b, "..");
+            hak_put_fix(b, o->hi, 1);
+        }
+        break;
+    default:
+        if (rest) {
+            hak_put_str(b, "N or class:N,class:N with class < ");
+            hak_put_u64(b, HAK_NCLASS);
+            hak_put_str(b, ", N in ");
+            put_range_u(b, o);
+        } else {
+            hak_put_str(b, o->clamp ? "an integer" : "an integer in ");
+            if (!o->clamp)
+                put_range_u(b, o);
+        }
+    }
+}
+
+/* "hakmem: ignoring [the rest of ]NAME=VALUE (expected FORM)", once per option */
+static void report(int id, const char *s, int rest)
+{
+    hak_buf_t b;
+    if (val[id].reported)
+        return;
+    val[id].reported = 1;
+    hak_buf_reset(&b);
+    hak_put_str(&b, rest ? "hakmem: ignoring the rest of " : "hakmem: ignoring ");
+    hak_put_str(&b, table[id].name);
+    hak_put_ch(&b, '=');
+    hak_put_str(&b, s);
+    hak_put_str(&b, " (expected ");
+    put_form(&b, &table[id], rest);
+    hak_put_str(&b, ")\n");
+    if (b.n == sizeof b.b)
+        b.b[b.n - 1] = '\n';
+    hak_buf_write(2, &b);
+}
+
+/* -------------------------------------------------------------- values */
+/* A number within the option's range (or brought within it when it clamps). */
+static int in_range(const hak_option_t *o, double *x)
+{
+    if (*x < o->lo || *x > o->hi) {
+        if (!o->clamp)
+            return 0;
+        *x = *x < o->lo ? o->lo : o->hi;
+    }
+    return 1;
+}
+
+/* INT and FLAG: an exact integer into v->u; REAL: a number into v->d */
+static int parse_number(const hak_option_t *o, const char *s, opt_val_t *v)
+{
+    int ok;
+    const char *end;
+    uint64_t u = 0;
+    double x = o->type == HAK_OPT_REAL ? hak_parse_double(s, &end, &ok) : (double)(u = hak_parse_u64(s, &end, &ok));
+    if (!ok || *end || !in_range(o, &x))
+        return 0;
+    v->d = x;
+    v->u = x == (double)u ? u : (uint64_t)x;   /* exact unless clamped */
+    return 1;
+}
+
+/* "N" for every class, or "class:N,class:N"; a bad entry in a list ends it
+ * (the entries before it stay) */
+static void parse_per_class(int id, const char *s)
+{
+    const hak_option_t *o = &table[id];
+    const char *end;
+    uint64_t v;
+    int ok;
+    hak_parse_u64(s, &end, &ok);
+    if (ok && *end == 0) {
+        if (!parse_number(o, s, &val[id])) {
+            report(id, s, 0);
+            return;
+        }
+        for (int c = 0; c < HAK_NCLASS; c++) {
+            cls_val[id][c] = (uint32_t)val[id].u;
+            cls_set[id][c] = 1;
+        }
+        val[id].set = 1;
+        return;
+    }
+    for (const char *p = s; *p;) {
+        uint64_t c = hak_parse_u64(p, &end, &ok);
+        if (!ok || *end != ':' || c >= HAK_NCLASS)
+            goto bad;
+        p = end + 1;
+        v = hak_parse_u64(p, &end, &ok);
+        if (!ok || (double)v < o->lo || (double)v > o->hi || (*end && *end != ','))
+            goto bad;
+        cls_val[id][c] = (uint32_t)v;
+        cls_set[id][c] = 1;
+        val[id].set = 1;
+        p = *end ? end + 1 : end;
+    }
+    return;
+bad:
+    report(id, s, 1);
+}
+
+static void parse_one(int id)
+{
+    const hak_option_t *o = &table[id];
+    opt_val_t *v = &val[id];
+    const char *s = hak_env(o->name);
+    v->set = 0;
+    v->u = (uint64_t)o->def;
+    v->d = o->def;
+    v->s = NULL;
+    if (o->type == HAK_OPT_PER_CLASS)
+        for (int c = 0; c < HAK_NCLASS; c++) {
+            cls_val[id][c] = (uint32_t)o->def;
+            cls_set[id][c] = 0;
+        }
+    if (!s || !*s)
+        return;
+    switch (o->type) {
+    case HAK_OPT_PER_CLASS:
+        parse_per_class(id, s);
+        return;
+    case HAK_OPT_PATH:
+        v->set = strlen(s) <= (size_t)o->hi;
+        v->s = v->set ? s : NULL;
+        break;
+    default:   /* FLAG (0..1, clamped: non-zero is on), INT, REAL */
+        v->set = (uint8_t)parse_number(o, s, v);
+        break;
+    }
+    if (!v->set)
+        report(id, s, 0);
+}
+
+void hak_options_parse(unsigned groups)
+{
+    for (int id = 0; id < HAK_OPT_N; id++)
+        if (table[id].group & groups)
+            parse_one(id);
+    __atomic_fetch_or(&parsed, groups, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------- getters */
+static int ready(int id) { return (__atomic_load_n(&parsed, __ATOMIC_ACQUIRE) & table[id].group) != 0; }
+
+int hak_option_set(int id) { return ready(id) && val[id].set; }
+
+uint64_t hak_option_u64(int id) { return ready(id) ? val[id].u : (uint64_t)table[id].def; }
+
+double hak_option_double(int id) { return ready(id) ? val[id].d : table[id].def; }
+
+const char *hak_option_str(int id) { return ready(id) ? val[id].s : NULL; }
+
+uint32_t hak_option_class(int id, int c) { return ready(id) ? cls_val[id][c] : (uint32_t)table[id].def; }
+
+int hak_option_class_set(int id, int c) { return ready(id) && cls_set[id][c]; }
