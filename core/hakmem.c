@@ -4,6 +4,7 @@
 #include "hakmem.h"
 #include "hakmem_heap.h"
 #include "hakmem_large.h"
+#include "hakmem_options.h"
 #include <errno.h>
 #include <string.h>
 #include <stdint.h>
@@ -13,8 +14,7 @@ static int stats_at_exit;
 __attribute__((constructor)) static void hak_constructor(void)
 {
     hak_init();
-    const char *s = hak_env("HAKMEM_STATS");
-    stats_at_exit = s && *s && *s != '0';
+    stats_at_exit = hak_option_u64(HAK_OPT_STATS) != 0;   /* parsed by hak_init */
 }
 
 __attribute__((destructor)) static void hak_destructor(void)

@@ -509,6 +509,6 @@ void hak_ace_atfork_child(void)
  * relocatable object, so this is linked wherever the allocator is. */
 __attribute__((constructor)) static void ace_hook_in(void)
 {
-    pthread_atfork(NULL, NULL, hak_ace_atfork_child);
+    hak_os_atfork(NULL, NULL, hak_ace_atfork_child);
     __atomic_store_n(&hak_refill_hook, hak_ace_maybe_start, __ATOMIC_RELEASE);
 }

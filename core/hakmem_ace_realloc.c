@@ -7,12 +7,8 @@
 #include "hakmem_large.h"
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <immintrin.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 /* ---- copy strategy ---- */
 
@@ -94,8 +90,8 @@ static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want
     if (keep >= (64u << 10) && (want > HAK_MID_MAX || n > HAK_MID_MAX))
         /* a fresh Large mapping: one system call faults the copied range in,
          * about 25% cheaper than a page fault per 4 KiB (docs/REALLOC.md) */
-        madvise((void *)((uintptr_t)q & ~(uintptr_t)(HAK_OS_PAGE - 1)),
-                (keep + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1), MADV_POPULATE_WRITE);
+        hak_os_populate((void *)((uintptr_t)q & ~(uintptr_t)(HAK_OS_PAGE - 1)),
+                        (keep + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1));
     hak_realloc_copy(q, p, keep);
     hak_free_fast(p);
     return q;

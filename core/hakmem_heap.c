@@ -7,7 +7,6 @@
 #include "hakmem_large.h"
 #include <errno.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <stdint.h>
 
 static hak_heap_t heap_empty;                 /* capacity 0 everywhere: every call goes slow */
@@ -34,17 +33,15 @@ void hak_init(void)
     int expected = 0;
     if (__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         tl_in_init = 1;
-        const void *rnd = (const void *)getauxval(AT_RANDOM);   /* 16 random bytes, unaligned */
-        uint64_t r[2] = { 0, 0 };
-        if (rnd)
-            memcpy(r, rnd, sizeof r);
+        uint64_t r[2];
+        hak_os_auxv_random(r);
         hak_secret = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
         hak_secret |= 1;   /* never 0: a zeroed word must not look free */
         hak_knobs_init();
         hak_pool_init();
         /* from here on, a nested malloc (pthread_* may allocate) works */
         pthread_key_create(&heap_key, thread_exit);
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        hak_os_atfork(fork_prepare, fork_parent, fork_child);
         __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
         tl_in_init = 0;
     } else if (!tl_in_init) {
@@ -76,8 +73,11 @@ static hak_heap_t *heap_create(void)
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
         h->spans[c].reserve = HAK_EMPTY_RESERVE;
     __atomic_store_n(&h->live, 1, __ATOMIC_SEQ_CST);
-    for (int c = 0; c < HAK_NCLASS; c++)
-        h->cap[c] = hak_knobs_effective_cap(c);
+    for (int c = 0; c < HAK_NCLASS; c++) {
+        h->base[c] = (uint32_t)c * HAK_MAG_MAX;
+        hak_mag_set_count(h, c, 0);
+        hak_mag_set_cap(h, c, hak_knobs_effective_cap(c));
+    }
     hak_tl_heap = h;
     tl_exited = 0;
     pthread_setspecific(heap_key, h);
@@ -100,11 +100,11 @@ hak_heap_t *hak_heap_get(void)
 static void heap_retire(hak_heap_t *h)
 {
     for (int c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++)
-        if (h->count[c])
+        if (hak_mag_count(h, c))
             hak_pool_flush(h, c, 0);
     hak_tiny_retire(h);   /* the heap is out of use (live = 0) from here */
     for (int c = 0; c < HAK_NCLASS; c++)
-        h->cap[c] = 0;
+        hak_mag_set_cap(h, c, 0);
     hak_lock(&heaps_lock, &hak_global_counters);
     h->next_free = heaps_free;
     heaps_free = h;
@@ -167,11 +167,11 @@ static void fork_child(void)
     for (hak_heap_t *h = heaps_all; h; h = h->next_all) {
         if (h == me || !h->live)
             continue;
-        memset(h->count, 0, sizeof h->count);
+        memcpy(h->top, h->base, sizeof h->top);   /* magazines dropped */
         memset(h->outbox, 0, sizeof h->outbox);
         h->out_mask = 0;
         hak_tiny_retire(h);
-        memset(h->cap, 0, sizeof h->cap);
+        memcpy(h->lim, h->base, sizeof h->lim);
         h->next_free = free_list;
         free_list = h;
     }
@@ -207,7 +207,7 @@ void *hak_malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (h->count[c] == 0) {
+    if (hak_mag_count(h, c) == 0) {
         /* a layer above hooks itself in here, outside every lock (ACE
          * starts its thread, again in a forked child); one load when unset */
         void (*hook)(void) = __atomic_load_n(&hak_refill_hook, __ATOMIC_ACQUIRE);
@@ -218,7 +218,7 @@ void *hak_malloc_slow(size_t n)
         else
             hak_pool_refill(h, c);
         maintain(h);
-        if (h->count[c] == 0) {
+        if (hak_mag_count(h, c) == 0) {
             errno = ENOMEM;
             return NULL;
         }
@@ -260,15 +260,15 @@ void hak_free_slow(void *p)
         maintain(h);                      /* flushes the outboxes now and then */
         return;
     }
-    if (h->count[c] >= h->cap[c]) {
+    if (h->top[c] >= h->lim[c]) {
         uint32_t keep = hak_knobs_effective_cap(c) / 2;
-        if (keep > h->count[c])
-            keep = h->count[c];
+        if (keep > hak_mag_count(h, c))
+            keep = hak_mag_count(h, c);
         if (hak_is_tiny_class(c))
             hak_tiny_flush(h, c, keep);
         else
             hak_pool_flush(h, c, keep);
         maintain(h);
     }
-    h->items[c][h->count[c]++] = p;
+    h->slots[h->top[c]++] = p;
 }

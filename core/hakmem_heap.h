@@ -29,11 +29,15 @@ typedef struct hak_outbox {
 
 typedef struct hak_heap hak_heap_t;
 struct hak_heap {
-    /* fast path */
-    uint32_t count[HAK_NCLASS];
-    uint32_t cap[HAK_NCLASS];
+    /* fast path: class c's magazine is slots[base[c] .. top[c]), with room up
+     * to lim[c] = base[c] + capacity; absolute slot indices make a pop or a
+     * push one indexed access.  The static empty heap has all three 0: every
+     * magazine is empty and full at once. */
+    uint32_t top[HAK_NCLASS];
+    uint32_t lim[HAK_NCLASS];
+    uint32_t base[HAK_NCLASS];   /* c * HAK_MAG_MAX */
     hak_counters_t cnt;
-    void *items[HAK_NCLASS][HAK_MAG_MAX];
+    void *slots[HAK_NCLASS * HAK_MAG_MAX];
     /* slow path; spans and watch lists under lock */
     hak_spin_t lock;
     uint32_t id, shard;
@@ -68,11 +72,11 @@ static inline void *hak_malloc_fast(size_t n)
     else
         return hak_malloc_slow(n);
     hak_heap_t *h = hak_tl_heap;
-    uintptr_t k = h->count[c];
-    if (HAK_UNLIKELY(k == 0))
+    uintptr_t k = h->top[c];
+    if (HAK_UNLIKELY(k == h->base[c]))
         return hak_malloc_slow(n);
-    void *p = h->items[c][k - 1];
-    h->count[c] = (uint32_t)k - 1;
+    void *p = h->slots[k - 1];
+    h->top[c] = (uint32_t)k - 1;
     ((uintptr_t *)p)[1] = 0;
     HAK_CNT_INC(h->cnt.allocs[c]);
     return p;
@@ -85,7 +89,7 @@ static inline void hak_free_fast(void *p)
     hak_heap_t *h = hak_tl_heap;
     uintptr_t c = sp->cls;
     uint64_t off = a - sp->start;
-    uintptr_t k = h->count[c];
+    uintptr_t k = h->top[c];
     uintptr_t mark = a ^ hak_secret;
     uintptr_t bad = (off >= sp->limit) | (off * sp->div_magic >= sp->div_magic);
     /* the mark word is read only inside a span: never at a foreign address */
@@ -94,16 +98,23 @@ static inline void hak_free_fast(void *p)
     /* a Tiny block of another heap's span goes to its span (slow path):
      * reusing it here would put two threads on one cache line */
     bad |= ((((uintptr_t)__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) ^ (uintptr_t)h) & sp->owner_mask) != 0);
-    bad |= k >= h->cap[c];
+    bad |= k >= h->lim[c];
     if (HAK_UNLIKELY(bad)) {
         hak_free_slow(p);
         return;
     }
     ((uintptr_t *)p)[1] = mark;
-    h->items[c][k] = p;
-    h->count[c] = (uint32_t)k + 1;
+    h->slots[k] = p;
+    h->top[c] = (uint32_t)k + 1;
     HAK_CNT_INC(h->cnt.frees[c]);
 }
+
+/* Magazine accessors for the slow paths. */
+static inline uint32_t hak_mag_count(const hak_heap_t *h, int c) { return h->top[c] - h->base[c]; }
+static inline void   **hak_mag_items(hak_heap_t *h, int c) { return &h->slots[h->base[c]]; }
+static inline void     hak_mag_set_count(hak_heap_t *h, int c, uint32_t n) { h->top[c] = h->base[c] + n; }
+static inline void     hak_mag_set_cap(hak_heap_t *h, int c, uint32_t cap) { h->lim[c] = h->base[c] + cap; }
+static inline uint32_t hak_mag_cap(const hak_heap_t *h, int c) { return h->lim[c] - h->base[c]; }
 
 /* Slow-path pieces shared by the files of the core. */
 void hak_init(void);                             /* once; nested calls during it proceed */

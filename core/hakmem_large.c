@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "hakmem_large.h"
 #include "hakmem_lock.h"
-#include <sys/mman.h>
 #include <errno.h>
 
 #define CACHE_SLOTS 8
@@ -174,8 +173,8 @@ void *hak_large_resize(void *p, size_t size)
     size_t old = e ? e->len : 0;
     if (e && len != old) {
         /* the registry lock is held across mremap so no one sees a stale entry */
-        void *q = mremap(p, old, len, MREMAP_MAYMOVE);
-        if (q == MAP_FAILED) {
+        void *q = hak_os_remap(p, old, len);
+        if (!q) {
             hak_unlock(&large_lock);
             errno = ENOMEM;
             return NULL;

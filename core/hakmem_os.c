@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
@@ -42,6 +43,17 @@ void *hak_os_map_aligned(size_t size, size_t align)
 void hak_os_unmap(void *p, size_t size) { munmap(p, size); }
 
 void hak_os_release(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
+
+void *hak_os_remap(void *p, size_t old, size_t size)
+{
+    void *q = mremap(p, old, size, MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? NULL : q;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+int hak_os_populate(void *p, size_t size) { return madvise(p, size, MADV_POPULATE_WRITE); }
 
 size_t hak_os_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
@@ -444,3 +456,16 @@ void hak_put_fix(hak_buf_t *b, double v, int decimals)
 }
 
 void hak_buf_write(int fd, const hak_buf_t *b) { hak_os_write_all(fd, b->b, b->n); }
+
+int hak_os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    return pthread_atfork(prepare, parent, child);
+}
+
+void hak_os_auxv_random(uint64_t out[2])
+{
+    const void *rnd = (const void *)getauxval(AT_RANDOM);   /* unaligned */
+    out[0] = out[1] = 0;
+    if (rnd)
+        memcpy(out, rnd, 2 * sizeof(uint64_t));
+}

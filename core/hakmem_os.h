@@ -45,6 +45,14 @@ int hak_os_task_alive(int tid);
 /* Start fn(arg) on a detached thread with the given stack size; 0 on success.
  * Allocates (pthread_create): never call it under an allocator lock. */
 int hak_os_spawn_detached(void *(*fn)(void *), void *arg, size_t stack);
+/* mremap(MAYMOVE): the new address, or NULL (errno set by the kernel). */
+void *hak_os_remap(void *p, size_t old, size_t size);
+/* Fault a range in writable with one call (MADV_POPULATE_WRITE); 0 on success. */
+int   hak_os_populate(void *p, size_t size);
+/* pthread_atfork (may allocate: outside every allocator lock). */
+int hak_os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* The kernel's 16 random bytes for this process (AT_RANDOM); 0s if absent. */
+void hak_os_auxv_random(uint64_t out[2]);
 
 /* ---- files */
 /* Read up to cap-1 bytes of a small file and NUL-terminate; bytes read, or -1

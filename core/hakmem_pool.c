@@ -80,10 +80,11 @@ void hak_pool_refill(hak_heap_t *h, int c)
 {
     uint32_t cap = hak_knobs_effective_cap(c);
     uint32_t want = HAK_KNOB_GET(bundle_width);
-    h->cap[c] = cap;
-    if (want > cap - h->count[c])
-        want = cap - h->count[c];
-    void **out = &h->items[c][h->count[c]];
+    hak_mag_set_cap(h, c, cap);
+    uint32_t have = hak_mag_count(h, c);
+    if (want > cap - have)
+        want = cap - have;
+    void **out = hak_mag_items(h, c) + have;
     uint32_t got = 0;
     hak_central_t *ct = central_of(c, h->shard);
     hak_lock(&ct->lock, &h->cnt);
@@ -104,14 +105,14 @@ void hak_pool_refill(hak_heap_t *h, int c)
         got += hak_spans_take(&ct->spans, sp, out + got, want - got);
     }
     hak_unlock(&ct->lock);
-    h->count[c] += got;
+    h->top[c] += got;
     HAK_CNT_INC(h->cnt.cls[c].refills);
 }
 
 void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep)
 {
-    void **it = h->items[c];
-    uint32_t n = h->count[c] - keep;
+    void **it = hak_mag_items(h, c);
+    uint32_t n = hak_mag_count(h, c) - keep;
     if (n) {
         for (uint32_t i = 0; i + 1 < n; i++)
             *(void **)it[i] = it[i + 1];
@@ -141,8 +142,8 @@ void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep)
         return_chain(c, excess, &h->cnt);
         memmove(it, it + n, keep * sizeof(void *));
     }
-    h->count[c] = keep;
-    h->cap[c] = hak_knobs_effective_cap(c);
+    hak_mag_set_count(h, c, keep);
+    hak_mag_set_cap(h, c, hak_knobs_effective_cap(c));
     HAK_CNT_INC(h->cnt.cls[c].flushes);
 }
 

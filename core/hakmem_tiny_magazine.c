@@ -276,11 +276,11 @@ void hak_tiny_refill(hak_heap_t *h, int c)
 {
     uint32_t cap = hak_knobs_effective_cap(c);
     hak_span_lists_t *l = &h->spans[c];
-    h->cap[c] = cap;
+    hak_mag_set_cap(h, c, cap);
     hak_spin_lock(&h->lock, &h->cnt);
     inbox_take(h);
     collect_class(h, c, 0, &h->cnt);
-    while (h->count[c] < cap) {
+    while (hak_mag_count(h, c) < cap) {
         hak_span_t *sp = hak_spans_pick(l);
         if (!sp && h->watch[c]) {
             collect_class(h, c, 1, &h->cnt);
@@ -291,7 +291,8 @@ void hak_tiny_refill(hak_heap_t *h, int c)
                 break;
             own_span(h, sp);
         }
-        h->count[c] += hak_spans_take(l, sp, &h->items[c][h->count[c]], cap - h->count[c]);
+        uint32_t have = hak_mag_count(h, c);
+        h->top[c] += hak_spans_take(l, sp, hak_mag_items(h, c) + have, cap - have);
     }
     hak_spin_unlock(&h->lock);
     HAK_CNT_INC(h->cnt.cls[c].refills);
@@ -299,8 +300,8 @@ void hak_tiny_refill(hak_heap_t *h, int c)
 
 void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
 {
-    void **it = h->items[c];
-    uint32_t n = h->count[c] - keep;
+    void **it = hak_mag_items(h, c);
+    uint32_t n = hak_mag_count(h, c) - keep;
     int rel = release_pages();
     hak_spin_lock(&h->lock, &h->cnt);
     for (uint32_t i = 0; i < n; i++) {
@@ -314,8 +315,8 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
     collect_class(h, c, 0, &h->cnt);
     hak_spin_unlock(&h->lock);
     memmove(it, it + n, keep * sizeof(void *));
-    h->count[c] = keep;
-    h->cap[c] = hak_knobs_effective_cap(c);
+    hak_mag_set_count(h, c, keep);
+    hak_mag_set_cap(h, c, hak_knobs_effective_cap(c));
     HAK_CNT_INC(h->cnt.cls[c].flushes);
 }
 
@@ -356,7 +357,7 @@ static void abandon_class(hak_heap_t *h, int c)
 void hak_tiny_retire(hak_heap_t *h)
 {
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
-        if (h->count[c])
+        if (hak_mag_count(h, c))
             hak_tiny_flush(h, c, 0);
     hak_tiny_outbox_flush_all(h);
     hak_spin_lock(&h->lock, &h->cnt);
