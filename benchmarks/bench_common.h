@@ -93,6 +93,7 @@ static inline size_t rng_range(rng_t *r, size_t lo, size_t hi) { return lo + (si
  * two it belongs to the bucket below it, so hi itself is not over-weighted) */
 static inline size_t rng_logsize(rng_t *r, size_t lo, size_t hi)
 {
+    if (lo == hi) return lo;   /* one fixed size (xmalloc_64); draws nothing */
     int blo = 63 - __builtin_clzll(lo), bhi = 63 - __builtin_clzll(hi);
     int pow2 = bhi > blo && (hi & (hi - 1)) == 0;
     if (pow2) bhi--;

@@ -74,13 +74,19 @@ WORKLOADS = [
      (["objects=1000000"], ["objects=4000000"], ["objects=16000000"])),
     ("phase_change", "mt_churn", ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
                                   "p2min=1024", "p2max=32768", "p2slots=4000"], None),
+    # issue 9's shapes not covered above (larson and the 512 MiB random replace are: larson, huge_ws)
+    ("prodcons_512", "prodcons", ["name=prodcons_512", "min=16", "max=512"], None),
+    ("xmalloc_64", "prodcons", ["name=xmalloc_64", "min=64", "max=64", "keep=0"],
+     (["objects=4000000"], ["objects=16000000"], ["objects=64000000"])),
+    ("malloc_simple", "malloc_simple", [], None),
 ]
 # The one parameter that sets how much work a workload does: the confirmation
 # stage scales it so that each run lasts long enough for ACE's loops to act.
 WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy": "rounds", "mid_mt": "ops",
               "mid_mt16": "ops", "larson": "gens", "xmalloc_small": "objects", "xmalloc_mid": "objects",
               "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
-              "remote_heavy": "objects", "phase_change": "ops"}
+              "remote_heavy": "objects", "phase_change": "ops", "prodcons_512": "objects",
+              "xmalloc_64": "objects", "malloc_simple": "allocs"}
 MODES = {"quick": 0, "default": 1, "long": 2}
 DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
 SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
@@ -100,6 +106,7 @@ SELFTEST_ARGS = {
     "cache_scratch": ["iterations=20000"], "small_churn": ["ops=200000"],
     "huge_ws_tls": ["live_mb=8", "ops=100000"], "remote_heavy": ["objects=100000"],
     "phase_change": ["ops=100000", "slots=20000"],
+    "prodcons_512": ["objects=100000"], "xmalloc_64": ["objects=100000"], "malloc_simple": ["allocs=20000"],
 }
 
 # Tables: metric key, title, scale, unit, better
@@ -119,6 +126,11 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("realloc_heavy", "grow_small_p99_ns", "realloc small-step growth p99, ns", 1),
     ("realloc_heavy", "double_p50_ns", "realloc doubling p50, ns", 1),
     ("realloc_heavy", "shrink_p50_ns", "realloc shrink p50, ns", 1),
+    # the two workloads issue 9 measures as time (fixed work)
+    ("xmalloc_64", "wall_s", "time, s", 1),
+    ("malloc_simple", "wall_s", "time, s", 1),
+    ("malloc_simple", "ns_per_pair_n25", "malloc+write+free, 25 blocks, ns", 1),
+    ("malloc_simple", "ns_per_pair_n1600", "malloc+write+free, 1600 blocks, ns", 1),
 ]
 EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
