@@ -38,8 +38,11 @@ mkdir -p "$OUT/build" "$OUT/lib"
 OUT="$(cd "$OUT" && pwd)"
 peers=""
 
-describe() {  # the source tree's git commit, when it is a checkout, for the log
-    git -C "$1" log -1 --format='%H' 2>/dev/null || echo "(not a git checkout)"
+describe() {  # where the source tree came from, for the log: its own git commit, or a
+              # SOURCE file (e.g. "microsoft/mimalloc v3.4.3 <commit>") next to CMakeLists.txt
+    if [ -e "$1/.git" ]; then git -C "$1" log -1 --format='%H %d' 2>/dev/null
+    elif [ -f "$1/SOURCE" ]; then head -1 "$1/SOURCE"
+    else echo "origin unknown: no .git, no SOURCE file"; fi
 }
 
 if [ -n "$MI_SRC" ] && [ "$MI_SRC" != none ]; then
