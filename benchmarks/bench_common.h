@@ -93,6 +93,7 @@ static inline size_t rng_range(rng_t *r, size_t lo, size_t hi) { return lo + (si
  * two it belongs to the bucket below it, so hi itself is not over-weighted) */
 static inline size_t rng_logsize(rng_t *r, size_t lo, size_t hi)
 {
+    if (lo == hi) return lo;   /* one fixed size (xmalloc_64); draws nothing */
     int blo = 63 - __builtin_clzll(lo), bhi = 63 - __builtin_clzll(hi);
     int pow2 = bhi > blo && (hi & (hi - 1)) == 0;
     if (pow2) bhi--;
@@ -133,27 +134,46 @@ static long proc_status_kb(const char *field)
     return v;
 }
 
-/* Which malloc library is mapped into this process (for preload verification).
+/* Which malloc library is mapped into this process (for preload verification):
+ * every mapped file whose name starts with a known allocator's name, and every
+ * mapped file with the basename of an LD_PRELOAD entry (symlinks resolved), so
+ * that an extra peer under any name (the runner's --extra-peers) is seen too.
  * A statically linked allocator names itself with -DBENCH_STATIC_ALLOCATOR. */
 static void print_allocator_lib(void)
 {
 #ifdef BENCH_STATIC_ALLOCATOR
     printf("allocator_lib=%s\n", BENCH_STATIC_ALLOCATOR);
 #else
-    static const char *names[] = {"libhakmem", "libmimalloc", "libjemalloc", "libtcmalloc", NULL};
+    static const char *names[] = {"libhakmem", "libmimalloc", "libjemalloc", "libtcmalloc", "libsnmalloc", NULL};
+    enum { MAXPRE = 8 };
+    static char pre[MAXPRE][256];
+    int npre = 0;
+    const char *lp = getenv("LD_PRELOAD");
+    if (lp) {
+        char buf[2048], res[4096];
+        snprintf(buf, sizeof buf, "%s", lp);
+        for (char *save = NULL, *t = strtok_r(buf, ": \t", &save); t && npre < MAXPRE; t = strtok_r(NULL, ": \t", &save)) {
+            const char *path = realpath(t, res) ? res : t;
+            const char *b = strrchr(path, '/');
+            b = b ? b + 1 : path;
+            if (strlen(b) < sizeof pre[0]) strcpy(pre[npre++], b);
+        }
+    }
     char line[1024], found[512] = "";
     FILE *f = fopen("/proc/self/maps", "r");
     while (f && fgets(line, sizeof line, f)) {
         char *p = strrchr(line, '/');
         if (!p) continue;
-        for (int i = 0; names[i]; i++)
-            if (!strncmp(p + 1, names[i], strlen(names[i]))) {
-                p[strcspn(p, "\n")] = 0;
-                if (!strstr(found, p + 1) && strlen(found) + strlen(p) < sizeof found - 2) {
-                    if (found[0]) strcat(found, ",");
-                    strcat(found, p + 1);
-                }
-            }
+        p[strcspn(p, "\n")] = 0;
+        int match = 0;
+        for (int i = 0; names[i] && !match; i++)
+            match = !strncmp(p + 1, names[i], strlen(names[i]));
+        for (int i = 0; i < npre && !match; i++)
+            match = !strcmp(p + 1, pre[i]);
+        if (match && !strstr(found, p + 1) && strlen(found) + strlen(p) < sizeof found - 2) {
+            if (found[0]) strcat(found, ",");
+            strcat(found, p + 1);
+        }
     }
     if (f) fclose(f);
     printf("allocator_lib=%s\n", found[0] ? found : "glibc");

@@ -2,6 +2,7 @@
 """hakmem benchmark runner: side-by-side comparison, knob sweep, self-test.
 
   run_bench.py [--mode quick|default|long] [--reps N] [--workloads a,b] [--allocators a,b]
+               [--extra-peers "name=/path/lib.so name2=/path/lib2.so"]
   run_bench.py --sweep [--mode ...] [--reps N] [--knobs tls_cap,...] [--no-confirm]
   run_bench.py --confirm-from docs/results/<date>-sweep.csv   (confirmation stage only)
   run_bench.py --selftest
@@ -45,6 +46,11 @@ ALLOCATORS = [
     ("tcmalloc", LIBDIR + "/libtcmalloc_minimal.so.4", {}, "libtcmalloc", "libtcmalloc-minimal4"),
 ]
 REF = "hakmem"
+# Extra peers (--extra-peers / make bench EXTRA_PEERS="name=/path/lib.so ..."): more
+# LD_PRELOAD columns, e.g. mimalloc 3.x and snmalloc built from source
+# (scripts/build-peers-from-source.sh, docs/PEERS-BUILD.md).  Same tuple layout as
+# ALLOCATORS; filled in by main().
+EXTRA = []
 
 # Workloads: name, binary, fixed shape arguments, per-mode arguments (quick, default, long).
 # Parameters are fixed here before results are looked at; a change says why in its commit.
@@ -68,13 +74,19 @@ WORKLOADS = [
      (["objects=1000000"], ["objects=4000000"], ["objects=16000000"])),
     ("phase_change", "mt_churn", ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
                                   "p2min=1024", "p2max=32768", "p2slots=4000"], None),
+    # issue 9's shapes not covered above (larson and the 512 MiB random replace are: larson, huge_ws)
+    ("prodcons_512", "prodcons", ["name=prodcons_512", "min=16", "max=512"], None),
+    ("xmalloc_64", "prodcons", ["name=xmalloc_64", "min=64", "max=64", "keep=0"],
+     (["objects=4000000"], ["objects=16000000"], ["objects=64000000"])),
+    ("malloc_simple", "malloc_simple", [], None),
 ]
 # The one parameter that sets how much work a workload does: the confirmation
 # stage scales it so that each run lasts long enough for ACE's loops to act.
 WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy": "rounds", "mid_mt": "ops",
               "mid_mt16": "ops", "larson": "gens", "xmalloc_small": "objects", "xmalloc_mid": "objects",
               "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
-              "remote_heavy": "objects", "phase_change": "ops"}
+              "remote_heavy": "objects", "phase_change": "ops", "prodcons_512": "objects",
+              "xmalloc_64": "objects", "malloc_simple": "allocs"}
 MODES = {"quick": 0, "default": 1, "long": 2}
 DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
 SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
@@ -94,6 +106,7 @@ SELFTEST_ARGS = {
     "cache_scratch": ["iterations=20000"], "small_churn": ["ops=200000"],
     "huge_ws_tls": ["live_mb=8", "ops=100000"], "remote_heavy": ["objects=100000"],
     "phase_change": ["ops=100000", "slots=20000"],
+    "prodcons_512": ["objects=100000"], "xmalloc_64": ["objects=100000"], "malloc_simple": ["allocs=20000"],
 }
 
 # Tables: metric key, title, scale, unit, better
@@ -113,6 +126,11 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("realloc_heavy", "grow_small_p99_ns", "realloc small-step growth p99, ns", 1),
     ("realloc_heavy", "double_p50_ns", "realloc doubling p50, ns", 1),
     ("realloc_heavy", "shrink_p50_ns", "realloc shrink p50, ns", 1),
+    # the two workloads issue 9 measures as time (fixed work)
+    ("xmalloc_64", "wall_s", "time, s", 1),
+    ("malloc_simple", "wall_s", "time, s", 1),
+    ("malloc_simple", "ns_per_pair_n25", "malloc+write+free, 25 blocks, ns", 1),
+    ("malloc_simple", "ns_per_pair_n1600", "malloc+write+free, 1600 blocks, ns", 1),
 ]
 EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
@@ -236,15 +254,40 @@ class Run:
             return None
 
 
+def parse_extra_peers(spec):
+    """'name=/path/lib.so name2=/path/lib2.so' (spaces or commas between entries) ->
+    ALLOCATORS-style tuples.  The run's allocator_lib= must contain the basename of
+    the library (symlinks resolved: /proc/self/maps shows the file itself)."""
+    out, taken = [], {a[0] for a in ALLOCATORS}
+    for item in spec.replace(",", " ").split():
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path or not all(c.isalnum() or c in "._+-" for c in name):
+            raise ValueError("extra peer %r: expected name=/path/to/lib.so" % item)
+        if name in taken:
+            raise ValueError("extra peer %r: the name %s is already a column" % (item, name))
+        taken.add(name)
+        path = os.path.abspath(os.path.expanduser(path))
+        expect = os.path.basename(os.path.realpath(path))
+        out.append((name, path, {}, expect, None))
+    return out
+
+
+def extra_names():
+    return {a[0] for a in EXTRA}
+
+
 def available_allocators(wanted):
     """Returns (present list, notes about skipped ones)."""
     present, notes = [], []
-    for a in ALLOCATORS:
+    for a in ALLOCATORS + EXTRA:
         name, so = a[0], a[1]
         if wanted and name not in wanted:
             continue
         if so and not os.path.exists(so):
-            if name.startswith("hakmem"):
+            if name in extra_names():
+                notes.append("%s: SKIPPED -- %s not found (extra peer; build it with "
+                             "scripts/build-peers-from-source.sh, see docs/PEERS-BUILD.md)" % (name, so))
+            elif name.startswith("hakmem"):
                 notes.append("%s: SKIPPED -- %s not found (run `make` at the repository root)" % (name, os.path.relpath(so, ROOT)))
             else:
                 notes.append("%s: SKIPPED -- %s not installed (run scripts/install-peers.sh, Debian package %s)" % (name, so, a[4]))
@@ -348,6 +391,7 @@ def machine_info():
         except OSError:
             v = ""
         vers.append("%s %s" % (pkg, v or "not installed"))
+    vers += ["%s %s" % (a[0], a[1]) for a in EXTRA]
     info["peers"] = ", ".join(vers)
     try:
         info["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -501,6 +545,9 @@ def compare(args):
     # ---- terminal + markdown tables
     term, md = [], []
     cmdline = "make bench" + ("-" + mode if mode != "default" else "") if not args.selftest else "run_bench.py --selftest"
+    extra_cols = [a for a in allocs if a[0] in extra_names()]
+    if EXTRA and not args.selftest:
+        cmdline += ' EXTRA_PEERS="%s"' % " ".join("%s=%s" % (a[0], a[1]) for a in EXTRA)
     md.append("# hakmem benchmark comparison, %s (%s mode)\n" % (date, "selftest" if args.selftest else mode))
     md.append("Command: `%s` (runner: `python3 benchmarks/scripts/run_bench.py --mode %s --reps %d`).\n" % (
         cmdline, mode, reps))
@@ -516,12 +563,19 @@ def compare(args):
               "from the defaults 500 ms / 30 s so the fast and slow loops act within runs of a few seconds); `glibc` = no preload; "
               "peers via `LD_PRELOAD` of the Debian libraries. The preload is verified in every run "
               "(`allocator_lib=` from /proc/self/maps).\n" % (ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"]))
+    if extra_cols:
+        md.append("Extra peers (`--extra-peers`, `make bench EXTRA_PEERS=...`; LD_PRELOAD, verified by the "
+                  "library's file name in /proc/self/maps): " +
+                  "; ".join("`%s` = `%s` (`allocator_lib` must contain `%s`)" % (a[0], a[1], a[3]) for a in extra_cols) +
+                  ". How they were built: docs/PEERS-BUILD.md.\n")
     if notes:
         md.append("**Skipped:**\n\n" + "\n".join("- " + n for n in notes) + "\n")
     term.append("hakmem benchmark comparison -- mode %s, %d reps, median (ratio to %s); load average %s -> %s" % (
         mode, reps, ref, load_start, load_end))
     term.append("hakmem-ace: ACE on with HAKMEM_ACE_FAST_INTERVAL_MS=%s, HAKMEM_ACE_SLOW_INTERVAL_S=%s "
                 "(shortened so ACE acts in short runs)" % (ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"], ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"]))
+    for a in extra_cols:
+        term.append("extra peer %s: LD_PRELOAD=%s" % (a[0], a[1]))
     for n in notes:
         term.append("NOTE: " + n)
 
@@ -641,6 +695,27 @@ def compare(args):
     return 1 if failures and args.strict else 0
 
 
+SELFTEST_MISSING = ("selftest-missing", "/nonexistent/libselftest-missing.so")
+SELFTEST_ALIAS = "selftest-alias"
+
+
+def selftest_extra_peers(outdir):
+    """The selftest's extra peers: one that does not exist (must be skipped with a
+    note) and, when a Debian peer is installed, a copy of it under a file name that
+    no built-in rule knows (its preload must be recognised by that name)."""
+    EXTRA.extend(parse_extra_peers("%s=%s" % SELFTEST_MISSING))
+    for a in ALLOCATORS:
+        if a[1] and a[4] and os.path.exists(a[1]):
+            os.makedirs(outdir, exist_ok=True)
+            alias = os.path.join(os.path.abspath(outdir), "libselftestalias.so")
+            shutil.copyfile(a[1], alias)
+            EXTRA.extend(parse_extra_peers("%s=%s" % (SELFTEST_ALIAS, alias)))
+            log("selftest: extra peer %s = copy of %s, extra peer %s = %s (missing)" % (
+                SELFTEST_ALIAS, a[1], SELFTEST_MISSING[0], SELFTEST_MISSING[1]))
+            return
+    log("selftest: no Debian peer installed; only the missing extra peer %s is checked" % SELFTEST_MISSING[0])
+
+
 def selftest_check(paths, rows, cols, notes, failures, reps):
     problems = []
     for k in ("md", "csv", "raw"):
@@ -651,9 +726,16 @@ def selftest_check(paths, rows, cols, notes, failures, reps):
             if not os.path.exists(paths[k]) or open(paths[k], "rb").read(8) != b"\x89PNG\r\n\x1a\n":
                 problems.append("missing or invalid chart " + paths[k])
     # every allocator is present or skipped with a note
-    for a in ALLOCATORS:
+    for a in ALLOCATORS + EXTRA:
         if a[0] not in cols and not any(n.startswith(a[0] + ":") for n in notes):
             problems.append("allocator %s neither run nor noted" % a[0])
+    # the selftest's extra peers: the missing one is skipped with a note, the
+    # present one (a Debian peer under another file name) is a column
+    for a in EXTRA:
+        if a[0] == SELFTEST_MISSING[0] and (a[0] in cols or not any(n.startswith(a[0] + ": SKIPPED") for n in notes)):
+            problems.append("missing extra peer %s not skipped with a note" % a[0])
+        if a[0] == SELFTEST_ALIAS and a[0] not in cols:
+            problems.append("present extra peer %s is not a column" % a[0])
     md = open(paths["md"]).read() if os.path.exists(paths["md"]) else ""
     for n in notes:
         if n not in md:
@@ -942,7 +1024,12 @@ def main():
     ap.add_argument("--mode", choices=list(MODES), default=os.environ.get("MODE", "default") or "default")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--workloads", help="comma-separated subset")
-    ap.add_argument("--allocators", help="comma-separated subset of " + ",".join(a[0] for a in ALLOCATORS))
+    ap.add_argument("--allocators", help="comma-separated subset of " + ",".join(a[0] for a in ALLOCATORS) +
+                    " and the extra peers' names")
+    ap.add_argument("--extra-peers", default=os.environ.get("EXTRA_PEERS", ""), metavar="'NAME=SO ...'",
+                    help="more LD_PRELOAD columns, e.g. 'mimalloc3=/work/peers/lib/libmimalloc3.so "
+                         "snmalloc=/work/peers/lib/libsnmallocshim.so' (default: $EXTRA_PEERS); a missing one "
+                         "is skipped with a note")
     ap.add_argument("--sweep", action="store_true", help="knob sweep instead of the comparison")
     ap.add_argument("--knobs", help="sweep only these knobs (e.g. tls_cap,drain)")
     ap.add_argument("--no-ace", action="store_true", help="sweep without the ACE-on row (and no confirmation)")
@@ -959,11 +1046,17 @@ def main():
     args = ap.parse_args()
     ACE_ENV["HAKMEM_ACE_FAST_INTERVAL_MS"] = args.ace_fast_ms
     ACE_ENV["HAKMEM_ACE_SLOW_INTERVAL_S"] = args.ace_slow_s
+    try:
+        EXTRA.extend(parse_extra_peers(args.extra_peers))
+    except ValueError as e:
+        log("run_bench.py: %s" % e)
+        return 2
     if args.selftest:
         args.mode = "quick"
         args.reps = args.reps or 2
         args.outdir = args.outdir or os.path.join(BENCH_DIR, "selftest-out")
         args.stem = args.stem or "selftest"
+        selftest_extra_peers(args.outdir)
     if args.confirm_from:
         best = best_static_from_csv(args.confirm_from)
         if args.workloads:
