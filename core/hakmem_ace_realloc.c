@@ -144,7 +144,7 @@ void *hak_realloc(void *p, size_t n)
     }
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
-    if (HAK_UNLIKELY(sp == &hak_span_invalid))
+    if (HAK_UNLIKELY(sp == HAK_SPAN_INVALID))
         return realloc_large(p, n);
     if (HAK_UNLIKELY(!hak_span_is_block(sp, a)))
         hak_report_invalid("realloc()", p);

@@ -5,10 +5,10 @@
 #include <string.h>
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_PAGE_SIZE, "segment header must fit page 0");
+_Static_assert(sizeof(hak_span_t) <= sizeof hak_pagemap_zero, "the zero leaf doubles as the invalid span");
 
 uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS];
-uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS];   /* never written */
-hak_span_t hak_span_invalid;          /* limit 0: every pointer fails hak_span_is_block */
+uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((aligned(64)));   /* never written */
 uint64_t hak_bytes_spans, hak_bytes_released;
 hak_counters_t hak_global_counters;   /* work done outside any heap (see hakmem_stats.h) */
 
@@ -40,7 +40,7 @@ static uintptr_t *pagemap_slot(uintptr_t a)
 /* Point the map entries of the span's pages at sp (or at hak_span_invalid). */
 static void pagemap_set(hak_span_t *sp, hak_span_t *to)
 {
-    uintptr_t e = (uintptr_t)to - (uintptr_t)&hak_span_invalid;
+    uintptr_t e = (uintptr_t)to - (uintptr_t)hak_pagemap_zero;
     uintptr_t *slot = pagemap_slot(sp->start);   /* a segment lies in one leaf: mapped when it was made */
     for (uint32_t i = 0; i < sp->pages; i++)
         __atomic_store_n(&slot[i], e, __ATOMIC_RELEASE);
@@ -124,7 +124,7 @@ void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
     __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);
     hak_lock(&seg_lock, cnt);
-    pagemap_set(sp, &hak_span_invalid);
+    pagemap_set(sp, HAK_SPAN_INVALID);
     __atomic_store_n(&sp->limit, 0, __ATOMIC_RELEASE);
     uint64_t mask = sp->pages == 64 ? ~0ull : ((1ull << sp->pages) - 1);
     seg->free_pages |= mask << pi;

@@ -71,29 +71,33 @@ typedef struct hak_segment {
 } hak_segment_t;
 
 /* The page map: top[a >> 32] is the byte offset of a leaf from
- * hak_pagemap_zero (an all-zero leaf), and a leaf entry is the byte offset of
- * the page's span from hak_span_invalid.  Zero means "not hakmem's" at both
- * levels, so the map needs no initialisation, and a leaf (512 KiB of address
- * space, touched only where segments are) is mapped per 4 GiB that holds a
- * segment: no large reservation (RLIMIT_AS, overcommit_memory=2). */
+ * hak_pagemap_zero (a static leaf that stays all zero), and a leaf entry is
+ * the byte offset of the page's span from the same base.  Zero means "not
+ * hakmem's" at both levels, and the zero leaf itself, read as a span, has
+ * limit 0 (HAK_SPAN_INVALID): every pointer fails the block test against it.
+ * So the map needs no initialisation, and a lookup is two dependent loads
+ * without a branch.  A leaf (512 KiB of address space, touched only where
+ * segments are) is mapped per 4 GiB that holds a segment: no large
+ * reservation (RLIMIT_AS, overcommit_memory=2). */
 #define HAK_PM_TOP_BITS  16
 #define HAK_PM_LEAF_BITS 16
 extern uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS] __attribute__((visibility("hidden")));
 extern uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((visibility("hidden")));
-extern hak_span_t hak_span_invalid __attribute__((visibility("hidden")));
+#define HAK_SPAN_INVALID ((hak_span_t *)hak_pagemap_zero)
 extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
 extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */
 
-/* The span of a pointer's page (hak_span_invalid when it is not in a span).
+/* The span of a pointer's page (HAK_SPAN_INVALID when it is not in a span).
  * The top index is masked, so a non-canonical pointer reads some entry; the
  * block test against sp->start then fails because the offset is huge. */
 static inline hak_span_t *hak_span_of(uintptr_t a)
 {
-    uintptr_t leaf = (uintptr_t)hak_pagemap_zero +
-                     __atomic_load_n(&hak_pagemap_top[(a >> 32) & ((1u << HAK_PM_TOP_BITS) - 1)], __ATOMIC_RELAXED);
-    uintptr_t e = __atomic_load_n(&((uintptr_t *)leaf)[(a >> HAK_PAGE_SHIFT) & ((1u << HAK_PM_LEAF_BITS) - 1)],
-                                  __ATOMIC_ACQUIRE);
-    return (hak_span_t *)((uintptr_t)&hak_span_invalid + e);
+    uintptr_t base = (uintptr_t)hak_pagemap_zero;
+    uintptr_t leaf = __atomic_load_n(&hak_pagemap_top[(a >> 32) & ((1u << HAK_PM_TOP_BITS) - 1)], __ATOMIC_RELAXED);
+    uintptr_t off = leaf + ((a >> HAK_PAGE_SHIFT) & ((1u << HAK_PM_LEAF_BITS) - 1)) * sizeof(uintptr_t);
+    __asm__("" : "+r"(off));   /* keep base + off one addressing mode (gcc re-associates it otherwise) */
+    uintptr_t e = __atomic_load_n((uintptr_t *)(base + off), __ATOMIC_ACQUIRE);
+    return (hak_span_t *)(base + e);
 }
 
 /* A valid block start of an in-use span? */
