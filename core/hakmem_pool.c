@@ -32,7 +32,7 @@ static uint32_t central_high_water(int c)
 /* Return p to its span's bitmap (the span's shard lock held). */
 static void span_put(hak_central_t *ct, hak_span_t *sp, void *p, hak_counters_t *cnt)
 {
-    if (!hak_spans_return(&ct->spans, sp, (uintptr_t)p, HAK_KNOB_GET(partial_release_pages) != 0, cnt)) {
+    if (hak_spans_return(&ct->spans, sp, &p, 1, HAK_KNOB_GET(partial_release_pages) != 0, cnt)) {
         hak_unlock(&ct->lock);
         hak_report_double("free()", p);
     }

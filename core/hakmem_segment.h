@@ -156,11 +156,12 @@ void hak_spans_remove(hak_span_lists_t *l, hak_span_t *sp);
 hak_span_t *hak_spans_pick(const hak_span_lists_t *l);
 /* Take up to n blocks of sp (from hak_spans_pick) into out[]. */
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n);
-/* Return block p to its span sp and move the span to the list its use calls
- * for; release_pages (the caller's partial-release policy) lets a span that
- * stayed sparse give back the pages under p.  Returns 0 if p was already free
- * (a double free). */
-int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, int release_pages, hak_counters_t *cnt);
+/* Return n blocks of sp to its bitmap and move the span to the list its use
+ * calls for; release_pages (the caller's partial-release policy) lets a span
+ * that stayed sparse give back the pages under the blocks.  Returns the first
+ * block that was already free (a double free), else NULL. */
+void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks, uint32_t n, int release_pages,
+                       hak_counters_t *cnt);
 /* Memory back to the OS on the free path (ACE off or on): the owner runs a
  * maintenance pass from its slow paths at most once per HAK_RELEASE_PERIOD_NS
  * and for at most HAK_RELEASE_PASS_NS.  A span that has stayed sparse since

@@ -16,41 +16,68 @@ static void span_unrelease(hak_span_t *sp, uintptr_t p)
         }
 }
 
+/* Any OS page under the blocks of bitmap word w released? (one test per
+ * word, so a span with a few released pages does not cost a test per block) */
+static int word_has_released(const hak_span_t *sp, uint32_t w)
+{
+    uint64_t lo = (uint64_t)w * 64 * sp->bsize, hi = lo + 64ull * sp->bsize - 1;
+    uint32_t j0 = (uint32_t)(lo / HAK_OS_PAGE), j1 = (uint32_t)(hi / HAK_OS_PAGE);
+    if (j1 >= HAK_SPAN_MAX_OSPAGES)
+        j1 = HAK_SPAN_MAX_OSPAGES - 1;
+    for (uint32_t j = j0; j <= j1; j = (j | 63) + 1) {
+        uint32_t e = (j | 63) < j1 ? (j | 63) : j1;
+        uint64_t m = (e % 64 == 63 ? ~0ull : ((2ull << (e % 64)) - 1)) & (~0ull << (j % 64));
+        if (sp->released[j / 64] & m)
+            return 1;
+    }
+    return 0;
+}
+
 static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
 {
     uint32_t got = 0, words = (sp->capacity + 63) / 64, w = sp->scan;
     uintptr_t start = sp->start, bsize = sp->bsize;
     for (; w < words && got < n; w++) {
         uint64_t bits = sp->freemap[w];
+        uint32_t first = got;
         while (bits && got < n) {
             uint32_t b = (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             out[got++] = (void *)(start + ((uintptr_t)w * 64 + b) * bsize);
         }
         sp->freemap[w] = bits;
+        if (sp->nreleased && got > first && word_has_released(sp, w))
+            for (uint32_t i = first; i < got; i++)
+                span_unrelease(sp, (uintptr_t)out[i]);
         if (bits)
             break;
     }
     sp->scan = w;
     sp->used += got;
-    if (sp->nreleased)
-        for (uint32_t i = 0; i < got; i++)
-            span_unrelease(sp, (uintptr_t)out[i]);
     return got;
 }
 
-static int span_put(hak_span_t *sp, uintptr_t p)
+/* Set the bits of n blocks of sp; the first one already free is returned
+ * (a double free, nothing after it is set), else NULL. */
+static void *span_put(hak_span_t *sp, void *const *blocks, uint32_t n)
 {
+    uint32_t scan = sp->scan;
     sp->clean = 0;
-    uint32_t idx = hak_span_index(sp, p);
-    uint64_t bit = 1ull << (idx % 64);
-    if (HAK_UNLIKELY(sp->freemap[idx / 64] & bit))
-        return 0;
-    sp->freemap[idx / 64] |= bit;
-    if (idx / 64 < sp->scan)
-        sp->scan = idx / 64;
-    sp->used--;
-    return 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t idx = hak_span_index(sp, (uintptr_t)blocks[i]), w = idx / 64;
+        uint64_t bit = 1ull << (idx % 64);
+        if (HAK_UNLIKELY(sp->freemap[w] & bit)) {
+            sp->used -= i;
+            sp->scan = scan;
+            return blocks[i];
+        }
+        sp->freemap[w] |= bit;
+        if (w < scan)
+            scan = w;
+    }
+    sp->scan = scan;
+    sp->used -= n;
+    return NULL;
 }
 
 /* all blocks in [first, last] free? */
@@ -223,17 +250,20 @@ static int span_can_free(const hak_span_t *sp)
     return sp->used == 0 && !__atomic_load_n(&sp->queued, __ATOMIC_ACQUIRE);
 }
 
-int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, int release_pages, hak_counters_t *cnt)
+void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks, uint32_t n, int release_pages,
+                       hak_counters_t *cnt)
 {
-    if (!span_put(sp, p))
-        return 0;
+    uint32_t before = sp->used;
+    void *bad = span_put(sp, blocks, n);
+    if (bad || sp->used == before)
+        return bad;
     if (sp->used == 0) {
         /* empty spans wait for the next maintenance pass (a churning program
          * takes them again first); past a hard limit they go at once */
         if (l->nempty >= l->reserve + HAK_EMPTY_WAITING && span_can_free(sp)) {
             unlink_span(l, sp);
             hak_span_free(sp, cnt);
-            return 1;
+            return NULL;
         }
         l->nempty++;
     }
@@ -242,8 +272,9 @@ int hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, uintptr_t p, int relea
     else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
     else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && release_pages)
-        release_block_pages(sp, p, cnt);   /* sparse for a whole period: not churning */
-    return 1;
+        for (uint32_t i = 0; i < n; i++)   /* sparse for a whole period: not churning */
+            release_block_pages(sp, (uintptr_t)blocks[i], cnt);
+    return NULL;
 }
 
 int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)

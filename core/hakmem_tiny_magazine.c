@@ -127,17 +127,28 @@ void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p)
 
 /* ---- remote frees: the collecting side ---- */
 
-/* Return sp's pending remote frees to its bitmap (the lock of l held). */
+/* Return n blocks of sp to its bitmap (the lock of l held). */
+static void span_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks, uint32_t n, hak_counters_t *cnt)
+{
+    void *bad = hak_spans_return(l, sp, blocks, n, release_pages(), cnt);
+    if (bad)
+        hak_report_double("free()", bad);
+}
+
+/* Return sp's pending remote frees to its bitmap (the lock of l held), in
+ * batches; the links are read before a batch goes back (the span may be
+ * released with its last block). */
 static uint32_t span_collect(hak_span_lists_t *l, hak_span_t *sp, hak_counters_t *cnt)
 {
     uint64_t v = __atomic_exchange_n(&sp->rhead, 0, __ATOMIC_SEQ_CST);
     uint32_t n = HAK_RHEAD_COUNT(v);
-    int c = sp->cls, rel = release_pages();
+    int c = sp->cls;
+    void *batch[64];
     for (void *p = HAK_RHEAD_PTR(v); p;) {
-        void *next = *(void **)p;   /* read first: the span may be released with the last block */
-        if (!hak_spans_return(l, sp, (uintptr_t)p, rel, cnt))
-            hak_report_double("free()", p);
-        p = next;
+        uint32_t k = 0;
+        for (; p && k < 64; p = *(void **)p)
+            batch[k++] = p;
+        span_return(l, sp, batch, k, cnt);
     }
     if (n)
         hak_cnt_add(cnt, &cnt->cls[c].remote_collected, n);
@@ -302,14 +313,17 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
 {
     void **it = hak_mag_items(h, c);
     uint32_t n = hak_mag_count(h, c) - keep;
-    int rel = release_pages();
     hak_spin_lock(&h->lock, &h->cnt);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0, j; i < n; i = j) {
+        /* runs of blocks of one span go back together */
         hak_span_t *sp = hak_span_of((uintptr_t)it[i]);
-        if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h)
-            hak_tiny_free_remote(h, sp, it[i]);   /* a span given up since (fork) */
-        else if (!hak_spans_return(&h->spans[c], sp, (uintptr_t)it[i], rel, &h->cnt))
-            hak_report_double("free()", it[i]);
+        for (j = i + 1; j < n && (uintptr_t)it[j] - sp->start < sp->limit; j++)
+            ;
+        if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
+            span_return(&h->spans[c], sp, it + i, j - i, &h->cnt);
+        else
+            for (uint32_t k = i; k < j; k++)
+                hak_tiny_free_remote(h, sp, it[k]);   /* a span given up since (fork) */
     }
     inbox_take(h);
     collect_class(h, c, 0, &h->cnt);
