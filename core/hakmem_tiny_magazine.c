@@ -337,8 +337,8 @@ void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep)
 /* ---- thread exit, fork, release ---- */
 
 /* Give h's spans up (h->lock held): every span's pending frees are collected
- * first (a freer between its push and its notify leaves them unqueued); an
- * empty span is released, the others wait on the abandoned lists. */
+ * first (a freer between its push and its notify leaves them unqueued), then
+ * the spans wait on the abandoned lists. */
 static void abandon_class(hak_heap_t *h, int c)
 {
     hak_span_lists_t *l = &h->spans[c];
@@ -352,10 +352,8 @@ static void abandon_class(hak_heap_t *h, int c)
         while (l->head[list]) {
             hak_span_t *sp = l->head[list];
             hak_spans_remove(l, sp);
-            if (sp->used == 0 && !__atomic_load_n(&sp->queued, __ATOMIC_ACQUIRE)) {
-                hak_span_free(sp, &h->cnt);
-                continue;
-            }
+            /* empty ones too: the next thread takes them warm (threads that
+             * come and go); a maintenance pass releases them once aged */
             hak_lock(&abandoned_lock, &h->cnt);
             __atomic_store_n(&sp->owner, NULL, __ATOMIC_RELEASE);
             sp->abandoned = 1;

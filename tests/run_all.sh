@@ -73,6 +73,14 @@ for s in $REMOTE; do t "remote.preload.$s" 120 prebin test_remote $s; done
 for s in $REMOTE; do t "remote.hak.$s" 120 bin test_remote_hak $s; done
 for s in idle_release idle_reuse abandoned exit_unflushed owner; do TSAN_OPTIONS="halt_on_error=1 exitcode=66" t "tsan.remote.$s" 300 bin test_remote_tsan $s; done
 
+# the page map reserves nothing large: hakmem works under a 64 MiB address-space limit
+as64() { ulimit -v 65536 && "$@"; }
+export -f as64
+for s in idle_reuse abandoned; do
+    t "rlimit_as64m.preload.$s" 120 as64 prebin test_remote $s
+    t "rlimit_as64m.hak.$s" 120 as64 bin test_remote_hak $s
+done
+
 echo "== counters"
 for m in preload hak; do
     if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
