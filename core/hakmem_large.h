@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "hakmem_stats.h"
+#include "hakmem_counters.h"
 
 extern uint64_t hak_large_live_bytes;    /* bytes of live large mappings */
 

@@ -6,17 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include "hakmem_os.h"
-#include "hakmem_stats.h"
-
-/* Counters of a heap are written by their owner only; everyone else counts
- * into hak_global_counters with atomic adds. */
-static inline void hak_cnt_add(hak_counters_t *cnt, uint64_t *field, uint64_t v)
-{
-    if (cnt == &hak_global_counters)
-        __atomic_fetch_add(field, v, __ATOMIC_RELAXED);
-    else
-        HAK_CNT_ADD(*field, v);
-}
+#include "hakmem_counters.h"
 
 typedef struct hak_lock { pthread_mutex_t m; } hak_lock_t;
 #define HAK_LOCK_INIT { PTHREAD_MUTEX_INITIALIZER }

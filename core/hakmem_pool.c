@@ -3,7 +3,8 @@
  * thread's shard in bundles (bundle width is an ACE knob) under a lock whose
  * wait time is counted.  A shard keeps a bounded stock of free blocks; the
  * rest go back to their spans' bitmaps so empty spans can be released. */
-#include "hakmem_heap.h"
+#include "hakmem_pool.h"
+#include "hakmem_report.h"
 #include "hakmem_knobs.h"
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /* Bad input: one line on stderr, then abort(), as glibc does. */
-#include "hakmem_heap.h"
+#include "hakmem_report.h"
+#include "hakmem_os.h"
 
 void hak_report_invalid(const char *call, const void *p)
 {

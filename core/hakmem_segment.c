@@ -10,7 +10,6 @@ _Static_assert(sizeof(hak_span_t) <= sizeof hak_pagemap_zero, "the zero leaf dou
 uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS];
 uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((aligned(64)));   /* never written */
 uint64_t hak_bytes_spans, hak_bytes_released;
-hak_counters_t hak_global_counters;   /* work done outside any heap (see hakmem_stats.h) */
 
 static hak_lock_t seg_lock = HAK_LOCK_INIT;
 static hak_segment_t *segments;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "hakmem_os.h"
-#include "hakmem_stats.h"
+#include "hakmem_counters.h"
 
 #define HAK_SEG_SHIFT   22
 #define HAK_SEG_SIZE    (1ul << HAK_SEG_SHIFT)

@@ -2,6 +2,7 @@
  * HAKMEM_STATS=1 report. */
 #include "hakmem.h"
 #include "hakmem_heap.h"
+#include "hakmem_stats.h"
 #include "hakmem_large.h"
 #include <string.h>
 

@@ -1,39 +1,10 @@
-/* Plain per-thread event counters.  Each thread increments its own (relaxed
- * load + store: one add, no lock prefix); a reader thread (ACE, HAKMEM_STATS)
- * sums every heap's counters with relaxed loads, without locks.  Counters of
- * exited threads stay in their (pooled) heap, so sums only grow. */
+/* Snapshots of the whole allocator: the per-thread counters
+ * (hakmem_counters.h) summed over every heap, and gauges read at the same time. */
 #ifndef HAK_STATS_H
 #define HAK_STATS_H
 
 #include <stdint.h>
-#include "hakmem_size_class.h"
-
-typedef struct hak_class_counters {
-    uint64_t refills, flushes;       /* magazine refills / flushes */
-    uint64_t remote_frees, drains;   /* blocks pushed to a span another heap owns / collections that found some */
-    uint64_t remote_collected;       /* pushed blocks returned to their span's bitmap */
-} hak_class_counters_t;
-
-typedef struct hak_counters {
-    uint64_t allocs[HAK_NCLASS];     /* per class, counted on the fast path: */
-    uint64_t frees[HAK_NCLASS];      /* arrays so an increment is one add */
-    hak_class_counters_t cls[HAK_NCLASS];
-    uint64_t lock_waits, lock_wait_ns;   /* contended lock acquisitions and time waited */
-    uint64_t pages_released;             /* 4 KiB pages given back with madvise/munmap */
-    uint64_t slabs_adopted;              /* spans of exited threads taken over */
-    uint64_t large_allocs, large_frees;
-    uint64_t lat_samples;                /* sampled allocation latencies recorded */
-} hak_counters_t;
-
-/* Only the owning thread writes its counters; an aligned 64-bit add is never
- * torn on x86-64, so readers' relaxed loads see whole values.  Under TSan the
- * write is spelled as a relaxed atomic so the tool sees the same contract. */
-#ifdef __SANITIZE_THREAD__
-#define HAK_CNT_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-#else
-#define HAK_CNT_ADD(x, v) ((x) += (v))
-#endif
-#define HAK_CNT_INC(x)    HAK_CNT_ADD(x, 1)
+#include "hakmem_counters.h"
 
 /* A snapshot of the whole allocator: counters summed over all heaps (plus the
  * counters of work done outside any heap), and gauges read at the same time. */
@@ -48,8 +19,5 @@ typedef struct hak_snapshot {
 } hak_snapshot_t;
 
 void hak_snapshot_take(hak_snapshot_t *out);
-
-/* Counters for work not done by a heap's owner (ACE's thread, exit paths). */
-extern hak_counters_t hak_global_counters;
 
 #endif

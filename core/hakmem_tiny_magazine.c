@@ -10,7 +10,8 @@
  * thread are abandoned with their pending frees and adopted by others.
  * Magazine capacity (TLS capacity x diet) and drain threshold are read here,
  * on the slow path, from the knob table. */
-#include "hakmem_heap.h"
+#include "hakmem_tiny_magazine.h"
+#include "hakmem_report.h"
 #include "hakmem_knobs.h"
 #include <string.h>
 

@@ -1,0 +1,23 @@
+/* Tiny (<= 1 KiB) slow paths: magazine refill and flush, remote frees to
+ * their spans, abandoned spans, release (see hakmem_tiny_magazine.c). */
+#ifndef HAK_TINY_MAGAZINE_H
+#define HAK_TINY_MAGAZINE_H
+
+#include "hakmem_tcache.h"
+
+void hak_tiny_refill(hak_heap_t *h, int c);
+void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep);
+/* A Tiny block of a span h does not own (h NULL: a thread without a heap). */
+void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p);
+void hak_tiny_outbox_flush_all(hak_heap_t *h);
+void hak_tiny_retire(hak_heap_t *h);
+void hak_tiny_atfork_child_heap(hak_heap_t *h);
+void hak_tiny_atfork_child_spans(void);
+int  hak_tiny_maintain(hak_heap_t *h, uint64_t deadline);
+void hak_tiny_lock_all(void);
+void hak_tiny_unlock_all(void);
+void hak_tiny_reinit_locks(void);
+size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages_per_span, uint64_t deadline, hak_counters_t *cnt);
+size_t hak_tiny_release_abandoned(int empty_only, uint32_t pages_per_span, uint64_t deadline);
+
+#endif
