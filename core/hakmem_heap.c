@@ -13,7 +13,6 @@ static hak_heap_t heap_empty;                 /* capacity 0 everywhere: every ca
 __thread hak_heap_t *hak_tl_heap = &heap_empty;
 static __thread int tl_exited, tl_in_init;
 uintptr_t hak_secret;
-const uintptr_t hak_zero_words[2];
 
 static int init_state;                        /* 0 none, 1 running, 2 done */
 static pthread_key_t heap_key;

@@ -20,7 +20,6 @@
 #define HAK_HIDDEN __attribute__((visibility("hidden")))   /* PC-relative access, no GOT */
 extern __thread hak_heap_t *hak_tl_heap HAK_HIDDEN;
 extern uintptr_t hak_secret HAK_HIDDEN;  /* mark of a free block: word[1] == addr ^ secret */
-extern const uintptr_t hak_zero_words[2] HAK_HIDDEN;   /* read instead of a foreign pointer */
 
 void *hak_malloc_slow(size_t n);
 void  hak_free_slow(void *p);
@@ -55,8 +54,9 @@ static inline void hak_free_fast(void *p)
     uintptr_t k = h->top[c];
     uintptr_t mark = a ^ hak_secret;
     uintptr_t bad = (off >= sp->limit) | (off * sp->div_magic >= sp->div_magic);
-    /* the mark word is read only inside a span: never at a foreign address */
-    const uintptr_t *w = bad ? hak_zero_words : (const uintptr_t *)p;
+    /* the mark word is read only inside a span: never at a foreign address
+     * (the all-zero leaf of the page map is read instead) */
+    const uintptr_t *w = bad ? hak_pagemap_zero : (const uintptr_t *)p;
     bad |= w[1] == mark;
     /* a Tiny block of another heap's span goes to its span (slow path):
      * reusing it here would put two threads on one cache line */

@@ -16,7 +16,7 @@ static const hak_option_t table[HAK_OPT_N] = {
     [HAK_OPT_TLS_CAP] = { "HAKMEM_TLS_CAP", HAK_OPT_PER_CLASS, CORE, 0, HAK_DEF_TLS_CAP, 1, HAK_MAG_MAX,
         "magazine (thread cache) capacity per size class; N for every class or class:N,class:N" },
     [HAK_OPT_DRAIN_THRESHOLD] = { "HAKMEM_DRAIN_THRESHOLD", HAK_OPT_PER_CLASS, CORE, 0, HAK_DEF_DRAIN_THRESHOLD, 1, 1u << 20,
-        "remote-free backlog at which the owning thread drains its queue (Tiny classes); same forms" },
+        "pending remote frees on one span at which its owner collects them (Tiny classes; at most half the span); same forms" },
     [HAK_OPT_BUNDLE_WIDTH] = { "HAKMEM_BUNDLE_WIDTH", HAK_OPT_INT, CORE, 0, HAK_DEF_BUNDLE_WIDTH, 1, 1024,
         "blocks moved per transfer between a thread and a Mid central free list" },
     [HAK_OPT_PARTIAL_RELEASE_PAGES] = { "HAKMEM_PARTIAL_RELEASE_PAGES", HAK_OPT_INT, CORE, 0, HAK_DEF_PARTIAL_RELEASE_PAGES, 0, 512,

@@ -53,6 +53,5 @@ static inline uint32_t hak_mag_count(const hak_heap_t *h, int c) { return h->top
 static inline void   **hak_mag_items(hak_heap_t *h, int c) { return &h->slots[h->base[c]]; }
 static inline void     hak_mag_set_count(hak_heap_t *h, int c, uint32_t n) { h->top[c] = h->base[c] + n; }
 static inline void     hak_mag_set_cap(hak_heap_t *h, int c, uint32_t cap) { h->lim[c] = h->base[c] + cap; }
-static inline uint32_t hak_mag_cap(const hak_heap_t *h, int c) { return h->lim[c] - h->base[c]; }
 
 #endif

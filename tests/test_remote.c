@@ -201,11 +201,8 @@ static void *ring_thread(void *a)
         void *p = T_MALLOC(n);
         t_fill(p, n, n);
         void *old = atomic_exchange(&ring[t_rand(&rs) % RING], p);
-        if (old) {
-            size_t m = T_USABLE(old);
-            (void)m;
+        if (old)
             T_FREE(old);               /* mostly another thread's block */
-        }
     }
     return NULL;
 }
