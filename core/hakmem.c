@@ -35,9 +35,10 @@ void *hak_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (total > HAK_MID_MAX)
+        return hak_large_alloc(total, 0, 1);   /* zeroes only what a cached piece held */
     void *p = hak_malloc_fast(total);
-    /* large blocks come zeroed from mmap or from a released cached mapping */
-    if (p && total <= HAK_MID_MAX)
+    if (p)
         memset(p, 0, total);
     return p;
 }
@@ -75,7 +76,7 @@ void *hak_memalign(size_t align, size_t n)
             if (hak_class_size[c] % align == 0)
                 return hak_malloc_fast(hak_class_size[c]);
     }
-    return hak_large_alloc(n ? n : 1, align);
+    return hak_large_alloc(n ? n : 1, align, 0);
 }
 
 void *hak_aligned_alloc(size_t align, size_t n) { return hak_memalign(align, n); }

@@ -450,6 +450,8 @@ static void *ace_main(void *arg)
              * used span goes (no refault cost to weigh); RSS up: N per span */
             uint32_t n = ace_out.scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
             ace_scavenge_budgeted(n, ace_out.budget_ns, &r);
+            if (ace_out.scavenge == ACE_SCAV_IDLE)
+                r.pages_empty += hak_release_large_cache();   /* idle: keep nothing warm */
             scav_pages += r.pages_empty + r.pages_partial;
             scav_ns += r.elapsed_ns;
             scav_hit |= r.hit_deadline;

@@ -77,17 +77,18 @@ void hak_realloc_copy(void *dst, const void *src, size_t n)
 /* ---- moving a block ---- */
 
 /* Allocate `want` bytes (falling back to exactly n), copy `keep` bytes of p,
- * free p.  On failure p is untouched and errno is ENOMEM. */
-static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want)
+ * free p.  large: the new block is a Large one whatever its size (growth past
+ * the border).  On failure p is untouched and errno is ENOMEM. */
+static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want, int large)
 {
-    void *q = hak_malloc_fast(want);
+    void *q = large ? hak_large_alloc(want, 0, 0) : hak_malloc_fast(want);
     if (!q && want != n)
-        q = hak_malloc_fast(n);
+        q = large ? hak_large_alloc(n, 0, 0) : hak_malloc_fast(n);
     if (!q) {
         errno = ENOMEM;
         return NULL;
     }
-    if (keep >= (64u << 10) && (want > HAK_MID_MAX || n > HAK_MID_MAX))
+    if (keep >= (64u << 10) && (large || want > HAK_MID_MAX || n > HAK_MID_MAX))
         /* a fresh Large mapping: one system call faults the copied range in,
          * about 25% cheaper than a page fault per 4 KiB (docs/REALLOC.md) */
         hak_os_populate((void *)((uintptr_t)q & ~(uintptr_t)(HAK_OS_PAGE - 1)),
@@ -100,7 +101,7 @@ static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want
 /* Growth target of a Tiny/Mid block of class size bs asked to hold n > bs. */
 static inline size_t grow_target(size_t bs, size_t n)
 {
-    if (n > HAK_MID_MAX || n >= 2 * bs)
+    if (n >= HAK_REALLOC_BORDER || n >= 2 * bs)
         return n;                      /* a jump (doubling, or out of Mid): exact */
     size_t want = 2 * bs;              /* small step: headroom (docs/REALLOC.md) */
     if (want < n)
@@ -124,13 +125,13 @@ static HAK_NOINLINE void *realloc_large(void *p, size_t n)
         if (q)
             return q;
         /* mremap refused (e.g. the map count limit): a copy, if memory allows */
-        return move_block(p, old, n, n);
+        return move_block(p, old, n, n, 1);
     }
     if (old - n < old / 8)
         return p;                      /* saving a little: nothing to do */
-    if (n <= HAK_MID_MAX && n <= old / 2)
-        return move_block(p, n, n, n); /* a small tail of a big block: into Mid */
-    void *q = hak_large_resize(p, n);  /* mremap shrinks in place, tail released */
+    if (n < HAK_REALLOC_BORDER / 2 && n <= old / 2)
+        return move_block(p, n, n, n, 0); /* well below the border: into Mid/Tiny */
+    void *q = hak_large_resize(p, n);  /* in place; the tail is a freed piece */
     return q ? q : p;                  /* a failed shrink keeps the block: still valid */
 }
 
@@ -155,11 +156,14 @@ void *hak_realloc(void *p, size_t n)
         /* in place while the block would not waste more than half */
         if (n >= bs / 2 || bs <= 16)
             return p;
-        return move_block(p, n, n, n);
+        return move_block(p, n, n, n, 0);
     }
     if (HAK_UNLIKELY(n > PTRDIFF_MAX)) {   /* impossible: keep the block */
         errno = ENOMEM;
         return NULL;
     }
-    return move_block(p, bs, n, grow_target(bs, n));
+    /* past the border a growing block gets its own mapping, so the next
+     * steps are mremap or a join with the cached piece after it, not copies;
+     * within a bounded number of mappings (vm.max_map_count) */
+    return move_block(p, bs, n, grow_target(bs, n), n >= HAK_REALLOC_BORDER && hak_large_room());
 }

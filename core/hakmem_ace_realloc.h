@@ -8,14 +8,16 @@
  *                                     headroom (2 x bsize, capped at Mid) so
  *                                     string building moves once per doubling,
  *                                     not once per 1.25x class step
- *     n >  HAK_MID_MAX             -> move into a Large mapping (then mremap)
- *   Large (one mapping each):
- *     growth                       -> mremap (MREMAP_MAYMOVE: page tables move,
- *                                     no byte is copied); a small step gets 1/8
- *                                     headroom (address space only, no RSS)
+ *     n >= HAK_REALLOC_BORDER      -> move into a Large block (then no copies)
+ *   Large (a mapping, or a piece of one):
+ *     growth                       -> into the cached piece after the block (no
+ *                                     system call), else mremap (MREMAP_MAYMOVE:
+ *                                     page tables move, no byte is copied); a
+ *                                     small step gets 1/8 headroom
  *     shrink by < 1/8 of the block -> in place, no system call
- *     larger shrink, n > Mid       -> mremap shrinks in place (tail released)
- *     shrink to n <= Mid and <= 1/2 -> move into a Mid block (copy n bytes)
+ *     larger shrink                -> in place, the tail a freed piece (cached
+ *                                     warm, or unmapped when bigger than the cache)
+ *     shrink to n < border/2, <= 1/2 -> move into a Mid/Tiny block (copy n bytes)
  *
  * The copy of a moving block is hak_realloc_copy: memcpy below
  * HAK_NT_COPY_MIN, non-temporal stores above (only reachable on the Large
@@ -29,6 +31,12 @@
  * build machine, docs/REALLOC.md: below 4 MiB memcpy wins or ties even with a
  * cold destination; with a warm one it wins up to 8 MiB). */
 #define HAK_NT_COPY_MIN ((size_t)4 << 20)
+
+/* A block realloc grows to at least this many bytes moves into a Large block
+ * (docs/REALLOC.md, "The Mid -> Large border": measured at 64, 128, 256 KiB). */
+#ifndef HAK_REALLOC_BORDER
+#define HAK_REALLOC_BORDER ((size_t)64 << 10)
+#endif
 
 void *hak_realloc(void *p, size_t n);
 

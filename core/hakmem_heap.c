@@ -192,14 +192,17 @@ static void maintain(hak_heap_t *h)
     uint64_t deadline;
     if (++h->slow_calls & 15)   /* the clock is read on one slow path in 16 */
         return;
-    if (hak_pass_due(&h->next_pass_ns, &deadline) && hak_tiny_maintain(h, deadline))
+    if (!hak_pass_due(&h->next_pass_ns, &deadline))
+        return;
+    hak_large_decay(deadline);
+    if (hak_tiny_maintain(h, deadline))
         hak_pool_maintain(h->shard, deadline, &h->cnt);
 }
 
 void *hak_malloc_slow(size_t n)
 {
     if (n > HAK_MID_MAX)
-        return hak_large_alloc(n, 0);
+        return hak_large_alloc(n, 0, 0);
     int c = hak_size_class(n);
     hak_heap_t *h = hak_heap_get();
     if (!h) {

@@ -1,25 +1,40 @@
-/* Large blocks: mmap, a registry of live mappings, a cache of freed ones. */
+/* Large blocks: mappings (or pieces of one) found through a registry, and a
+ * cache of freed pieces kept resident for a bounded time and number of bytes
+ * (see hakmem_large.h).  One lock guards registry and cache; it is never held
+ * across a system call: victims are unmapped, and mremap runs, after it is
+ * dropped. */
 #define _GNU_SOURCE
 #include "hakmem_large.h"
 #include "hakmem_lock.h"
+#include "hakmem_options.h"
 #include <errno.h>
+#include <string.h>
 
-#define CACHE_SLOTS 8
+#define CACHE_SLOTS 32
+/* a cached piece larger than the request by less than this is handed out
+ * whole: a split would save less than a little */
+#define SPLIT_MIN(len) ((len) / 8 > (64u << 10) ? (len) / 8 : (64u << 10))
 
-typedef struct { uintptr_t ptr; size_t len; } entry_t;
+/* base: the start of the mapping the piece was cut from.  Pieces with one
+ * base that touch lie in one VMA, so they may be joined, and a joined range
+ * can still be given to mremap (which refuses a range spanning two VMAs). */
+typedef struct { uintptr_t ptr; size_t len; uintptr_t base; } entry_t;
+typedef struct { uintptr_t ptr; size_t len; uintptr_t base; uint64_t freed_ns; } piece_t;
+typedef struct { piece_t v[CACHE_SLOTS + 2]; int n; } victims_t;   /* to unmap, unlocked */
 
 static hak_lock_t large_lock = HAK_LOCK_INIT;
 static entry_t *table;            /* open addressing, linear probing, 0 = empty */
 static size_t table_cap, table_n;
-static entry_t cache[CACHE_SLOTS];
-uint64_t hak_large_live_bytes;
+static piece_t cache[CACHE_SLOTS];
+static int cache_n;
+uint64_t hak_large_live_bytes, hak_large_cached_bytes, hak_large_live_count;
 
 static size_t slot_of(uintptr_t p, size_t cap) { return (size_t)((p >> 12) * 0x9E3779B97F4A7C15ull >> 7) & (cap - 1); }
 
 static int table_grow(void)
 {
     size_t ncap = table_cap ? table_cap * 2 : 1024;
-    entry_t *nt = hak_os_map(ncap * sizeof(entry_t));
+    entry_t *nt = hak_os_map(ncap * sizeof(entry_t));   /* under the lock: one small mmap, rare */
     if (!nt)
         return 0;
     for (size_t i = 0; i < table_cap; i++)
@@ -36,15 +51,17 @@ static int table_grow(void)
     return 1;
 }
 
-static int table_insert(uintptr_t p, size_t len)
+/* A new block needs room at half load.  A block coming back after mremap
+ * (force) may use the other half when the table cannot grow: its slot was
+ * given up only for the length of the call. */
+static int table_insert(uintptr_t p, size_t len, uintptr_t base, int force)
 {
-    if ((table_n + 1) * 2 > table_cap && !table_grow())
+    if ((table_n + 1) * 2 > table_cap && !table_grow() && !(force && table_n + 1 < table_cap))
         return 0;
     size_t j = slot_of(p, table_cap);
     while (table[j].ptr)
         j = (j + 1) & (table_cap - 1);
-    table[j].ptr = p;
-    table[j].len = len;
+    table[j] = (entry_t){ p, len, base };
     table_n++;
     return 1;
 }
@@ -79,36 +96,148 @@ static void table_remove(entry_t *e)
 
 static size_t page_round(size_t n) { return (n + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1); }
 
-void *hak_large_alloc(size_t size, size_t align)
+static uint64_t cache_cap(void) { return hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20; }
+static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
+
+/* ---- the cache (large_lock held) ---- */
+
+static void cache_drop(int i, victims_t *out)
+{
+    if (out)
+        out->v[out->n++] = cache[i];
+    hak_large_cached_bytes -= cache[i].len;
+    cache[i] = cache[--cache_n];
+}
+
+/* Pieces freed before `before` go to out. */
+static void cache_expire(uint64_t before, victims_t *out)
+{
+    for (int i = 0; i < cache_n;)
+        if (cache[i].freed_ns < before)
+            cache_drop(i, out);
+        else
+            i++;
+}
+
+/* Keep a freed piece: joined with cached neighbours of its mapping, then the
+ * oldest pieces leave while the cache is over its slots or bytes. */
+static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, victims_t *out)
+{
+    uint64_t cap = cache_cap(), d = decay_ns();
+    cache_expire(now > d ? now - d : 0, out);
+    if (len > cap) {
+        out->v[out->n++] = (piece_t){ p, len, base, now };
+        return;
+    }
+    for (int i = 0; i < cache_n;) {
+        piece_t *c = &cache[i];
+        if (c->base == base && (c->ptr + c->len == p || p + len == c->ptr)) {
+            p = c->ptr < p ? c->ptr : p;
+            len += c->len;
+            cache_drop(i, NULL);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
+    cache[cache_n++] = (piece_t){ p, len, base, now };
+    hak_large_cached_bytes += len;
+    while (cache_n == CACHE_SLOTS || hak_large_cached_bytes > cap) {
+        int old = 0;
+        for (int i = 1; i < cache_n; i++)
+            if (cache[i].freed_ns < cache[old].freed_ns)
+                old = i;
+        cache_drop(old, out);
+    }
+}
+
+/* A piece for a block of len bytes: the smallest that holds it (split when
+ * much bigger: the head goes out, the tail stays, where a growing block can
+ * take it), else the biggest of at least half the length, which the caller
+ * grows with mremap (its pages stay warm). */
+static piece_t cache_take(size_t len)
+{
+    int fit = -1, part = -1;
+    for (int i = 0; i < cache_n; i++) {
+        size_t l = cache[i].len;
+        if (l >= len && (fit < 0 || l < cache[fit].len))
+            fit = i;
+        else if (l < len && l >= len / 2 && (part < 0 || l > cache[part].len))
+            part = i;
+    }
+    piece_t got = { 0, 0, 0, 0 };
+    int i = fit >= 0 ? fit : part;
+    if (i < 0)
+        return got;
+    got = cache[i];
+    if (fit >= 0 && got.len - len >= SPLIT_MIN(len)) {
+        got.len = len;
+        cache[i].ptr += len;
+        cache[i].len -= len;
+        hak_large_cached_bytes -= len;
+    } else {
+        cache_drop(i, NULL);
+    }
+    return got;
+}
+
+/* Returns the pages given back. */
+static size_t unmap_victims(const victims_t *out)
+{
+    size_t pages = 0;
+    for (int i = 0; i < out->n; i++) {
+        hak_os_unmap((void *)out->v[i].ptr, out->v[i].len);
+        pages += out->v[i].len / HAK_OS_PAGE;
+    }
+    if (pages)
+        __atomic_fetch_add(&hak_global_counters.pages_released, pages, __ATOMIC_RELAXED);
+    return pages;
+}
+
+/* ---- blocks ---- */
+
+void *hak_large_alloc(size_t size, size_t align, int zero)
 {
     size_t len = page_round(size);
     if (len < size || len > ((size_t)1 << 47)) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = NULL;
-    hak_lock(&large_lock, &hak_global_counters);
+    piece_t got = { 0, 0, 0, 0 };
     if (align <= HAK_OS_PAGE) {
-        int best = -1;
-        for (int i = 0; i < CACHE_SLOTS; i++)
-            if (cache[i].ptr && cache[i].len >= len && cache[i].len / 2 <= len &&
-                (best < 0 || cache[i].len < cache[best].len))
-                best = i;
-        if (best >= 0) {
-            p = (void *)cache[best].ptr;
-            len = cache[best].len;
-            cache[best].ptr = 0;
-        }
+        hak_lock(&large_lock, &hak_global_counters);
+        got = cache_take(len);
+        hak_unlock(&large_lock);
     }
-    hak_unlock(&large_lock);
-    if (!p)
+    void *p = NULL;
+    uintptr_t base = 0;
+    size_t dirty = 0;             /* bytes that may hold old contents */
+    if (got.ptr && got.len < len) {
+        p = hak_os_remap((void *)got.ptr, got.len, len);
+        if (p) {
+            base = (uintptr_t)p == got.ptr ? got.base : (uintptr_t)p;
+            dirty = got.len;
+        } else {
+            hak_os_unmap((void *)got.ptr, got.len);
+        }
+    } else if (got.ptr) {
+        p = (void *)got.ptr;
+        len = got.len;
+        base = got.base;
+        dirty = len;
+    }
+    if (!p) {
         p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+        base = (uintptr_t)p;
+    }
     if (!p) {
         errno = ENOMEM;
         return NULL;
     }
+    if (zero && dirty)
+        memset(p, 0, dirty);      /* the rest is fresh from the kernel */
     hak_lock(&large_lock, &hak_global_counters);
-    int ok = table_insert((uintptr_t)p, len);
+    int ok = table_insert((uintptr_t)p, len, base, 0);
     hak_unlock(&large_lock);
     if (!ok) {
         hak_os_unmap(p, len);
@@ -116,40 +245,45 @@ void *hak_large_alloc(size_t size, size_t align)
         return NULL;
     }
     __atomic_fetch_add(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_large_live_count, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&hak_global_counters.large_allocs, 1, __ATOMIC_RELAXED);
     return p;
 }
 
 int hak_large_free(void *p)
 {
+    victims_t out;
+    out.n = 0;
     hak_lock(&large_lock, &hak_global_counters);
     entry_t *e = table_find((uintptr_t)p);
     if (!e) {
         hak_unlock(&large_lock);
         return 0;
     }
-    size_t len = e->len;
+    entry_t b = *e;
     table_remove(e);
+    cache_put(b.ptr, b.len, b.base, hak_now_ns(), &out);
     hak_unlock(&large_lock);
-    /* pages go back before the mapping is visible in the cache: once there,
-     * another thread may reuse it at once */
-    hak_os_release(p, len);
-    hak_lock(&large_lock, &hak_global_counters);
-    int slot = -1;
-    for (int i = 0; i < CACHE_SLOTS && slot < 0; i++)
-        if (!cache[i].ptr)
-            slot = i;
-    if (slot >= 0) {
-        cache[slot].ptr = (uintptr_t)p;
-        cache[slot].len = len;
-    }
-    hak_unlock(&large_lock);
-    if (slot < 0)
-        hak_os_unmap(p, len);
-    __atomic_fetch_sub(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
+    unmap_victims(&out);
+    __atomic_fetch_sub(&hak_large_live_bytes, b.len, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&hak_large_live_count, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&hak_global_counters.large_frees, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&hak_global_counters.pages_released, len / HAK_OS_PAGE, __ATOMIC_RELAXED);
     return 1;
+}
+
+int hak_large_room(void)
+{
+    static uint64_t limit;        /* read once; a benign race: every reader agrees */
+    if (!limit) {
+        char buf[32];
+        const char *end;
+        int ok = 0;
+        uint64_t m = 0;
+        if (hak_os_read_file("/proc/sys/vm/max_map_count", buf, sizeof buf) > 0)
+            m = hak_parse_u64(buf, &end, &ok);
+        limit = ok && m >= 1024 ? m / 4 : 16384;   /* the kernel's default is 65530 */
+    }
+    return __atomic_load_n(&hak_large_live_count, __ATOMIC_RELAXED) < limit;
 }
 
 size_t hak_large_usable(const void *p)
@@ -161,6 +295,29 @@ size_t hak_large_usable(const void *p)
     return len;
 }
 
+/* Grow into the cached piece that starts where the block ends (the tail of a
+ * split, or a freed neighbour of the same mapping): no system call, warm
+ * pages.  0 when there is none big enough (large_lock held). */
+static int grow_into_cache(entry_t *e, size_t len)
+{
+    size_t need = len - e->len;
+    for (int i = 0; i < cache_n; i++) {
+        piece_t *c = &cache[i];
+        if (c->base == e->base && c->ptr == e->ptr + e->len && c->len >= need) {
+            if (c->len - need < SPLIT_MIN(len))
+                need = c->len;     /* the rest would be a crumb: take it all */
+            c->ptr += need;
+            c->len -= need;
+            hak_large_cached_bytes -= need;
+            if (!c->len)
+                cache_drop(i, NULL);
+            e->len += need;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void *hak_large_resize(void *p, size_t size)
 {
     size_t len = page_round(size);
@@ -168,44 +325,69 @@ void *hak_large_resize(void *p, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    victims_t out;
+    out.n = 0;
     hak_lock(&large_lock, &hak_global_counters);
     entry_t *e = table_find((uintptr_t)p);
-    size_t old = e ? e->len : 0;
-    if (e && len != old) {
-        /* the registry lock is held across mremap so no one sees a stale entry */
-        void *q = hak_os_remap(p, old, len);
-        if (!q) {
-            hak_unlock(&large_lock);
-            errno = ENOMEM;
-            return NULL;
-        }
-        table_remove(e);
-        table_insert((uintptr_t)q, len);   /* cannot fail: one entry out, one in */
-        p = q;
-    }
-    hak_unlock(&large_lock);
-    if (!e)
+    if (!e) {
+        hak_unlock(&large_lock);
         return NULL;
-    if (len > old)
-        __atomic_fetch_add(&hak_large_live_bytes, len - old, __ATOMIC_RELAXED);
-    else
-        __atomic_fetch_sub(&hak_large_live_bytes, old - len, __ATOMIC_RELAXED);
-    return p;
+    }
+    entry_t b = *e;
+    if (len <= b.len) {
+        /* shrink in place: the tail is a freed piece (cached, or unmapped
+         * when larger than the cache) */
+        if (len < b.len) {
+            e->len = len;
+            cache_put(b.ptr + len, b.len - len, b.base, hak_now_ns(), &out);
+        }
+        hak_unlock(&large_lock);
+        unmap_victims(&out);
+        __atomic_fetch_sub(&hak_large_live_bytes, b.len - len, __ATOMIC_RELAXED);
+        return p;
+    }
+    if (grow_into_cache(e, len)) {
+        size_t got = e->len - b.len;
+        hak_unlock(&large_lock);
+        __atomic_fetch_add(&hak_large_live_bytes, got, __ATOMIC_RELAXED);
+        return p;
+    }
+    /* mremap with the lock dropped: the block is out of the registry meanwhile
+     * (only a racing call on the same block, itself a bug, could notice) */
+    table_remove(e);
+    hak_unlock(&large_lock);
+    size_t old = b.len;
+    void *q = hak_os_remap(p, old, len);
+    if (q)
+        b = (entry_t){ (uintptr_t)q, len, q == p ? b.base : (uintptr_t)q };
+    hak_lock(&large_lock, &hak_global_counters);
+    table_insert(b.ptr, b.len, b.base, 1);   /* cannot fail: see table_insert */
+    hak_unlock(&large_lock);
+    if (!q) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    __atomic_fetch_add(&hak_large_live_bytes, len - old, __ATOMIC_RELAXED);
+    return q;
 }
 
-size_t hak_large_release_cache(uint64_t deadline)
+static size_t cache_release(uint64_t before)
 {
-    size_t pages = 0;
+    victims_t out;
+    out.n = 0;
     hak_lock(&large_lock, &hak_global_counters);
-    for (int i = 0; i < CACHE_SLOTS && hak_now_ns() < deadline; i++)
-        if (cache[i].ptr) {
-            hak_os_unmap((void *)cache[i].ptr, cache[i].len);
-            pages += cache[i].len / HAK_OS_PAGE;
-            cache[i].ptr = 0;
-        }
+    cache_expire(before, &out);
     hak_unlock(&large_lock);
-    return pages;
+    return unmap_victims(&out);
 }
+
+size_t hak_large_decay(uint64_t now)
+{
+    uint64_t d = decay_ns();
+    return cache_release(now > d ? now - d : 0);
+}
+
+size_t hak_large_release_cache(void) { return cache_release(UINT64_MAX); }
 
 void hak_large_lock_all(void) { pthread_mutex_lock(&large_lock.m); }
 void hak_large_unlock_all(void) { pthread_mutex_unlock(&large_lock.m); }

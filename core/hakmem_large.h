@@ -1,7 +1,12 @@
-/* Large blocks (> HAK_MID_MAX, or alignments spans cannot give): one mapping
- * each, found through a registry (a hash table of live mappings) since mremap
- * may move them anywhere.  Freed mappings are cached with their pages already
- * given back, so reuse skips mmap/munmap without holding memory. */
+/* Large blocks (> HAK_MID_MAX, blocks realloc grows past the border, and
+ * alignments spans cannot give): a mapping or a piece of one each, found
+ * through a registry (a hash table of live blocks) since mremap may move them
+ * anywhere.  Freed blocks stay resident in a cache for HAKMEM_LARGE_DECAY_MS
+ * and up to HAKMEM_LARGE_CACHE_MB, joined with freed neighbours, so a program
+ * that replaces big buffers reuses warm pages (no mmap, no page faults), and a
+ * block grows into the cached piece after it without a system call.  Older
+ * pieces are unmapped by the next large call or maintenance pass after the
+ * decay, or by a release pass. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
@@ -9,18 +14,27 @@
 #include <stdint.h>
 #include "hakmem_counters.h"
 
-extern uint64_t hak_large_live_bytes;    /* bytes of live large mappings */
+extern uint64_t hak_large_live_bytes;    /* bytes of live large blocks */
+extern uint64_t hak_large_live_count;    /* live large blocks */
+extern uint64_t hak_large_cached_bytes;  /* resident bytes of cached freed pieces */
 
-void  *hak_large_alloc(size_t size, size_t align);   /* align: 0 or a power of two */
+/* align: 0 or a power of two; zero: the block must read as zeros (calloc). */
+void  *hak_large_alloc(size_t size, size_t align, int zero);
 /* 1 if p was a live large block (now freed), 0 if hakmem never gave it out. */
 int    hak_large_free(void *p);
+/* 1 while the live large blocks are few enough for one more mapping: a
+ * quarter of vm.max_map_count (the rest is the program's). */
+int    hak_large_room(void);
 /* Usable size of a live large block, 0 if p is not one. */
 size_t hak_large_usable(const void *p);
-/* Resize a live large block with mremap (NULL + errno on failure; the old
- * block is then untouched). */
+/* Resize a live large block: shrinking leaves the tail as a freed piece,
+ * growing takes the cached piece after the block or calls mremap (no lock
+ * held).  NULL + errno on failure; the old block is then untouched. */
 void  *hak_large_resize(void *p, size_t size);
-/* Unmap cached mappings; returns pages (their address space) dropped. */
-size_t hak_large_release_cache(uint64_t deadline);
+/* Unmap cached pieces freed more than the decay before now / all of them;
+ * both return the pages given back. */
+size_t hak_large_decay(uint64_t now);
+size_t hak_large_release_cache(void);
 void   hak_large_lock_all(void);
 void   hak_large_unlock_all(void);
 void   hak_large_reinit_locks(void);

@@ -21,7 +21,7 @@ static size_t release_all(int empty_only, uint32_t pages, uint64_t deadline)
     p.done += hak_tiny_release_abandoned(empty_only, pages, deadline);
     p.done += hak_pool_release(empty_only, pages, deadline);
     if (empty_only)
-        hak_large_release_cache(deadline);   /* address space only: cached pages are already released */
+        p.done += hak_large_decay(hak_now_ns());   /* cached large pieces past their decay */
     return p.done;
 }
 
@@ -32,8 +32,10 @@ size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns)
     return release_all(0, pages_per_span, deadline_ns);
 }
 
+size_t hak_release_large_cache(void) { return hak_large_release_cache(); }
+
 size_t hak_release_free_memory(void)
 {
     hak_tiny_outbox_flush_all(hak_tl_heap);
-    return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX);
+    return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX) + hak_release_large_cache();
 }

@@ -10,9 +10,13 @@
 uint64_t hak_now_ns(void);
 
 /* Release whole empty spans kept as reserves (per heap and per central shard)
- * and the pages of cached large mappings, until done or now >= deadline_ns.
+ * and cached large pieces past their decay, until done or now >= deadline_ns.
  * Returns 4 KiB pages released. */
 size_t hak_release_empty(uint64_t deadline_ns);
+
+/* Unmap every cached freed large block, whatever its age (for an idle
+ * program: nothing is about to reuse them).  Returns 4 KiB pages released. */
+size_t hak_release_large_cache(void);
 
 /* Release up to pages_per_span free OS pages inside each partly used span,
  * until done or now >= deadline_ns.  Returns 4 KiB pages released. */

@@ -42,7 +42,8 @@ void hak_snapshot_take(hak_snapshot_t *s)
     uint64_t large = __atomic_load_n(&hak_large_live_bytes, __ATOMIC_RELAXED);
     uint64_t spans = __atomic_load_n(&hak_bytes_spans, __ATOMIC_RELAXED);
     s->released_bytes = __atomic_load_n(&hak_bytes_released, __ATOMIC_RELAXED);
-    s->bytes_held = spans - (s->released_bytes < spans ? s->released_bytes : spans) + large;
+    s->bytes_held = spans - (s->released_bytes < spans ? s->released_bytes : spans) + large +
+                    __atomic_load_n(&hak_large_cached_bytes, __ATOMIC_RELAXED);
     s->bytes_live = large;
     for (int c = 0; c < HAK_NCLASS; c++) {
         uint64_t a = s->sum.allocs[c], f = s->sum.frees[c];

@@ -116,6 +116,24 @@ static inline void t_require_hakmem(void)
     }
 }
 
+/* Subtests by name: `prog [name-substring]` runs those whose name contains it. */
+struct test { const char *name; void (*fn)(void); };
+static inline int t_run(const char *prog, const struct test *tests, size_t n, int argc, char **argv)
+{
+    t_require_hakmem();
+    int ran = 0, failed_tests = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
+        int before = t_failures;
+        tests[i].fn();
+        ran++;
+        if (t_failures != before) { failed_tests++; fprintf(stderr, "  [%s] %s: FAILED\n", T_MODE_NAME, tests[i].name); }
+        else fprintf(stderr, "  [%s] %s: ok\n", T_MODE_NAME, tests[i].name);
+    }
+    fprintf(stderr, "%s (%s): %d subtests, %d failed, %d checks failed\n", prog, T_MODE_NAME, ran, failed_tests, t_failures);
+    return t_failures ? 1 : 0;
+}
+
 /* Pattern derived from the block's address, its size and a tag, so that a
  * block handed out twice, overlapping blocks, or a stale copy are caught. */
 static inline uint64_t t_seed(const void *p, size_t n, uint64_t tag)

@@ -63,6 +63,13 @@ REALLOC_SUBTESTS="slack class_up class_down mid_large large_grow large_shrink la
 for s in $REALLOC_SUBTESTS; do t "realloc.preload.$s" 120 prebin test_realloc $s; done
 for s in $REALLOC_SUBTESTS; do t "realloc.hak.$s" 120 bin test_realloc_hak $s; done
 
+echo "== large blocks: warm reuse, decay, the realloc border"
+LARGE_SUBTESTS="reuse calloc split_join shrink_tail bound decay release border threads"
+for s in $LARGE_SUBTESTS; do
+    HAKMEM_LARGE_DECAY_MS=100 t "large.preload.$s" 120 prebin test_large $s
+    HAKMEM_LARGE_DECAY_MS=100 t "large.hak.$s" 120 bin test_large_hak $s
+done
+
 echo "== multi-threaded stress"
 for s in $STRESS; do t "stress.preload.$s" 180 prebin test_stress $s; done
 for s in $STRESS; do t "stress.hak.$s" 180 bin test_stress_hak $s; done

@@ -484,7 +484,6 @@ static void test_random_mix(void)
         }
 }
 
-struct test { const char *name; void (*fn)(void); };
 static const struct test tests[] = {
     { "malloc_basic", test_malloc_basic },
     { "malloc_zero", test_malloc_zero },
@@ -505,17 +504,6 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-    t_require_hakmem();
     page = (size_t)sysconf(_SC_PAGESIZE);
-    int ran = 0, failed_tests = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
-        int before = t_failures;
-        tests[i].fn();
-        ran++;
-        if (t_failures != before) { failed_tests++; fprintf(stderr, "  [%s] %s: FAILED\n", T_MODE_NAME, tests[i].name); }
-        else fprintf(stderr, "  [%s] %s: ok\n", T_MODE_NAME, tests[i].name);
-    }
-    fprintf(stderr, "test_api (%s): %d subtests, %d failed, %d checks failed\n", T_MODE_NAME, ran, failed_tests, t_failures);
-    return t_failures ? 1 : 0;
+    return t_run("test_api", tests, sizeof tests / sizeof *tests, argc, argv);
 }

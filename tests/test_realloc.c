@@ -325,7 +325,6 @@ static void test_copy(void)
 #endif
 }
 
-struct test { const char *name; void (*fn)(void); };
 static const struct test tests[] = {
     { "slack", test_slack },
     { "class_up", test_class_up },
@@ -343,16 +342,5 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-    t_require_hakmem();
-    int ran = 0, failed_tests = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
-        int before = t_failures;
-        tests[i].fn();
-        ran++;
-        if (t_failures != before) { failed_tests++; fprintf(stderr, "  [%s] %s: FAILED\n", T_MODE_NAME, tests[i].name); }
-        else fprintf(stderr, "  [%s] %s: ok\n", T_MODE_NAME, tests[i].name);
-    }
-    fprintf(stderr, "test_realloc (%s): %d subtests, %d failed, %d checks failed\n", T_MODE_NAME, ran, failed_tests, t_failures);
-    return t_failures ? 1 : 0;
+    return t_run("test_realloc", tests, sizeof tests / sizeof *tests, argc, argv);
 }

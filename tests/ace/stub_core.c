@@ -24,7 +24,7 @@ const uint32_t hak_class_size[HAK_NCLASS] = {
 hak_snapshot_t stub_snap;
 int stub_restore_calls;
 size_t stub_release_empty_pages, stub_release_partial_pages;
-int stub_release_empty_calls, stub_release_partial_calls;
+int stub_release_empty_calls, stub_release_partial_calls, stub_release_cache_calls;
 uint32_t stub_last_partial_n;
 
 void stub_knobs_defaults(void)
@@ -55,6 +55,7 @@ size_t hak_release_empty(uint64_t deadline_ns)
     stub_release_empty_pages = 0;
     return p;
 }
+size_t hak_release_large_cache(void) { stub_release_cache_calls++; return 0; }
 /* PREEMPTED: a thread preempted until the deadline (wall time passes, no CPU);
  * BUSY: a thread busy until the deadline (CPU time passes); 10 pages either way */
 int stub_release_mode = STUB_RELEASE_NORMAL;
