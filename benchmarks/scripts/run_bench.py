@@ -79,6 +79,10 @@ WORKLOADS = [
     ("xmalloc_64", "prodcons", ["name=xmalloc_64", "min=64", "max=64", "keep=0"],
      (["objects=4000000"], ["objects=16000000"], ["objects=64000000"])),
     ("malloc_simple", "malloc_simple", [], None),
+    # issue 10's shapes: rpmalloc's test (2 threads, 16 B-16 KB, freed by the
+    # other thread; a time row) and big buffers replaced (ops = KiB written)
+    ("xmalloc_16k", "prodcons", ["name=xmalloc_16k", "min=16", "max=16384"], None),
+    ("large_replace", "large_replace", [], None),
 ]
 # The one parameter that sets how much work a workload does: the confirmation
 # stage scales it so that each run lasts long enough for ACE's loops to act.
@@ -86,7 +90,8 @@ WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy":
               "mid_mt16": "ops", "larson": "gens", "xmalloc_small": "objects", "xmalloc_mid": "objects",
               "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
               "remote_heavy": "objects", "phase_change": "ops", "prodcons_512": "objects",
-              "xmalloc_64": "objects", "malloc_simple": "allocs"}
+              "xmalloc_64": "objects", "malloc_simple": "allocs", "xmalloc_16k": "objects",
+              "large_replace": "replaces"}
 MODES = {"quick": 0, "default": 1, "long": 2}
 DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
 SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
@@ -107,6 +112,7 @@ SELFTEST_ARGS = {
     "huge_ws_tls": ["live_mb=8", "ops=100000"], "remote_heavy": ["objects=100000"],
     "phase_change": ["ops=100000", "slots=20000"],
     "prodcons_512": ["objects=100000"], "xmalloc_64": ["objects=100000"], "malloc_simple": ["allocs=20000"],
+    "xmalloc_16k": ["objects=100000"], "large_replace": ["replaces=10", "max_mb=6", "idle_ms=10"],
 }
 
 # Tables: metric key, title, scale, unit, better
@@ -126,6 +132,13 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("realloc_heavy", "grow_small_p99_ns", "realloc small-step growth p99, ns", 1),
     ("realloc_heavy", "double_p50_ns", "realloc doubling p50, ns", 1),
     ("realloc_heavy", "shrink_p50_ns", "realloc shrink p50, ns", 1),
+    ("realloc_heavy", "double_mean_ns", "realloc doubling mean, ns", 1),
+    ("realloc_heavy", "double_p99_ns", "realloc doubling p99, ns", 1),
+    ("realloc_heavy", "shrink_mean_ns", "realloc shrink mean, ns", 1),
+    ("xmalloc_16k", "wall_s", "time, s", 1),
+    ("large_replace", "wall_s", "time, s", 1),
+    ("large_replace", "rss_after_free_kb", "RSS right after freeing every buffer, MiB", 1 / 1024),
+    ("large_replace", "rss_after_idle_kb", "RSS after 1.5 s idle (no allocator call), MiB", 1 / 1024),
     # the two workloads issue 9 measures as time (fixed work)
     ("xmalloc_64", "wall_s", "time, s", 1),
     ("malloc_simple", "wall_s", "time, s", 1),
