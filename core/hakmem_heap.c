@@ -225,6 +225,16 @@ void *hak_malloc_slow(size_t n)
     return hak_malloc_fast(n);   /* the magazine has blocks now */
 }
 
+/* The heap of a thread's first free: free keeps errno even when no heap can
+ * be made (the failed mmap set it). */
+static hak_heap_t *heap_for_free(void)
+{
+    int e = errno;
+    hak_heap_t *h = hak_heap_get();
+    errno = e;
+    return h;
+}
+
 /* Every reason free() left its fast path, told apart. */
 void hak_free_slow(void *p)
 {
@@ -243,7 +253,7 @@ void hak_free_slow(void *p)
     ((uintptr_t *)p)[1] = mark;
     int c = sp->cls;
     hak_heap_t *h = hak_tl_heap;
-    if (h == &heap_empty && (tl_exited || !(h = hak_heap_get()))) {
+    if (h == &heap_empty && (tl_exited || !(h = heap_for_free()))) {
         /* no heap: after this thread's heap was handed back (other TLS
          * destructors), or none could be made (out of memory) */
         hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);
