@@ -51,6 +51,10 @@ void hak_init(void)
 
 void (*hak_refill_hook)(void);
 
+/* The OS refused memory (RLIMIT_AS, the commit limit): the Large cache gives
+ * its address space back.  1 when it held some, so trying again may work. */
+static int reclaim(void) { return hak_large_release_cache(UINT64_MAX) != 0; }
+
 static hak_heap_t *heap_create(void)
 {
     hak_lock(&heaps_lock, &hak_global_counters);
@@ -60,6 +64,8 @@ static hak_heap_t *heap_create(void)
     hak_unlock(&heaps_lock);
     if (!h) {
         h = hak_os_map(sizeof(hak_heap_t));
+        if (!h && reclaim())
+            h = hak_os_map(sizeof(hak_heap_t));
         if (!h)
             return NULL;
         hak_lock(&heaps_lock, &hak_global_counters);
@@ -196,6 +202,14 @@ static void maintain(hak_heap_t *h)
         hak_pool_maintain(h->shard, deadline, &h->cnt);
 }
 
+static void refill(hak_heap_t *h, int c)
+{
+    if (hak_is_tiny_class(c))
+        hak_tiny_refill(h, c);
+    else
+        hak_pool_refill(h, c);
+}
+
 void *hak_malloc_slow(size_t n)
 {
     if (n > HAK_MID_MAX)
@@ -212,10 +226,9 @@ void *hak_malloc_slow(size_t n)
         void (*hook)(void) = __atomic_load_n(&hak_refill_hook, __ATOMIC_ACQUIRE);
         if (hook && !tl_in_init)
             hook();
-        if (hak_is_tiny_class(c))
-            hak_tiny_refill(h, c);
-        else
-            hak_pool_refill(h, c);
+        refill(h, c);
+        if (hak_mag_count(h, c) == 0 && reclaim())
+            refill(h, c);   /* a new span may fit now */
         maintain(h);
         if (hak_mag_count(h, c) == 0) {
             errno = ENOMEM;

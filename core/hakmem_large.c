@@ -77,6 +77,30 @@ static void table_remove(entry_t *e)
     }
 }
 
+/* Unmap every cached mapping (large_lock held); pages of address space dropped. */
+static size_t cache_drop(uint64_t deadline)
+{
+    size_t pages = 0;
+    for (int i = 0; i < CACHE_SLOTS && hak_now_ns() < deadline; i++)
+        if (cache[i].ptr) {
+            hak_os_unmap((void *)cache[i].ptr, cache[i].len);
+            pages += cache[i].len / HAK_OS_PAGE;
+            cache[i].ptr = 0;
+        }
+    return pages;
+}
+
+/* A new mapping.  When the OS refuses it (RLIMIT_AS, the commit limit), the
+ * cached mappings, which still hold address space and commit charge, go
+ * first and the mapping is tried once more. */
+static void *large_map(size_t len, size_t align)
+{
+    void *p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+    if (!p && hak_large_release_cache(UINT64_MAX))
+        p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+    return p;
+}
+
 static size_t page_round(size_t n) { return (n + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1); }
 
 void *hak_large_alloc(size_t size, size_t align)
@@ -102,7 +126,7 @@ void *hak_large_alloc(size_t size, size_t align)
     }
     hak_unlock(&large_lock);
     if (!p)
-        p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+        p = large_map(len, align);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -174,6 +198,8 @@ void *hak_large_resize(void *p, size_t size)
     if (e && len != old) {
         /* the registry lock is held across mremap so no one sees a stale entry */
         void *q = hak_os_remap(p, old, len);
+        if (!q && len > old && cache_drop(UINT64_MAX))   /* as in large_map */
+            q = hak_os_remap(p, old, len);
         if (!q) {
             hak_unlock(&large_lock);
             errno = ENOMEM;
@@ -195,14 +221,8 @@ void *hak_large_resize(void *p, size_t size)
 
 size_t hak_large_release_cache(uint64_t deadline)
 {
-    size_t pages = 0;
     hak_lock(&large_lock, &hak_global_counters);
-    for (int i = 0; i < CACHE_SLOTS && hak_now_ns() < deadline; i++)
-        if (cache[i].ptr) {
-            hak_os_unmap((void *)cache[i].ptr, cache[i].len);
-            pages += cache[i].len / HAK_OS_PAGE;
-            cache[i].ptr = 0;
-        }
+    size_t pages = cache_drop(deadline);
     hak_unlock(&large_lock);
     return pages;
 }
