@@ -51,6 +51,10 @@ void hak_init(void)
 
 void (*hak_refill_hook)(void);
 
+/* The OS refused memory (RLIMIT_AS, the commit limit): the Large cache gives
+ * its address space back.  1 when it held some, so trying again may work. */
+static int reclaim(void) { return hak_large_release_cache() != 0; }
+
 static hak_heap_t *heap_create(void)
 {
     hak_lock(&heaps_lock, &hak_global_counters);
@@ -60,6 +64,8 @@ static hak_heap_t *heap_create(void)
     hak_unlock(&heaps_lock);
     if (!h) {
         h = hak_os_map(sizeof(hak_heap_t));
+        if (!h && reclaim())
+            h = hak_os_map(sizeof(hak_heap_t));
         if (!h)
             return NULL;
         hak_lock(&heaps_lock, &hak_global_counters);
@@ -199,6 +205,14 @@ static void maintain(hak_heap_t *h)
         hak_pool_maintain(h->shard, deadline, &h->cnt);
 }
 
+static void refill(hak_heap_t *h, int c)
+{
+    if (hak_is_tiny_class(c))
+        hak_tiny_refill(h, c);
+    else
+        hak_pool_refill(h, c);
+}
+
 void *hak_malloc_slow(size_t n)
 {
     if (n > HAK_MID_MAX)
@@ -215,10 +229,9 @@ void *hak_malloc_slow(size_t n)
         void (*hook)(void) = __atomic_load_n(&hak_refill_hook, __ATOMIC_ACQUIRE);
         if (hook && !tl_in_init)
             hook();
-        if (hak_is_tiny_class(c))
-            hak_tiny_refill(h, c);
-        else
-            hak_pool_refill(h, c);
+        refill(h, c);
+        if (hak_mag_count(h, c) == 0 && reclaim())
+            refill(h, c);   /* a new span may fit now */
         maintain(h);
         if (hak_mag_count(h, c) == 0) {
             errno = ENOMEM;
@@ -226,6 +239,16 @@ void *hak_malloc_slow(size_t n)
         }
     }
     return hak_malloc_fast(n);   /* the magazine has blocks now */
+}
+
+/* The heap of a thread's first free: free keeps errno even when no heap can
+ * be made (the failed mmap set it). */
+static hak_heap_t *heap_for_free(void)
+{
+    int e = errno;
+    hak_heap_t *h = hak_heap_get();
+    errno = e;
+    return h;
 }
 
 /* Every reason free() left its fast path, told apart. */
@@ -246,7 +269,7 @@ void hak_free_slow(void *p)
     ((uintptr_t *)p)[1] = mark;
     int c = sp->cls;
     hak_heap_t *h = hak_tl_heap;
-    if (h == &heap_empty && (tl_exited || !(h = hak_heap_get()))) {
+    if (h == &heap_empty && (tl_exited || !(h = heap_for_free()))) {
         /* no heap: after this thread's heap was handed back (other TLS
          * destructors), or none could be made (out of memory) */
         hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);

@@ -196,6 +196,18 @@ static size_t unmap_victims(const victims_t *out)
 
 /* ---- blocks ---- */
 
+static size_t cache_release(uint64_t before);
+
+/* The OS refused memory (RLIMIT_AS, the commit limit): cached pieces hold
+ * address space and commit charge, so they go and the call is tried once more. */
+static void *large_map(size_t len, size_t align)
+{
+    void *p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+    if (!p && cache_release(UINT64_MAX))
+        p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+    return p;
+}
+
 void *hak_large_alloc(size_t size, size_t align, int zero)
 {
     size_t len = page_round(size);
@@ -227,7 +239,7 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
         dirty = len;
     }
     if (!p) {
-        p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
+        p = large_map(len, align);
         base = (uintptr_t)p;
     }
     if (!p) {
@@ -358,6 +370,8 @@ void *hak_large_resize(void *p, size_t size)
     hak_unlock(&large_lock);
     size_t old = b.len;
     void *q = hak_os_remap(p, old, len);
+    if (!q && cache_release(UINT64_MAX))
+        q = hak_os_remap(p, old, len);
     if (q)
         b = (entry_t){ (uintptr_t)q, len, q == p ? b.base : (uintptr_t)q };
     hak_lock(&large_lock, &hak_global_counters);

@@ -18,26 +18,37 @@
 extern char **environ;
 
 /* ------------------------------------------------------------ mappings */
+/* Every mapping that will hold data is charged to the commit limit (no
+ * MAP_NORESERVE), so the kernel's overcommit policy refuses what it refuses
+ * glibc: malloc(1ul << 46) is ENOMEM under vm.overcommit_memory=0. */
 void *hak_os_map(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* The alignment slack is a reservation that is never touched (PROT_NONE,
+ * MAP_NORESERVE: not charged); only the aligned block, mapped over it, is.
+ * So the commit charge is the block's size, as for an unaligned one. */
 void *hak_os_map_aligned(size_t size, size_t align)
 {
     if (size + align < size)
         return NULL;
-    char *p = hak_os_map(size + align);
-    if (!p)
+    char *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
         return NULL;
-    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-    size_t head = a - (uintptr_t)p, tail = align - head;
+    uintptr_t a = ((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = a - (uintptr_t)r, tail = align - head;
+    void *p = mmap((void *)a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED) {
+        munmap(r, size + align);
+        return NULL;
+    }
     if (head)
-        munmap(p, head);
+        munmap(r, head);
     if (tail)
         munmap((char *)a + size, tail);
-    return (void *)a;
+    return p;
 }
 
 void hak_os_unmap(void *p, size_t size) { munmap(p, size); }

@@ -20,7 +20,9 @@
 #define HAK_NOINLINE    __attribute__((noinline))
 
 /* ---- mappings */
-void *hak_os_map(size_t size);                          /* NULL on failure */
+/* Read-write anonymous memory, charged to the commit limit (the kernel's
+ * overcommit policy applies as for glibc); NULL on failure. */
+void *hak_os_map(size_t size);
 void *hak_os_map_aligned(size_t size, size_t align);    /* NULL on failure */
 void  hak_os_unmap(void *p, size_t size);
 /* Give pages back (MADV_DONTNEED): contents are gone, the range stays mapped. */

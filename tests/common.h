@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -199,17 +200,24 @@ static inline size_t t_rand_size(uint64_t *rs)
     return 256 * 1024 + 1 + r % (1536 * 1024);        /* large */
 }
 
-static inline long t_rss_kb(void)
+/* A "Key:   N kB" line of /proc/self/status (key with its colon), read with
+ * read(2): no allocation, so it works under a tight limit.  -1 if absent. */
+static inline long t_status_kb(const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) { kb = strtol(line + 6, NULL, 10); break; }
-    fclose(f);
-    return kb;
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = 0, k;
+    while (n < (ssize_t)sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += k;
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    size_t kl = strlen(key);
+    for (const char *l = buf; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, key, kl)) return strtol(l + kl, NULL, 10);
+    return -1;
 }
+
+static inline long t_rss_kb(void) { return t_status_kb("VmRSS:"); }
 
 static inline long t_env_long(const char *name, long def)
 {

@@ -88,6 +88,12 @@ for s in idle_reuse abandoned; do
     t "rlimit_as64m.hak.$s" 120 as64 bin test_remote_hak $s
 done
 
+echo "== out of memory (LD_PRELOAD, hak_ API)"
+for s in huge rlimit heapless cached; do
+    t "oom.preload.$s" 120 prebin test_oom $s
+    t "oom.hak.$s" 120 bin test_oom_hak $s
+done
+
 echo "== counters"
 for m in preload hak; do
     if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
