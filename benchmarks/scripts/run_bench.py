@@ -58,6 +58,7 @@ WORKLOADS = [
     ("fragment_stress", "fragment_stress", [], None),
     ("huge_ws", "huge_ws", ["name=huge_ws"], None),
     ("realloc_heavy", "realloc_heavy", [], None),
+    ("mid_mt1", "mt_churn", ["name=mid_mt1", "threads=1", "min=1024", "max=32768"], None),
     ("mid_mt", "mt_churn", ["name=mid_mt", "threads=4", "min=1024", "max=32768"], None),
     ("mid_mt16", "mt_churn", ["name=mid_mt16", "threads=16", "min=1024", "max=32768"], None),
     ("larson", "larson", [], None),
@@ -86,7 +87,7 @@ WORKLOADS = [
 ]
 # The one parameter that sets how much work a workload does: the confirmation
 # stage scales it so that each run lasts long enough for ACE's loops to act.
-WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy": "rounds", "mid_mt": "ops",
+WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy": "rounds", "mid_mt1": "ops", "mid_mt": "ops",
               "mid_mt16": "ops", "larson": "gens", "xmalloc_small": "objects", "xmalloc_mid": "objects",
               "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
               "remote_heavy": "objects", "phase_change": "ops", "prodcons_512": "objects",
@@ -105,7 +106,7 @@ SELFTEST_ARGS = {
     "fragment_stress": ["slots=2000", "phase_ops=20000", "fill_mb=4", "idle_ms=100"],
     "huge_ws": ["live_mb=8", "ops=100000"],
     "realloc_heavy": ["strings=100", "rounds=2"],
-    "mid_mt": ["ops=100000"], "mid_mt16": ["ops=100000"],
+    "mid_mt1": ["ops=100000"], "mid_mt": ["ops=100000"], "mid_mt16": ["ops=100000"],
     "larson": ["gens=4", "rounds=2000", "blocks=200"],
     "xmalloc_small": ["objects=100000"], "xmalloc_mid": ["objects=20000"],
     "cache_scratch": ["iterations=20000"], "small_churn": ["ops=200000"],
