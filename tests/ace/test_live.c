@@ -143,7 +143,7 @@ static int sc_off(void)
     hak_free(p);
     churn_threads(2, 0.1, 1000, 256);
     msleep(50);
-    REQUIRE(count_threads() == 1);
+    REQUIRE(settled_threads(1) == 1);
     return 0;
 }
 
@@ -154,7 +154,7 @@ static int sc_on(void)
     msleep(50);
     REQUIRE(count_threads() == 2);
     churn_threads(2, 0.1, 1000, 256);
-    REQUIRE(count_threads() == 2);        /* one ACE thread, however many heaps */
+    REQUIRE(settled_threads(2) == 2);     /* one ACE thread, however many heaps */
     return 0;
 }
 

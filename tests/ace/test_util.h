@@ -19,4 +19,14 @@ static inline int count_threads(void)
 
 static inline void msleep(int ms) { struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L }; nanosleep(&ts, NULL); }
 
+/* The task count once it is `want`, or after 1 s: a joined thread's task can
+ * still be listed for a moment (pthread_join returns when the kernel clears
+ * its tid, before the task is reaped). */
+static inline int settled_threads(int want)
+{
+    int n = count_threads();
+    for (int i = 0; i < 100 && n != want; i++) { msleep(10); n = count_threads(); }
+    return n;
+}
+
 #endif
