@@ -141,6 +141,13 @@ size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_count
  * threads / fragment_stress peak RSS): 2: 65-78 M ops/s / 406 MiB, 4: 77-87 /
  * 432, 8: 76-89 / 450; glibc's peak there is 403 MiB. */
 #define HAK_SPARSE_BLOCK_DIV  2
+/* ... and only while its list is shrinking: more than HAK_SHRINK_MIN blocks
+ * returned beyond those taken since the last pass.  In steady churn the pages
+ * came back at once and were faulted in again (mid_mt16: 19-24 k pages
+ * released per run, about 6 k with this), at a small cost in fragment_stress
+ * (peak 413-421 -> 426-428 MiB, after idle with ACE off 390-398 -> 401-403:
+ * the pages freed in its balanced phases wait for maintenance passes). */
+#define HAK_SHRINK_MIN        64
 
 typedef struct hak_span_lists {
     /* by HAK_LIST_*: AVAIL free blocks, more than half used; SPARSE at most
@@ -148,6 +155,7 @@ typedef struct hak_span_lists {
     hak_span_t *head[4], *tail[4];
     uint32_t nempty;       /* empty spans kept */
     uint32_t reserve;      /* empty spans to keep before releasing them */
+    uint32_t taken, returned;   /* blocks, since the last maintenance pass */
 } hak_span_lists_t;
 
 void hak_spans_insert(hak_span_lists_t *l, hak_span_t *sp);
@@ -158,8 +166,9 @@ hak_span_t *hak_spans_pick(const hak_span_lists_t *l);
 uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_t n);
 /* Return n blocks of sp to its bitmap and move the span to the list its use
  * calls for; release_pages (the caller's partial-release policy) lets a span
- * that stayed sparse give back the pages under the blocks.  Returns the first
- * block that was already free (a double free), else NULL. */
+ * that stayed sparse, while its list shrinks, give back the pages under the
+ * blocks.  Returns the first block that was already free (a double free),
+ * else NULL. */
 void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks, uint32_t n, int release_pages,
                        hak_counters_t *cnt);
 /* Memory back to the OS on the free path (ACE off or on): the owner runs a

@@ -237,6 +237,7 @@ uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_
     if (sp->used == 0)
         l->nempty--;
     uint32_t got = span_take(sp, out, n);
+    l->taken += got;
     if (sp->used == sp->capacity)
         move(l, sp, HAK_LIST_FULL);
     else if (sp->list == HAK_LIST_SPARSE && sp->used * 4 > sp->capacity * 3)
@@ -257,6 +258,7 @@ void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks,
     void *bad = span_put(sp, blocks, n);
     if (bad || sp->used == before)
         return bad;
+    l->returned += n;
     if (sp->used == 0) {
         /* empty spans wait for the next maintenance pass (a churning program
          * takes them again first); past a hard limit they go at once */
@@ -271,8 +273,9 @@ void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks,
         move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
     else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
-    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && release_pages)
-        for (uint32_t i = 0; i < n; i++)   /* sparse for a whole period: not churning */
+    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && release_pages &&
+             l->returned > l->taken + HAK_SHRINK_MIN)
+        for (uint32_t i = 0; i < n; i++)   /* sparse for a whole period, list shrinking: not churning */
             release_block_pages(sp, (uintptr_t)blocks[i], cnt);
     return NULL;
 }
@@ -280,6 +283,7 @@ void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks,
 int hak_spans_maintain(hak_span_lists_t *l, uint32_t pages, uint64_t deadline, hak_counters_t *cnt)
 {
     hak_span_t *last = l->tail[HAK_LIST_SPARSE];
+    l->taken = l->returned = 0;
     for (hak_span_t *sp = l->head[HAK_LIST_SPARSE], *next; sp; sp = next) {
         next = sp == last ? NULL : sp->next;
         if (!sp->aged) {
