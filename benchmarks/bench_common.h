@@ -248,4 +248,92 @@ static inline void *xmalloc(size_t n)
     return p;
 }
 
+/* ---- latency samples: calls timed with rdtscp (timer cost subtracted, TSC
+ * calibrated against CLOCK_MONOTONIC); call calibrate() first ---- */
+static double tsc_ns;       /* ns per TSC tick */
+static double timer_ticks;  /* cost of an empty rdtscp pair, ticks */
+static double tsc_step;     /* smallest non-zero difference seen between two rdtscp reads, ticks */
+
+static inline void calibrate(void)
+{
+    unsigned aux;
+    double t0 = now_s();
+    uint64_t c0 = __rdtscp(&aux);
+    while (now_s() - t0 < 0.05) {}
+    uint64_t c1 = __rdtscp(&aux);
+    double t1 = now_s();
+    tsc_ns = (t1 - t0) * 1e9 / (double)(c1 - c0);
+    uint64_t step = UINT64_MAX;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t a = __rdtscp(&aux), b = __rdtscp(&aux);
+        if (b > a && b - a < step) step = b - a;
+    }
+    tsc_step = (double)step;
+    uint64_t best[64];
+    for (int k = 0; k < 64; k++) {
+        uint64_t mn = UINT64_MAX;
+        for (int i = 0; i < 100; i++) {
+            uint64_t a = __rdtscp(&aux), b = __rdtscp(&aux);
+            if (b - a < mn) mn = b - a;
+        }
+        best[k] = mn;
+    }
+    uint64_t s = 0;
+    for (int k = 0; k < 64; k++) s += best[k];
+    timer_ticks = (double)s / 64;
+}
+
+typedef struct { float *v; size_t n, cap; } lat_t;
+static inline void lat_add(lat_t *l, double ns)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4096;
+        /* the sample array uses the allocator too, outside the timed calls */
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v) die("realloc");
+    }
+    l->v[l->n++] = (float)ns;
+}
+/* ns between two rdtscp reads, the timer's own cost taken off */
+static inline double lat_ns(uint64_t a, uint64_t b)
+{
+    double ns = ((double)(b - a) - timer_ticks) * tsc_ns;
+    return ns < 0 ? 0 : ns;
+}
+/* src's samples appended to dst (a thread's samples into the run's) */
+static inline void lat_merge(lat_t *dst, const lat_t *src)
+{
+    for (size_t i = 0; i < src->n; i++) lat_add(dst, src->v[i]);
+}
+static inline int cmp_f(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+static inline void lat_print(const char *pfx, lat_t *l)
+{
+    if (!l->n) return;
+    double sum = 0;
+    for (size_t i = 0; i < l->n; i++) sum += l->v[i];
+    qsort(l->v, l->n, sizeof *l->v, cmp_f);
+    printf("%s_p50_ns=%.1f\n", pfx, l->v[l->n / 2]);
+    printf("%s_p99_ns=%.1f\n", pfx, l->v[(size_t)(l->n * 0.99)]);
+    printf("%s_max_ns=%.1f\n", pfx, l->v[l->n - 1]);
+    printf("%s_mean_ns=%.1f\n", pfx, sum / l->n);
+}
+
+
+/* lat=1: the workload times each malloc and free of its measured loop
+ * (call_p50/p99/max/mean_ns); off by default, the rows' figures are untimed */
+static long bench_lat;
+static inline void bench_lat_init(void)
+{
+    if ((bench_lat = bench_param("lat", 0, 0, 0)))
+        calibrate();
+}
+#define BENCH_TIMED(l, stmt) do { \
+        if (bench_lat) { unsigned aux_; uint64_t a_ = __rdtscp(&aux_); stmt; \
+                         lat_add((l), lat_ns(a_, __rdtscp(&aux_))); } \
+        else { stmt; } } while (0)
+
 #endif

@@ -22,6 +22,7 @@ static long live_mb, nops, batch, passes, smin, smax, nthreads, seed;
 typedef struct {
     int id;
     uint64_t ops, errors, sum;
+    lat_t lat;
     pthread_barrier_t *bar;
 } targ_t;
 
@@ -56,9 +57,9 @@ static void *worker(void *arg)
         for (long b = 0; b < batch; b++) {
             blk_t *x = &s[rng_below(&r, n)];
             if (x->p[0] != x->tag || x->p[x->n - 1] != x->tag) t->errors++;
-            free(x->p);
+            BENCH_TIMED(&t->lat, free(x->p));
             size_t sz = rng_logsize(&r, (size_t)smin, (size_t)smax);
-            x->p = xmalloc(sz);
+            BENCH_TIMED(&t->lat, x->p = xmalloc(sz));
             x->n = (uint32_t)sz;
             x->tag = (unsigned char)(++idn * 131);
             touch(x->p, sz, x->tag);
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
     smin = bench_param("min", 16, 16, 16);
     smax = bench_param("max", 1024, 1024, 1024);
     seed = bench_param("seed", 42, 42, 42);
+    bench_lat_init();
     if (nthreads < 1 || batch < 1) { fprintf(stderr, "bad parameters\n"); return 2; }
 
     pthread_barrier_t bar;
@@ -122,6 +124,9 @@ int main(int argc, char **argv)
     printf("verify_errors=%" PRIu64 "\n", errors);
     bench_report(steps_ops);
     printf("fill_s=%.4f\n", fill_s);
+    lat_t all = {0};
+    for (long i = 0; i < nthreads; i++) lat_merge(&all, &ta[i].lat);
+    lat_print("call", &all);
     bench_end();
     return errors ? 3 : 0;
 }

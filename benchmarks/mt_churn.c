@@ -14,7 +14,7 @@
 typedef struct { unsigned char *p; uint32_t n; unsigned char tag; } blk_t;
 static long nthreads, slots, nops, smin, smax, p2min, p2max, p2slots, seed;
 
-typedef struct { int id; uint64_t ops, errors; } targ_t;
+typedef struct { int id; uint64_t ops, errors; lat_t lat; } targ_t;
 
 static void run_phase(targ_t *t, rng_t *r, blk_t *s, long ns, long steps, size_t lo, size_t hi, uint64_t *idn)
 {
@@ -22,11 +22,11 @@ static void run_phase(targ_t *t, rng_t *r, blk_t *s, long ns, long steps, size_t
         blk_t *x = &s[rng_below(r, (uint64_t)ns)];
         if (x->p) {
             if (x->p[0] != x->tag || x->p[x->n - 1] != x->tag) t->errors++;
-            free(x->p);
+            BENCH_TIMED(&t->lat, free(x->p));
             t->ops++;
         }
         size_t sz = rng_logsize(r, lo, hi);
-        x->p = xmalloc(sz);
+        BENCH_TIMED(&t->lat, x->p = xmalloc(sz));
         x->n = (uint32_t)sz;
         x->tag = (unsigned char)(++*idn * 131);
         touch(x->p, sz, x->tag);
@@ -76,6 +76,7 @@ int main(int argc, char **argv)
     p2max = bench_param("p2max", 0, 0, 0);
     p2slots = bench_param("p2slots", slots, slots, slots);
     seed = bench_param("seed", 42, 42, 42);
+    bench_lat_init();
     if (nthreads < 1 || slots < 1 || smin < 1 || smax < smin) { fprintf(stderr, "bad parameters\n"); return 2; }
 
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
@@ -92,8 +93,11 @@ int main(int argc, char **argv)
         errors += ta[i].errors;
     }
     bench_clock_stop();
+    lat_t all = {0};
+    for (long i = 0; i < nthreads; i++) lat_merge(&all, &ta[i].lat);
     printf("verify_errors=%" PRIu64 "\n", errors);
     bench_report(ops);
+    lat_print("call", &all);
     bench_end();
     return errors ? 3 : 0;
 }

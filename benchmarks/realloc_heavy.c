@@ -12,67 +12,6 @@
  */
 #include "bench_common.h"
 
-static double tsc_ns;       /* ns per TSC tick */
-static double timer_ticks;  /* cost of an empty rdtscp pair, ticks */
-static double tsc_step;     /* smallest non-zero difference seen between two rdtscp reads, ticks */
-
-static void calibrate(void)
-{
-    unsigned aux;
-    double t0 = now_s();
-    uint64_t c0 = __rdtscp(&aux);
-    while (now_s() - t0 < 0.05) {}
-    uint64_t c1 = __rdtscp(&aux);
-    double t1 = now_s();
-    tsc_ns = (t1 - t0) * 1e9 / (double)(c1 - c0);
-    uint64_t step = UINT64_MAX;
-    for (int i = 0; i < 100000; i++) {
-        uint64_t a = __rdtscp(&aux), b = __rdtscp(&aux);
-        if (b > a && b - a < step) step = b - a;
-    }
-    tsc_step = (double)step;
-    uint64_t best[64];
-    for (int k = 0; k < 64; k++) {
-        uint64_t mn = UINT64_MAX;
-        for (int i = 0; i < 100; i++) {
-            uint64_t a = __rdtscp(&aux), b = __rdtscp(&aux);
-            if (b - a < mn) mn = b - a;
-        }
-        best[k] = mn;
-    }
-    uint64_t s = 0;
-    for (int k = 0; k < 64; k++) s += best[k];
-    timer_ticks = (double)s / 64;
-}
-
-typedef struct { float *v; size_t n, cap; } lat_t;
-static void lat_add(lat_t *l, double ns)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 4096;
-        /* the sample array uses the allocator too, outside the timed calls */
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v) die("realloc");
-    }
-    l->v[l->n++] = (float)ns;
-}
-static int cmp_f(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-static void lat_print(const char *pfx, lat_t *l)
-{
-    if (!l->n) return;
-    double sum = 0;
-    for (size_t i = 0; i < l->n; i++) sum += l->v[i];
-    qsort(l->v, l->n, sizeof *l->v, cmp_f);
-    printf("%s_p50_ns=%.1f\n", pfx, l->v[l->n / 2]);
-    printf("%s_p99_ns=%.1f\n", pfx, l->v[(size_t)(l->n * 0.99)]);
-    printf("%s_max_ns=%.1f\n", pfx, l->v[l->n - 1]);
-    printf("%s_mean_ns=%.1f\n", pfx, sum / l->n);
-}
-
 static uint64_t errors, calls;
 
 static inline void *timed_realloc(void *p, size_t n, lat_t *l, lat_t *all)
@@ -82,8 +21,7 @@ static inline void *timed_realloc(void *p, size_t n, lat_t *l, lat_t *all)
     void *q = realloc(p, n);
     uint64_t b = __rdtscp(&aux);
     if (!q) die("realloc");
-    double ns = ((double)(b - a) - timer_ticks) * tsc_ns;
-    if (ns < 0) ns = 0;
+    double ns = lat_ns(a, b);
     lat_add(l, ns);
     lat_add(all, ns);
     calls++;

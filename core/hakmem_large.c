@@ -94,7 +94,19 @@ static void table_remove(entry_t *e)
     }
 }
 
-static size_t page_round(size_t n) { return (n + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1); }
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Under HAKMEM_HUGEPAGES a block of 2 MiB or more is 2 MiB aligned and a
+ * multiple of it (so its cached pieces stay aligned): the alignment it needs,
+ * else 0. */
+static size_t huge_align(size_t len) { return len >= HUGE_PAGE && hak_option_u64(HAK_OPT_HUGEPAGES) ? HUGE_PAGE : 0; }
+
+/* The mapped length of a block of n bytes (< n when n is impossibly large). */
+static size_t block_len(size_t n)
+{
+    size_t unit = huge_align(n) ? HUGE_PAGE : HAK_OS_PAGE;
+    return (n + unit - 1) & ~(unit - 1);
+}
 
 static uint64_t cache_cap(void) { return hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20; }
 static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
@@ -155,11 +167,13 @@ static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, vic
  * much bigger: the head goes out, the tail stays, where a growing block can
  * take it), else the biggest of at least half the length, which the caller
  * grows with mremap (its pages stay warm). */
-static piece_t cache_take(size_t len)
+static piece_t cache_take(size_t len, size_t align)
 {
     int fit = -1, part = -1;
     for (int i = 0; i < cache_n; i++) {
         size_t l = cache[i].len;
+        if (align && cache[i].ptr % align)
+            continue;
         if (l >= len && (fit < 0 || l < cache[fit].len))
             fit = i;
         else if (l < len && l >= len / 2 && (part < 0 || l > cache[part].len))
@@ -210,25 +224,28 @@ static void *large_map(size_t len, size_t align)
 
 void *hak_large_alloc(size_t size, size_t align, int zero)
 {
-    size_t len = page_round(size);
+    size_t len = block_len(size);
     if (len < size || len > ((size_t)1 << 47)) {
         errno = ENOMEM;
         return NULL;
     }
     piece_t got = { 0, 0, 0, 0 };
+    size_t huge = huge_align(len);
     if (align <= HAK_OS_PAGE) {
         hak_lock(&large_lock, &hak_global_counters);
-        got = cache_take(len);
+        got = cache_take(len, huge);
         hak_unlock(&large_lock);
     }
     void *p = NULL;
     uintptr_t base = 0;
     size_t dirty = 0;             /* bytes that may hold old contents */
     if (got.ptr && got.len < len) {
-        p = hak_os_remap((void *)got.ptr, got.len, len);
+        p = hak_os_remap((void *)got.ptr, got.len, len, huge);
         if (p) {
             base = (uintptr_t)p == got.ptr ? got.base : (uintptr_t)p;
             dirty = got.len;
+            if (huge)
+                hak_os_hugepages(p, len, 1);   /* the piece may come from a smaller block */
         } else {
             hak_os_unmap((void *)got.ptr, got.len);
         }
@@ -239,8 +256,10 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
         dirty = len;
     }
     if (!p) {
-        p = large_map(len, align);
+        p = large_map(len, align > huge ? align : huge);
         base = (uintptr_t)p;
+        if (p && huge)
+            hak_os_hugepages(p, len, 1);
     }
     if (!p) {
         errno = ENOMEM;
@@ -332,7 +351,7 @@ static int grow_into_cache(entry_t *e, size_t len)
 
 void *hak_large_resize(void *p, size_t size)
 {
-    size_t len = page_round(size);
+    size_t len = block_len(size);
     if (len < size) {
         errno = ENOMEM;
         return NULL;
@@ -358,7 +377,8 @@ void *hak_large_resize(void *p, size_t size)
         __atomic_fetch_sub(&hak_large_live_bytes, b.len - len, __ATOMIC_RELAXED);
         return p;
     }
-    if (grow_into_cache(e, len)) {
+    size_t huge = huge_align(len);
+    if ((!huge || b.ptr % huge == 0) && grow_into_cache(e, len)) {
         size_t got = e->len - b.len;
         hak_unlock(&large_lock);
         __atomic_fetch_add(&hak_large_live_bytes, got, __ATOMIC_RELAXED);
@@ -369,9 +389,11 @@ void *hak_large_resize(void *p, size_t size)
     table_remove(e);
     hak_unlock(&large_lock);
     size_t old = b.len;
-    void *q = hak_os_remap(p, old, len);
+    void *q = hak_os_remap(p, old, len, huge);
     if (!q && cache_release(UINT64_MAX))
-        q = hak_os_remap(p, old, len);
+        q = hak_os_remap(p, old, len, huge);
+    if (q && huge && !huge_align(old))
+        hak_os_hugepages(q, len, 1);   /* it has grown past 2 MiB */
     if (q)
         b = (entry_t){ (uintptr_t)q, len, q == p ? b.base : (uintptr_t)q };
     hak_lock(&large_lock, &hak_global_counters);

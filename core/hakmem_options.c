@@ -29,6 +29,8 @@ static const hak_option_t table[HAK_OPT_N] = {
         "MiB of freed large blocks kept resident for reuse (0: every freed large block is unmapped at once)" },
     [HAK_OPT_LARGE_DECAY_MS] = { "HAKMEM_LARGE_DECAY_MS", HAK_OPT_INT, CORE, 1, 1000, 0, 3600000,
         "ms a freed large block stays resident before the next large call or maintenance pass unmaps it" },
+    [HAK_OPT_HUGEPAGES] = { "HAKMEM_HUGEPAGES", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
+        "1: transparent huge pages for segments (MADV_HUGEPAGE until a segment gives pages back) and for large blocks of 2 MiB and more (2 MiB aligned)" },
     [HAK_OPT_ACE_ENABLED] = { "HAKMEM_ACE_ENABLED", HAK_OPT_FLAG, ACE, 1, 0, 0, 1,
         "1 starts ACE's thread (lazily, from an allocation slow path)" },
     [HAK_OPT_ACE_FAST_INTERVAL_MS] = { "HAKMEM_ACE_FAST_INTERVAL_MS", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_FAST_INTERVAL_MS, 1, 1e9,

@@ -55,11 +55,35 @@ void hak_os_unmap(void *p, size_t size) { munmap(p, size); }
 
 void hak_os_release(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
-void *hak_os_remap(void *p, size_t old, size_t size)
+void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
 {
-    void *q = mremap(p, old, size, MREMAP_MAYMOVE);
-    return q == MAP_FAILED ? NULL : q;
+    void *q = MAP_FAILED;
+    if (align <= HAK_OS_PAGE || (uintptr_t)p % align == 0)
+        q = mremap(p, old, size, align > HAK_OS_PAGE ? 0 : MREMAP_MAYMOVE);
+    if (q != MAP_FAILED)
+        return q;
+    if (align <= HAK_OS_PAGE || size + align < size)
+        return NULL;
+    /* not aligned, or it cannot grow in place: into an aligned reservation */
+    char *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return NULL;
+    uintptr_t a = ((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1);
+    q = mremap(p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
+    if (q == MAP_FAILED) {
+        int e = errno;
+        munmap(r, size + align);
+        errno = e;
+        return NULL;
+    }
+    if (a > (uintptr_t)r)
+        munmap(r, a - (uintptr_t)r);
+    if ((uintptr_t)r + size + align > a + size)
+        munmap((char *)a + size, (uintptr_t)r + align - a);
+    return q;
 }
+
+void hak_os_hugepages(void *p, size_t size, int on) { madvise(p, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE); }
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23

@@ -47,8 +47,12 @@ int hak_os_task_alive(int tid);
 /* Start fn(arg) on a detached thread with the given stack size; 0 on success.
  * Allocates (pthread_create): never call it under an allocator lock. */
 int hak_os_spawn_detached(void *(*fn)(void *), void *arg, size_t stack);
-/* mremap(MAYMOVE): the new address, or NULL (errno set by the kernel). */
-void *hak_os_remap(void *p, size_t old, size_t size);
+/* mremap: the new address, or NULL (errno set by the kernel).  With align
+ * above the page size the result is a multiple of align (in place when p is
+ * one and the range can grow there, else moved). */
+void *hak_os_remap(void *p, size_t old, size_t size, size_t align);
+/* Transparent huge pages for a range: MADV_HUGEPAGE (on) or MADV_NOHUGEPAGE. */
+void  hak_os_hugepages(void *p, size_t size, int on);
 /* Fault a range in writable with one call (MADV_POPULATE_WRITE); 0 on success. */
 int   hak_os_populate(void *p, size_t size);
 /* pthread_atfork (may allocate: outside every allocator lock). */

@@ -2,6 +2,7 @@
 #include "hakmem_segment.h"
 #include "hakmem_size_class.h"
 #include "hakmem_lock.h"
+#include "hakmem_options.h"
 #include <string.h>
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_PAGE_SIZE, "segment header must fit page 0");
@@ -43,6 +44,28 @@ static void pagemap_set(hak_span_t *sp, hak_span_t *to)
     uintptr_t *slot = pagemap_slot(sp->start);   /* a segment lies in one leaf: mapped when it was made */
     for (uint32_t i = 0; i < sp->pages; i++)
         __atomic_store_n(&slot[i], e, __ATOMIC_RELEASE);
+}
+
+static hak_segment_t *segment_of(const hak_span_t *sp)
+{
+    return (hak_segment_t *)(sp->start & ~(HAK_SEG_SIZE - 1));
+}
+
+/* a new or wholly free segment: huge pages if asked for (seg_lock held) */
+static void segment_huge(hak_segment_t *seg)
+{
+    if (hak_option_u64(HAK_OPT_HUGEPAGES) && !seg->huge) {
+        hak_os_hugepages(seg, HAK_SEG_SIZE, 1);
+        __atomic_store_n(&seg->huge, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void hak_span_release_range(const hak_span_t *sp, void *p, size_t n)
+{
+    hak_segment_t *seg = segment_of(sp);
+    if (__atomic_load_n(&seg->huge, __ATOMIC_RELAXED) && __atomic_exchange_n(&seg->huge, 0, __ATOMIC_RELAXED))
+        hak_os_hugepages(seg, HAK_SEG_SIZE, 0);
+    hak_os_release(p, n);
 }
 
 static hak_segment_t *segment_new(void)
@@ -87,6 +110,8 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
         }
         pi = 1;
     }
+    if (seg->free_pages == ~1ull)
+        segment_huge(seg);
     hak_span_t *sp = &seg->spans[pi];
     uint64_t mask = pages == 64 ? ~0ull : ((1ull << pages) - 1);
     seg->free_pages &= ~(mask << pi);
@@ -115,10 +140,10 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
 
 void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
 {
-    hak_segment_t *seg = (hak_segment_t *)(sp->start & ~(HAK_SEG_SIZE - 1));
+    hak_segment_t *seg = segment_of(sp);
     uint32_t pi = (uint32_t)((sp->start - (uintptr_t)seg) >> HAK_PAGE_SHIFT);
     size_t bytes = (size_t)sp->pages * HAK_PAGE_SIZE;
-    hak_os_release((void *)sp->start, bytes);
+    hak_span_release_range(sp, (void *)sp->start, bytes);
     hak_cnt_add(cnt, &cnt->pages_released, bytes / HAK_OS_PAGE - sp->nreleased);
     __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);

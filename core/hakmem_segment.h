@@ -67,6 +67,7 @@ struct hak_span {
 typedef struct hak_segment {
     uint64_t free_pages;                    /* bit i: page i is in no span */
     struct hak_segment *next;
+    uint32_t huge;                          /* MADV_HUGEPAGE in force (HAKMEM_HUGEPAGES) */
     hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
 } hak_segment_t;
 
@@ -124,6 +125,11 @@ static inline uint32_t hak_span_drain_due(const hak_span_t *sp, uint32_t thresho
 uint32_t hak_span_pages_for_class(int cls);
 /* A new span for class cls with every block free (NULL when out of memory). */
 hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt);
+/* Give n bytes of sp's pages from p back to the OS.  Under HAKMEM_HUGEPAGES
+ * the segment first leaves MADV_HUGEPAGE: khugepaged would otherwise fill the
+ * released pages again (max_ptes_none 511 collapses a range with one page
+ * present); it gets it back once it is wholly free and reused. */
+void hak_span_release_range(const hak_span_t *sp, void *p, size_t n);
 /* Give the (empty) span's pages back to the OS and to its segment. */
 void hak_span_free(hak_span_t *sp, hak_counters_t *cnt);
 /* Release up to max_pages OS pages of the span that hold no used block. */

@@ -69,6 +69,10 @@ for s in $LARGE_SUBTESTS; do
     HAKMEM_LARGE_DECAY_MS=100 t "large.preload.$s" 120 prebin test_large $s
     HAKMEM_LARGE_DECAY_MS=100 t "large.hak.$s" 120 bin test_large_hak $s
 done
+for s in huge_large huge_release; do
+    HAKMEM_HUGEPAGES=1 t "large.preload.$s" 120 prebin test_large $s
+    HAKMEM_HUGEPAGES=1 t "large.hak.$s" 120 bin test_large_hak $s
+done
 
 echo "== multi-threaded stress"
 for s in $STRESS; do t "stress.preload.$s" 180 prebin test_stress $s; done

@@ -14,6 +14,13 @@
  *                page-granular usable size) and back down, contents checked
  *   threads      4 threads allocate, grow, shrink and free large blocks with
  *                contents checked (mremap runs with no lock held)
+ *   huge_large   (HAKMEM_HUGEPAGES=1) blocks of 2 MiB and more are 2 MiB
+ *                aligned with MADV_HUGEPAGE, also after realloc moved them and
+ *                when they come from the cache
+ *   huge_release (HAKMEM_HUGEPAGES=1) Mid segments are MADV_HUGEPAGE; once
+ *                their free pages are given back they leave it (khugepaged
+ *                would fill them again) and RSS stays down over an idle
+ *                longer than khugepaged's scan period
  * Run as: test_large [name-substring]
  */
 #include "common.h"
@@ -278,6 +285,112 @@ static void test_threads(void)
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
 }
 
+/* "hg" (MADV_HUGEPAGE) or "nh" (MADV_NOHUGEPAGE) among the VmFlags of the
+ * mapping holding p? */
+static int vma_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, found = 0;
+    uintptr_t a = (uintptr_t)p;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = a >= lo && a < hi;
+        else if (in && !strncmp(line, "VmFlags:", 8)) {
+            found = strstr(line, flag) != NULL;
+            break;
+        }
+    }
+    if (f) fclose(f);
+    return found;
+}
+
+/* the hugepage tests check only where hakmem runs with HAKMEM_HUGEPAGES=1 */
+static int huge_on(void)
+{
+    const char *e = getenv("HAKMEM_HUGEPAGES");
+    return t_hakmem_active() && e && !strcmp(e, "1");
+}
+
+#define TWO_MiB (2 * MiB)
+
+static void test_huge_large(void)
+{
+    int on = huge_on();
+    unsigned char *p = T_MALLOC(3 * MiB);
+    CHECK(p != NULL);
+    if (on) {
+        CHECKF((uintptr_t)p % TWO_MiB == 0, "3 MiB block at %p is not 2 MiB aligned", (void *)p);
+        CHECKF(vma_flag(p, " hg"), "3 MiB block without MADV_HUGEPAGE");
+        CHECKF(T_USABLE(p) == 4 * MiB, "usable %zu, not 4 MiB", T_USABLE(p));
+    }
+    unsigned char *q = T_MALLOC(1 * MiB);
+    CHECK(q != NULL);
+    t_fill_pos(q, MiB, 7);
+    unsigned char *g[2] = { NULL, NULL };
+    size_t sizes[2] = { 5 * MiB, 19 * MiB };
+    for (int i = 0; i < 2; i++) {
+        g[i] = T_MALLOC(MiB);      /* in the way of growth in place */
+        q = T_REALLOC(q, sizes[i]);
+        CHECK(q != NULL);
+        CHECKF(t_check_pos(q, MiB, 7) == (size_t)-1, "realloc to %zu lost contents", sizes[i]);
+        if (on) {
+            CHECKF((uintptr_t)q % TWO_MiB == 0, "grown to %zu at %p: not 2 MiB aligned", sizes[i], (void *)q);
+            CHECKF(vma_flag(q, " hg"), "grown block without MADV_HUGEPAGE");
+        }
+    }
+    T_FREE(p);
+    T_FREE(q);
+    p = T_MALLOC(7 * MiB);       /* from the cache */
+    CHECK(p != NULL);
+    if (on)
+        CHECKF((uintptr_t)p % TWO_MiB == 0, "reused block at %p is not 2 MiB aligned", (void *)p);
+    T_FREE(p);
+    T_FREE(g[0]);
+    T_FREE(g[1]);
+}
+
+static void test_huge_release(void)
+{
+    int on = huge_on();
+    enum { N = 3072, SZ = 16 * 1024 };   /* 48 MiB of Mid blocks */
+    static unsigned char *b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = T_MALLOC(SZ);
+        CHECK(b[i] != NULL);
+        memset(b[i], (int)i, SZ);
+    }
+    if (on)
+        CHECKF(vma_flag(b[N / 2], " hg"), "Mid segment without MADV_HUGEPAGE");
+    long full = rss_kb();
+    for (int i = 0; i < N; i++)
+        if (i % 16) {
+            T_FREE(b[i]);
+            b[i] = NULL;
+        }
+    t_release_free_memory();
+    long released = rss_kb();
+    if (!t_hakmem_active())
+        goto out;
+    CHECKF(full - released > 30 * 1024, "RSS %ld -> %ld KiB after freeing 15/16 and the release", full, released);
+    if (on) {
+        CHECKF(vma_flag(b[N / 2], " nh"), "a segment that gave pages back kept MADV_HUGEPAGE");
+        char buf[64] = "";
+        FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs", "r");
+        long scan = f && fgets(buf, sizeof buf, f) ? atol(buf) : 10000;
+        if (f) fclose(f);
+        sleep_ms((scan < 10000 ? scan : 10000) + 1500);
+        long idle = rss_kb();
+        CHECKF(idle - released < 4 * 1024, "RSS grew over the idle: %ld -> %ld KiB", released, idle);
+    }
+out:
+    for (int i = 0; i < N; i += 16) {
+        CHECK(b[i][0] == (unsigned char)i && b[i][SZ - 1] == (unsigned char)i);
+        T_FREE(b[i]);
+    }
+}
+
 static const struct test tests[] = {
     { "reuse", test_reuse },
     { "calloc", test_calloc },
@@ -288,6 +401,8 @@ static const struct test tests[] = {
     { "release", test_release },
     { "border", test_border },
     { "threads", test_threads },
+    { "huge_large", test_huge_large },
+    { "huge_release", test_huge_release },
 };
 
 int main(int argc, char **argv)
