@@ -12,6 +12,12 @@ CORE_OBJS = $(patsubst core/%.c,build/obj/%.o,$(CORE_SRCS))
 OVR_OBJ   = build/obj/hakmem_override.o
 HEADERS   = $(wildcard core/*.h include/*.h)
 
+# The version is set in include/hakmem.h alone (HAKMEM_VERSION_MAJOR/MINOR/PATCH).
+version_part = $(shell awk '$$2 == "HAKMEM_VERSION_$(1)" { print $$3 }' include/hakmem.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME  := libhakmem.so.$(VERSION_MAJOR)
+
 .PHONY: all test bench bench-quick bench-long bench-sweep clean
 all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx
 
@@ -27,9 +33,11 @@ CORE_OBJ = build/obj/hakmem_core.o
 $(CORE_OBJ): $(CORE_OBJS)
 	$(LD) -r -o $@ $^
 
-# LD_PRELOAD library: exports malloc/free/... and the hak_ API.
-build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ)
-	$(CC) -shared -Wl,-z,now -o $@ $^ $(LDLIBS)
+# LD_PRELOAD library: exports malloc/free/... and the hak_ API, nothing else
+# (core/libhakmem.map).  Installed as libhakmem.so.$(VERSION).
+build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) core/libhakmem.map
+	$(CC) -shared -Wl,-z,now -Wl,-soname,$(SONAME) -Wl,--version-script=core/libhakmem.map \
+	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(LDLIBS)
 
 # Static library that replaces malloc in the program it is linked into.
 build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ)
