@@ -18,8 +18,8 @@ VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME  := libhakmem.so.$(VERSION_MAJOR)
 
-.PHONY: all test bench bench-quick bench-long bench-sweep clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx
+.PHONY: all docs test bench bench-quick bench-long bench-sweep clean
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx build/gen_options
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
@@ -52,6 +52,16 @@ build/libhakmem_api.a: $(CORE_OBJ)
 bench_fragment_stress_hakx: build/libhakmem.a benchmarks/fragment_stress.c benchmarks/bench_common.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -pthread -DBENCH_STATIC_ALLOCATOR='"hakmem-static(libhakmem.a)"' \
 	    -o $@ benchmarks/fragment_stress.c build/libhakmem.a -pthread -lm
+
+# The option table printed for the docs (docs/OPTIONS.md, hakmem(3), the
+# launcher's knob list); run without the caller's HAKMEM_* variables.
+build/gen_options: scripts/gen_options.c build/libhakmem_api.a
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Iinclude -Icore -o $@ $< build/libhakmem_api.a $(LDLIBS)
+GEN_OPTIONS = env -i build/gen_options
+
+# docs/OPTIONS.md is committed; the test docs.options fails when it is stale.
+docs: build/gen_options
+	$(GEN_OPTIONS) md > docs/OPTIONS.md
 
 test: all
 	$(MAKE) -C tests run
