@@ -19,7 +19,7 @@ VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH
 SONAME  := libhakmem.so.$(VERSION_MAJOR)
 
 .PHONY: all docs test bench bench-quick bench-long bench-sweep clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx build/gen_options
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx build/gen_options build/hakmem
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
@@ -58,6 +58,13 @@ bench_fragment_stress_hakx: build/libhakmem.a benchmarks/fragment_stress.c bench
 build/gen_options: scripts/gen_options.c build/libhakmem_api.a
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Iinclude -Icore -o $@ $< build/libhakmem_api.a $(LDLIBS)
 GEN_OPTIONS = env -i build/gen_options
+
+# The launcher from scripts/hakmem.in: $(call launcher,LIBRARY,OUT) with
+# LIBRARY the path it preloads (empty: the libhakmem.so next to it).
+launcher = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(1)|' \
+    -e "s|@KNOBS@|$$(echo $$($(GEN_OPTIONS) names))|" scripts/hakmem.in > $(2) && chmod 755 $(2)
+build/hakmem: scripts/hakmem.in build/gen_options
+	$(call launcher,,$@)
 
 # docs/OPTIONS.md is committed; the test docs.options fails when it is stale.
 docs: build/gen_options

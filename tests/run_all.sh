@@ -125,7 +125,8 @@ for p in python python_ace sqlite gcc git lua perl redis; do
     HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
 done
 
-echo "== packaging: generated docs"
+echo "== packaging: the launcher, generated docs"
+for s in env status preload errors version plot; do t "launcher.$s" 120 bash "$HERE/launcher.sh" $s; done
 # docs/OPTIONS.md is what the option table prints (make docs regenerates it)
 docs_options() {
     have "$ROOT/build/gen_options" || return 1
