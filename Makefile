@@ -18,8 +18,14 @@ VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME  := libhakmem.so.$(VERSION_MAJOR)
 
-.PHONY: all docs test bench bench-quick bench-long bench-sweep clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx build/gen_options build/hakmem
+# make install PREFIX=... DESTDIR=...: the layout under PREFIX is fixed
+# (lib, include, bin, share/man), which the CMake package relies on.
+PREFIX  = /usr/local
+DESTDIR =
+
+.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep clean
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
+     build/gen_options build/hakmem build/man/hakmem.1 build/man/hakmem.3
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
@@ -66,9 +72,45 @@ launcher = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(1)|' \
 build/hakmem: scripts/hakmem.in build/gen_options
 	$(call launcher,,$@)
 
+# Man pages; the OPTIONS section of hakmem(3) is the option table.
+build/man/hakmem.1: docs/man/hakmem.1.in include/hakmem.h
+	mkdir -p build/man && sed 's|@VERSION@|$(VERSION)|' $< > $@
+build/man/hakmem.3: docs/man/hakmem.3.in include/hakmem.h build/gen_options
+	mkdir -p build/man && $(GEN_OPTIONS) roff > build/man/options.roff
+	sed -e 's|@VERSION@|$(VERSION)|' -e '/^@OPTIONS@$$/{r build/man/options.roff' -e 'd;}' $< > $@
+
 # docs/OPTIONS.md is committed; the test docs.options fails when it is stale.
 docs: build/gen_options
 	$(GEN_OPTIONS) md > docs/OPTIONS.md
+
+# What make install puts under PREFIX; make uninstall removes exactly these
+# and the one directory of hakmem's own, lib/cmake/hakmem.
+INSTALLED = bin/hakmem include/hakmem.h lib/libhakmem.so.$(VERSION) lib/$(SONAME) lib/libhakmem.so \
+    lib/libhakmem.a lib/libhakmem_api.a lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-api.pc \
+    lib/cmake/hakmem/hakmem-config.cmake lib/cmake/hakmem/hakmem-config-version.cmake \
+    share/man/man1/hakmem.1 share/man/man3/hakmem.3
+D = $(DESTDIR)$(PREFIX)
+pkg_subst = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+    -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g'
+
+install: all
+	install -d $(D)/bin $(D)/include $(D)/lib/pkgconfig $(D)/lib/cmake/hakmem \
+	    $(D)/share/man/man1 $(D)/share/man/man3
+	install -m 755 build/libhakmem.so $(D)/lib/libhakmem.so.$(VERSION)
+	ln -sf libhakmem.so.$(VERSION) $(D)/lib/$(SONAME)
+	ln -sf $(SONAME) $(D)/lib/libhakmem.so
+	install -m 644 build/libhakmem.a build/libhakmem_api.a $(D)/lib
+	install -m 644 include/hakmem.h $(D)/include
+	install -m 644 build/man/hakmem.1 $(D)/share/man/man1
+	install -m 644 build/man/hakmem.3 $(D)/share/man/man3
+	for f in hakmem.pc hakmem-api.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(D)/lib/pkgconfig/$$f; done
+	for f in hakmem-config.cmake hakmem-config-version.cmake; do \
+	    $(pkg_subst) scripts/pkg/$$f.in > $(D)/lib/cmake/hakmem/$$f; done
+	$(call launcher,$(PREFIX)/lib/$(SONAME),$(D)/bin/hakmem)
+
+uninstall:
+	rm -f $(addprefix $(D)/,$(INSTALLED))
+	[ ! -d $(D)/lib/cmake/hakmem ] || rmdir --ignore-fail-on-non-empty $(D)/lib/cmake/hakmem
 
 test: all
 	$(MAKE) -C tests run

@@ -121,7 +121,7 @@ static void roff(void)
     char d[32], r[64];
     for (int id = 0; id < HAK_OPT_N; id++) {
         const hak_option_t *o = hak_option_info(id);
-        printf(".TP\n.B %s\n", o->name);
+        printf(".TP\n.B \\%%%s\n", o->name);
         roff_text(o->meaning);
         printf(".\n.br\n%s; default %s; range %s (%s outside); read %s.\n", type_name(o->type),
                def_str(o, d, sizeof d), range_str(o, r, sizeof r), outside(o), group_name(o->group));
