@@ -5,13 +5,9 @@
 # library it must preload (default build/libhakmem.so); tests/install.sh runs
 # these against an installed bin/hakmem.
 set -u
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
+. "$(dirname "${BASH_SOURCE[0]}")/pkg_common.sh"
 L=${LAUNCHER:-$ROOT/build/hakmem}
 LIB=${LAUNCHER_LIB:-$ROOT/build/libhakmem.so}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$L" ] || fail "no launcher $L (run make)"
 
 # expect VAR=VALUE in the environment listing $TMP/env
@@ -80,8 +76,7 @@ check_errors() {
 
 check_version() {
     local want out
-    want=$(awk '$2 ~ /^HAKMEM_VERSION_(MAJOR|MINOR|PATCH)$/ { v = v (v == "" ? "" : ".") $3 } END { print v }' \
-           "$ROOT/include/hakmem.h")
+    want=$(header_version "$ROOT/include/hakmem.h")
     out=$("$L" --version) || fail "--version: exit $?"
     [ "$out" = "hakmem $want" ] || fail "--version says '$out', the header $want"
     out=$("$L" --help) || fail "--help: exit $?"

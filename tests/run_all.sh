@@ -125,8 +125,10 @@ for p in python python_ace sqlite gcc git lua perl redis; do
     HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
 done
 
-echo "== packaging: the launcher, generated docs"
+echo "== packaging: the launcher, make install, generated docs"
 for s in env status preload errors version plot; do t "launcher.$s" 120 bash "$HERE/launcher.sh" $s; done
+# make install/uninstall into temporary prefixes (never the system's)
+for s in exports layout pkgconfig cmake destdir launcher man; do t "install.$s" 300 bash "$HERE/install.sh" $s; done
 # docs/OPTIONS.md is what the option table prints (make docs regenerates it)
 docs_options() {
     have "$ROOT/build/gen_options" || return 1
