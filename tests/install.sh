@@ -141,7 +141,7 @@ check_cmake() {
 }
 
 check_destdir() {
-    local S=$TMP/stage P=/opt/hakmem-test-$$
+    local S=$TMP/stage P=$TMP/final   # the final prefix: never created
     [ ! -e "$P" ] || fail "$P exists"
     inst DESTDIR="$S" PREFIX="$P"
     [ ! -e "$P" ] || fail "a DESTDIR install wrote to $P"
