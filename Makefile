@@ -89,28 +89,28 @@ INSTALLED = bin/hakmem include/hakmem.h lib/libhakmem.so.$(VERSION) lib/$(SONAME
     lib/libhakmem.a lib/libhakmem_api.a lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-api.pc \
     lib/cmake/hakmem/hakmem-config.cmake lib/cmake/hakmem/hakmem-config-version.cmake \
     share/man/man1/hakmem.1 share/man/man3/hakmem.3
-D = $(DESTDIR)$(PREFIX)
+DEST = $(DESTDIR)$(PREFIX)
 pkg_subst = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
     -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g'
 
 install: all
-	install -d $(D)/bin $(D)/include $(D)/lib/pkgconfig $(D)/lib/cmake/hakmem \
-	    $(D)/share/man/man1 $(D)/share/man/man3
-	install -m 755 build/libhakmem.so $(D)/lib/libhakmem.so.$(VERSION)
-	ln -sf libhakmem.so.$(VERSION) $(D)/lib/$(SONAME)
-	ln -sf $(SONAME) $(D)/lib/libhakmem.so
-	install -m 644 build/libhakmem.a build/libhakmem_api.a $(D)/lib
-	install -m 644 include/hakmem.h $(D)/include
-	install -m 644 build/man/hakmem.1 $(D)/share/man/man1
-	install -m 644 build/man/hakmem.3 $(D)/share/man/man3
-	for f in hakmem.pc hakmem-api.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(D)/lib/pkgconfig/$$f; done
+	install -d $(DEST)/bin $(DEST)/include $(DEST)/lib/pkgconfig $(DEST)/lib/cmake/hakmem \
+	    $(DEST)/share/man/man1 $(DEST)/share/man/man3
+	install -m 755 build/libhakmem.so $(DEST)/lib/libhakmem.so.$(VERSION)
+	ln -sf libhakmem.so.$(VERSION) $(DEST)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DEST)/lib/libhakmem.so
+	install -m 644 build/libhakmem.a build/libhakmem_api.a $(DEST)/lib
+	install -m 644 include/hakmem.h $(DEST)/include
+	install -m 644 build/man/hakmem.1 $(DEST)/share/man/man1
+	install -m 644 build/man/hakmem.3 $(DEST)/share/man/man3
+	for f in hakmem.pc hakmem-api.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/pkgconfig/$$f; done
 	for f in hakmem-config.cmake hakmem-config-version.cmake; do \
-	    $(pkg_subst) scripts/pkg/$$f.in > $(D)/lib/cmake/hakmem/$$f; done
-	$(call launcher,$(PREFIX)/lib/$(SONAME),$(D)/bin/hakmem)
+	    $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/cmake/hakmem/$$f; done
+	$(call launcher,$(PREFIX)/lib/$(SONAME),$(DEST)/bin/hakmem)
 
 uninstall:
-	rm -f $(addprefix $(D)/,$(INSTALLED))
-	[ ! -d $(D)/lib/cmake/hakmem ] || rmdir --ignore-fail-on-non-empty $(D)/lib/cmake/hakmem
+	rm -f $(addprefix $(DEST)/,$(INSTALLED))
+	[ ! -d $(DEST)/lib/cmake/hakmem ] || rmdir --ignore-fail-on-non-empty $(DEST)/lib/cmake/hakmem
 
 test: all
 	$(MAKE) -C tests run
