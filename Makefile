@@ -12,8 +12,20 @@ CORE_OBJS = $(patsubst core/%.c,build/obj/%.o,$(CORE_SRCS))
 OVR_OBJ   = build/obj/hakmem_override.o
 HEADERS   = $(wildcard core/*.h include/*.h)
 
-.PHONY: all test bench bench-quick bench-long bench-sweep clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx
+# The version is set in include/hakmem.h alone (HAKMEM_VERSION_MAJOR/MINOR/PATCH).
+version_part = $(shell awk '$$2 == "HAKMEM_VERSION_$(1)" { print $$3 }' include/hakmem.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME  := libhakmem.so.$(VERSION_MAJOR)
+
+# make install PREFIX=... DESTDIR=...: the layout under PREFIX is fixed
+# (lib, include, bin, share/man), which the CMake package relies on.
+PREFIX  = /usr/local
+DESTDIR =
+
+.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep clean
+all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
+     build/gen_options build/hakmem build/man/hakmem.1 build/man/hakmem.3
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
@@ -27,9 +39,11 @@ CORE_OBJ = build/obj/hakmem_core.o
 $(CORE_OBJ): $(CORE_OBJS)
 	$(LD) -r -o $@ $^
 
-# LD_PRELOAD library: exports malloc/free/... and the hak_ API.
-build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ)
-	$(CC) -shared -Wl,-z,now -o $@ $^ $(LDLIBS)
+# LD_PRELOAD library: exports malloc/free/... and the hak_ API, nothing else
+# (core/libhakmem.map).  Installed as libhakmem.so.$(VERSION).
+build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) core/libhakmem.map
+	$(CC) -shared -Wl,-z,now -Wl,-soname,$(SONAME) -Wl,--version-script=core/libhakmem.map \
+	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(LDLIBS)
 
 # Static library that replaces malloc in the program it is linked into.
 build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ)
@@ -44,6 +58,59 @@ build/libhakmem_api.a: $(CORE_OBJ)
 bench_fragment_stress_hakx: build/libhakmem.a benchmarks/fragment_stress.c benchmarks/bench_common.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -pthread -DBENCH_STATIC_ALLOCATOR='"hakmem-static(libhakmem.a)"' \
 	    -o $@ benchmarks/fragment_stress.c build/libhakmem.a -pthread -lm
+
+# The option table printed for the docs (docs/OPTIONS.md, hakmem(3), the
+# launcher's knob list); run without the caller's HAKMEM_* variables.
+build/gen_options: scripts/gen_options.c build/libhakmem_api.a
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Iinclude -Icore -o $@ $< build/libhakmem_api.a $(LDLIBS)
+GEN_OPTIONS = env -i build/gen_options
+
+# The launcher from scripts/hakmem.in: $(call launcher,LIBRARY,OUT) with
+# LIBRARY the path it preloads (empty: the libhakmem.so next to it).
+launcher = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(1)|' \
+    -e "s|@KNOBS@|$$(echo $$($(GEN_OPTIONS) names))|" scripts/hakmem.in > $(2) && chmod 755 $(2)
+build/hakmem: scripts/hakmem.in build/gen_options
+	$(call launcher,,$@)
+
+# Man pages; the OPTIONS section of hakmem(3) is the option table.
+build/man/hakmem.1: docs/man/hakmem.1.in include/hakmem.h
+	mkdir -p build/man && sed 's|@VERSION@|$(VERSION)|' $< > $@
+build/man/hakmem.3: docs/man/hakmem.3.in include/hakmem.h build/gen_options
+	mkdir -p build/man && $(GEN_OPTIONS) roff > build/man/options.roff
+	sed -e 's|@VERSION@|$(VERSION)|' -e '/^@OPTIONS@$$/{r build/man/options.roff' -e 'd;}' $< > $@
+
+# docs/OPTIONS.md is committed; the test docs.options fails when it is stale.
+docs: build/gen_options
+	$(GEN_OPTIONS) md > docs/OPTIONS.md
+
+# What make install puts under PREFIX; make uninstall removes exactly these
+# and the one directory of hakmem's own, lib/cmake/hakmem.
+INSTALLED = bin/hakmem include/hakmem.h lib/libhakmem.so.$(VERSION) lib/$(SONAME) lib/libhakmem.so \
+    lib/libhakmem.a lib/libhakmem_api.a lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-api.pc \
+    lib/cmake/hakmem/hakmem-config.cmake lib/cmake/hakmem/hakmem-config-version.cmake \
+    share/man/man1/hakmem.1 share/man/man3/hakmem.3
+DEST = $(DESTDIR)$(PREFIX)
+pkg_subst = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+    -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g'
+
+install: all
+	install -d $(DEST)/bin $(DEST)/include $(DEST)/lib/pkgconfig $(DEST)/lib/cmake/hakmem \
+	    $(DEST)/share/man/man1 $(DEST)/share/man/man3
+	install -m 755 build/libhakmem.so $(DEST)/lib/libhakmem.so.$(VERSION)
+	ln -sf libhakmem.so.$(VERSION) $(DEST)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DEST)/lib/libhakmem.so
+	install -m 644 build/libhakmem.a build/libhakmem_api.a $(DEST)/lib
+	install -m 644 include/hakmem.h $(DEST)/include
+	install -m 644 build/man/hakmem.1 $(DEST)/share/man/man1
+	install -m 644 build/man/hakmem.3 $(DEST)/share/man/man3
+	for f in hakmem.pc hakmem-api.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/pkgconfig/$$f; done
+	for f in hakmem-config.cmake hakmem-config-version.cmake; do \
+	    $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/cmake/hakmem/$$f; done
+	$(call launcher,$(PREFIX)/lib/$(SONAME),$(DEST)/bin/hakmem)
+
+uninstall:
+	rm -f $(addprefix $(DEST)/,$(INSTALLED))
+	[ ! -d $(DEST)/lib/cmake/hakmem ] || rmdir --ignore-fail-on-non-empty $(DEST)/lib/cmake/hakmem
 
 test: all
 	$(MAKE) -C tests run

@@ -25,6 +25,8 @@ __attribute__((destructor)) static void hak_destructor(void)
 
 /* ---- the hak_ API ---- */
 
+const char *hak_version(void) { return HAKMEM_VERSION_STRING; }
+
 void *hak_malloc(size_t n) { return hak_malloc_fast(n); }
 void hak_free(void *p) { hak_free_fast(p); }
 

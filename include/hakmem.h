@@ -6,6 +6,16 @@
 
 #include <stddef.h>
 
+/* The one place the version is set: the Makefile reads these three for the
+ * library's file name and soname (libhakmem.so.MAJOR), pkg-config and CMake. */
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 1
+#define HAKMEM_VERSION_PATCH 0
+#define HAKMEM_STR_(x) #x
+#define HAKMEM_STR(x)  HAKMEM_STR_(x)
+#define HAKMEM_VERSION_STRING \
+    HAKMEM_STR(HAKMEM_VERSION_MAJOR) "." HAKMEM_STR(HAKMEM_VERSION_MINOR) "." HAKMEM_STR(HAKMEM_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,6 +52,9 @@ HAK_API void hak_print_stats(void);
  * frees other threads sent to every heap's spans and sending on the caller's
  * own gathered remote frees.  Returns pages released. */
 HAK_API size_t hak_release_free_memory(void);
+/* The library's version, HAKMEM_VERSION_STRING of the header it was built
+ * with (compare with the macro to check the header matches the library). */
+HAK_API const char *hak_version(void);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,8 @@
 set -euo pipefail
 PKGS="make gcc g++ clang libclang-rt-14-dev binutils procps
       python3 libpython3.11-testsuite sqlite3 git lua5.4 perl redis-server redis-tools
-      valgrind gnuplot-nox libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4"
+      valgrind gnuplot-nox libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
+      cmake pkgconf man-db"
 missing=()
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -44,7 +44,7 @@ bin() { have "$B/$1" && "$B/$1" "${@:2}"; }
 # a test that needs the binary to exist and runs it under the preload
 prebin() { have "$B/$1" && pre "$B/$1" "${@:2}"; }
 export -f pre have bin prebin
-export B LIB
+export B LIB ROOT
 
 API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized size_classes random_mix"
 STRESS="prodcons exchange aligned churn fork"
@@ -129,6 +129,20 @@ for p in python python_ace sqlite gcc git lua perl redis; do
     HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
 done
 
+echo "== packaging: the launcher, make install, generated docs"
+for s in env status preload errors version plot; do t "launcher.$s" 120 bash "$HERE/launcher.sh" $s; done
+# make install/uninstall into temporary prefixes (never the system's)
+for s in exports layout pkgconfig cmake destdir launcher man; do t "install.$s" 300 bash "$HERE/install.sh" $s; done
+# docs/OPTIONS.md is what the option table prints (make docs regenerates it)
+docs_options() {
+    have "$ROOT/build/gen_options" || return 1
+    env -i "$ROOT/build/gen_options" md > "$B/OPTIONS.md" || return 1
+    diff -u "$ROOT/docs/OPTIONS.md" "$B/OPTIONS.md" ||
+        { echo "FAIL: docs/OPTIONS.md differs from the option table in core/hakmem_options.c; run make docs"; return 1; }
+}
+export -f docs_options
+t "docs.options" 60 docs_options
+
 if [ -f "$HERE/ace/Makefile" ]; then
     echo "== ACE tests"
     t "ace" 900 $MAKE --no-print-directory -C "$HERE/ace" run
@@ -143,7 +157,6 @@ ace_static() {
     echo "$out" | grep -q '^\[ACE\] ' || { echo "FAIL: no [ACE] line from ./bench_fragment_stress_hakx"; return 1; }
 }
 export -f ace_static
-export ROOT
 [ -x "$ROOT/bench_fragment_stress_hakx" ] && t "ace.static_hakx" 300 ace_static
 if [ -f "$ROOT/benchmarks/Makefile" ] && grep -q '^selftest:' "$ROOT/benchmarks/Makefile"; then
     echo "== benchmark selftest"
