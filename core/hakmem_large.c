@@ -96,7 +96,17 @@ static void table_remove(entry_t *e)
 
 static size_t page_round(size_t n) { return (n + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1); }
 
-static uint64_t cache_cap(void) { return hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20; }
+/* set by mallopt (hakmem_glibc.c); UINT64_MAX: unset */
+static uint64_t cap_bytes = UINT64_MAX, unmap_from = UINT64_MAX;
+
+static uint64_t cache_cap(void)
+{
+    uint64_t b = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
+    return b != UINT64_MAX ? b : hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20;
+}
+
+void hak_large_set_cache_bytes(uint64_t bytes) { __atomic_store_n(&cap_bytes, bytes, __ATOMIC_RELAXED); }
+void hak_large_set_unmap_from(uint64_t bytes) { __atomic_store_n(&unmap_from, bytes, __ATOMIC_RELAXED); }
 static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
 
 /* ---- the cache (large_lock held) ---- */
@@ -125,7 +135,7 @@ static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, vic
 {
     uint64_t cap = cache_cap(), d = decay_ns();
     cache_expire(now > d ? now - d : 0, out);
-    if (len > cap) {
+    if (len > cap || len >= __atomic_load_n(&unmap_from, __ATOMIC_RELAXED)) {
         out->v[out->n++] = (piece_t){ p, len, base, now };
         return;
     }
