@@ -53,23 +53,13 @@ uint32_t hak_knobs_effective_cap(int c)
     return cap;
 }
 
-/* per-class knob: one value, or class:value for every class */
+/* per-class knob: its value and where it came from */
 static void put_per_class(hak_buf_t *b, const uint32_t *v, const uint8_t *fixed)
 {
-    int same = 1, nfixed = 0;
-    for (int c = 0; c < HAK_NCLASS; c++) {
-        same &= v[c] == v[0];
+    int nfixed = 0;
+    for (int c = 0; c < HAK_NCLASS; c++)
         nfixed += fixed[c];
-    }
-    for (int c = 0; c < (same ? 1 : HAK_NCLASS); c++) {
-        if (c)
-            hak_put_ch(b, ',');
-        if (!same) {
-            hak_put_u64(b, (uint64_t)c);
-            hak_put_ch(b, ':');
-        }
-        hak_put_u64(b, v[c]);
-    }
+    hak_put_per_class(b, v);
     hak_put_str(b, nfixed == HAK_NCLASS ? " (fixed)" : nfixed ? " (fixed for the classes given, default for the rest)"
                                                                : " (default)");
 }

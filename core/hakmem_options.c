@@ -331,6 +331,22 @@ static void put_real(hak_buf_t *b, double d)
         b->n--;
 }
 
+void hak_put_per_class(hak_buf_t *b, const uint32_t *v)
+{
+    int same = 1;
+    for (int c = 1; c < HAK_NCLASS; c++)
+        same &= v[c] == v[0];
+    for (int c = 0; c < (same ? 1 : HAK_NCLASS); c++) {
+        if (c)
+            hak_put_ch(b, ',');
+        if (!same) {
+            hak_put_u64(b, (uint64_t)c);
+            hak_put_ch(b, ':');
+        }
+        hak_put_u64(b, v[c]);
+    }
+}
+
 void hak_option_put_value(hak_buf_t *b, int id)
 {
     const hak_option_t *o = &table[id];
@@ -350,18 +366,10 @@ void hak_option_put_value(hak_buf_t *b, int id)
         break;
     }
     case HAK_OPT_PER_CLASS: {
-        int same = 1;
-        for (int c = 1; c < HAK_NCLASS; c++)
-            same &= hak_option_class(id, c) == hak_option_class(id, 0);
-        for (int c = 0; c < (same ? 1 : HAK_NCLASS); c++) {
-            if (c)
-                hak_put_ch(b, ',');
-            if (!same) {
-                hak_put_u64(b, (uint64_t)c);
-                hak_put_ch(b, ':');
-            }
-            hak_put_u64(b, hak_option_class(id, c));
-        }
+        uint32_t v[HAK_NCLASS];
+        for (int c = 0; c < HAK_NCLASS; c++)
+            v[c] = hak_option_class(id, c);
+        hak_put_per_class(b, v);
         break;
     }
     default:

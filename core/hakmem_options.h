@@ -103,6 +103,8 @@ double      hak_option_double(int id);  /* REAL */
 const char *hak_option_str(int id);     /* PATH; NULL when unset */
 /* The value as the environment would give it (the word of a CHOICE). */
 void        hak_option_put_value(hak_buf_t *b, int id);
+/* A per-class value in the form the environment takes: N, or class:N,... */
+void        hak_put_per_class(hak_buf_t *b, const uint32_t *v);
 uint32_t    hak_option_class(int id, int c);      /* PER_CLASS: class c's value */
 int         hak_option_class_set(int id, int c);  /* PER_CLASS: class c was given */
 
