@@ -8,13 +8,56 @@
  * Each thread owns `slots` slots; a step frees a random slot (checking its stamp)
  * and allocates a new block there.  The total number of steps is fixed and split
  * over the threads, so every row does the same work whatever the thread count.
+ * stats_ms=N (N > 0) adds a thread that calls hak_stats_json every N ms while
+ * the workers run (found with dlsym: absent under other allocators), to
+ * measure what polling the statistics costs the workload; stats_noop=1 keeps
+ * the poller's wake-ups but leaves the call out (the baseline for the call).
  */
+#include <dlfcn.h>
 #include "bench_common.h"
 
 typedef struct { unsigned char *p; uint32_t n; unsigned char tag; } blk_t;
 static long nthreads, slots, nops, smin, smax, p2min, p2max, p2slots, seed;
 
 typedef struct { int id; uint64_t ops, errors; lat_t lat; } targ_t;
+
+static volatile int workers_done;
+static uint64_t stats_calls, stats_ns, stats_cpu_ns, worker_cpu_ns;
+static long stats_noop;
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+static uint64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* hak_stats_json every `period` ms on an absolute schedule */
+static void *poller(void *arg)
+{
+    long period = *(long *)arg;
+    static char buf[65536];
+    size_t (*fn)(char *, size_t) = (size_t (*)(char *, size_t))dlsym(RTLD_DEFAULT, "hak_stats_json");
+    if (!fn) {
+        fprintf(stderr, "stats_ms: no hak_stats_json (not hakmem): the poller does nothing\n");
+        return NULL;
+    }
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!workers_done) {
+        uint64_t t0 = now_ns();
+        if (!stats_noop)
+            fn(buf, sizeof buf);
+        stats_ns += now_ns() - t0;
+        stats_calls++;
+        next.tv_nsec += period * 1000000L;
+        while (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; next.tv_sec++; }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+    stats_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return NULL;
+}
 
 static void run_phase(targ_t *t, rng_t *r, blk_t *s, long ns, long steps, size_t lo, size_t hi, uint64_t *idn)
 {
@@ -57,6 +100,7 @@ static void *worker(void *arg)
         run_phase(t, &r, s, slots, steps, (size_t)smin, (size_t)smax, &idn);
     }
     free(s);
+    __atomic_fetch_add(&worker_cpu_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID), __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -77,11 +121,15 @@ int main(int argc, char **argv)
     p2slots = bench_param("p2slots", slots, slots, slots);
     seed = bench_param("seed", 42, 42, 42);
     bench_lat_init();
+    long stats_ms = bench_param("stats_ms", 0, 0, 0);
+    stats_noop = bench_param("stats_noop", 0, 0, 0);
     if (nthreads < 1 || slots < 1 || smin < 1 || smax < smin) { fprintf(stderr, "bad parameters\n"); return 2; }
 
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
     targ_t *ta = calloc((size_t)nthreads, sizeof *ta);
+    pthread_t pth;
     bench_clock_start();
+    if (stats_ms > 0 && pthread_create(&pth, NULL, poller, &stats_ms)) die("pthread_create");
     for (long i = 0; i < nthreads; i++) {
         ta[i].id = (int)i;
         if (pthread_create(&th[i], NULL, worker, &ta[i])) die("pthread_create");
@@ -95,6 +143,14 @@ int main(int argc, char **argv)
     bench_clock_stop();
     lat_t all = {0};
     for (long i = 0; i < nthreads; i++) lat_merge(&all, &ta[i].lat);
+    if (stats_ms > 0) {
+        workers_done = 1;
+        pthread_join(pth, NULL);
+        printf("stats_calls=%" PRIu64 " stats_call_us=%.1f stats_cpu_s=%.4f\n", stats_calls,
+               stats_calls ? stats_ns / 1e3 / (double)stats_calls : 0.0, stats_cpu_ns / 1e9);
+    }
+    /* the workers' own CPU time per operation: what polling costs them beyond the poller's CPU */
+    printf("worker_cpu_ns_per_op=%.2f\n", (double)worker_cpu_ns / (double)(ops ? ops : 1));
     printf("verify_errors=%" PRIu64 "\n", errors);
     bench_report(ops);
     lat_print("call", &all);

@@ -1,26 +1,77 @@
 /* The hak_ API (include/hakmem.h) over the thread heaps, and the exit
- * statistics (HAKMEM_STATS=1).  The malloc-named exports are in
+ * statistics (HAKMEM_STATS, HAKMEM_STATS_FILE) and HAKMEM_VERBOSE.  The malloc-named exports are in
  * hakmem_override.c. */
 #include "hakmem.h"
 #include "hakmem_heap.h"
 #include "hakmem_large.h"
 #include "hakmem_options.h"
+#include "hakmem_knobs.h"
+#include "hakmem_stats.h"
 #include <errno.h>
 #include <string.h>
 #include <stdint.h>
 
-static int stats_at_exit;
+static int stats_at_exit, start_pid;   /* HAKMEM_STATS: 0 off, 1 text, 2 json */
+
+/* HAKMEM_VERBOSE=1: the machine as hakmem sees it */
+static void print_machine(void)
+{
+    uint64_t llc = hak_os_llc_bytes();
+    int fd = hak_os_perf_open(0, HAK_OS_PERF_LLC_MISSES);
+    hak_log("hakmem: OS page %zu bytes, hakmem page %lu bytes, segment %lu bytes", hak_os_page_size(),
+            (unsigned long)HAK_PAGE_SIZE, (unsigned long)HAK_SEG_SIZE);
+    if (llc)
+        hak_log("hakmem: LLC %lu KiB (cpu0, sysfs)", (unsigned long)(llc >> 10));
+    else
+        hak_log("hakmem: LLC size unknown (sysfs has no cpu0 index3); 32 MiB assumed");
+    if (fd >= 0) {
+        hak_os_close(fd);
+        hak_log("hakmem: hardware counters available (LLC misses and references, per thread)");
+    } else {
+        hak_log("hakmem: hardware counters unavailable (perf_event_open: errno %d); ACE's LLC pressure is "
+                "the proxy hot working set / LLC size (hot working set: live bytes, at most the bytes "
+                "allocated and freed in one second)", -fd);
+    }
+}
 
 __attribute__((constructor)) static void hak_constructor(void)
 {
     hak_init();
-    stats_at_exit = hak_option_u64(HAK_OPT_STATS) != 0;   /* parsed by hak_init */
+    stats_at_exit = (int)hak_option_u64(HAK_OPT_STATS);   /* parsed by hak_init */
+    start_pid = hak_os_getpid();
+    if (hak_option_u64(HAK_OPT_VERBOSE)) {
+        hak_options_parse(HAK_OPT_ACE);   /* ACE parses them again when it starts */
+        hak_options_print(2);
+        hak_knobs_print(2);
+        print_machine();
+    }
 }
 
+/* The exit statistics, to stderr or HAKMEM_STATS_FILE (<file>.<pid> in a
+ * forked child, which would otherwise overwrite its parent's). */
 __attribute__((destructor)) static void hak_destructor(void)
 {
-    if (stats_at_exit)
-        hak_print_stats();
+    char name[512];
+    const char *path = hak_option_str(HAK_OPT_STATS_FILE);
+    hak_sink_t o = { 2, NULL, 0, 0 };
+    hak_snapshot_t s;
+    if (!stats_at_exit)
+        return;
+    if (path) {
+        if (hak_os_getpid() != start_pid) {
+            hak_fmt(name, sizeof name, "%s.%d", path, hak_os_getpid());
+            path = name;
+        }
+        o.fd = hak_os_open_write(path);
+        if (o.fd < 0) {
+            hak_log("hakmem: cannot open HAKMEM_STATS_FILE %s (errno %d): statistics to stderr", path, -o.fd);
+            o.fd = 2;
+        }
+    }
+    hak_snapshot_take(&s);
+    hak_stats_write(&s, stats_at_exit == 2, &o);
+    if (o.fd != 2)
+        hak_os_close(o.fd);
 }
 
 /* ---- the hak_ API ---- */

@@ -52,3 +52,46 @@ uint32_t hak_knobs_effective_cap(int c)
         cap = HAK_MAG_MAX;
     return cap;
 }
+
+/* per-class knob: its value and where it came from */
+static void put_per_class(hak_buf_t *b, const uint32_t *v, const uint8_t *fixed)
+{
+    int nfixed = 0;
+    for (int c = 0; c < HAK_NCLASS; c++)
+        nfixed += fixed[c];
+    hak_put_per_class(b, v);
+    hak_put_str(b, nfixed == HAK_NCLASS ? " (fixed)" : nfixed ? " (fixed for the classes given, default for the rest)"
+                                                               : " (default)");
+}
+
+static void knob_line(int fd, const char *name, const uint32_t *v, const uint8_t *fixed, int per_class, int permille)
+{
+    hak_buf_t b;
+    hak_buf_reset(&b);
+    hak_put_str(&b, "hakmem: knob ");
+    hak_put_str(&b, name);
+    hak_put_ch(&b, '=');
+    if (per_class) {
+        put_per_class(&b, v, fixed);
+    } else {
+        if (permille)
+            hak_put_fix(&b, *v / 1000.0, 3);
+        else
+            hak_put_u64(&b, *v);
+        hak_put_str(&b, *fixed ? " (fixed)" : " (default)");
+    }
+    hak_put_ch(&b, '\n');
+    if (b.n == sizeof b.b)
+        b.b[b.n - 1] = '\n';
+    hak_buf_write(fd, &b);
+}
+
+void hak_knobs_print(int fd)
+{
+    const hak_knobs_t *k = &hak_knobs_static;
+    knob_line(fd, "tls_cap", k->tls_cap, k->fixed_tls_cap, 1, 0);
+    knob_line(fd, "drain_threshold", k->drain_threshold, k->fixed_drain, 1, 0);
+    knob_line(fd, "bundle_width", &k->bundle_width, &k->fixed_bundle, 0, 0);
+    knob_line(fd, "partial_release_pages", &k->partial_release_pages, &k->fixed_partial, 0, 0);
+    knob_line(fd, "diet_factor", &k->diet_permille, &k->fixed_diet, 0, 1);
+}

@@ -33,5 +33,8 @@ void hak_knobs_restore_static(void);
 /* Magazine capacity a thread uses for class c: tls_cap x diet, bounded by the
  * class's byte budget, at least 1, at most HAK_MAG_MAX. */
 uint32_t hak_knobs_effective_cap(int c);
+/* One line per knob on fd: "hakmem: knob NAME=value (default|fixed)"; a
+ * default one is ACE's to tune when ACE runs. */
+void hak_knobs_print(int fd);
 
 #endif

@@ -108,7 +108,17 @@ static size_t block_len(size_t n)
     return (n + unit - 1) & ~(unit - 1);
 }
 
-static uint64_t cache_cap(void) { return hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20; }
+/* set by mallopt (hakmem_glibc.c); UINT64_MAX: unset */
+static uint64_t cap_bytes = UINT64_MAX, unmap_from = UINT64_MAX;
+
+static uint64_t cache_cap(void)
+{
+    uint64_t b = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
+    return b != UINT64_MAX ? b : hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20;
+}
+
+void hak_large_set_cache_bytes(uint64_t bytes) { __atomic_store_n(&cap_bytes, bytes, __ATOMIC_RELAXED); }
+void hak_large_set_unmap_from(uint64_t bytes) { __atomic_store_n(&unmap_from, bytes, __ATOMIC_RELAXED); }
 static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
 
 /* ---- the cache (large_lock held) ---- */
@@ -137,7 +147,7 @@ static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, vic
 {
     uint64_t cap = cache_cap(), d = decay_ns();
     cache_expire(now > d ? now - d : 0, out);
-    if (len > cap) {
+    if (len > cap || len >= __atomic_load_n(&unmap_from, __ATOMIC_RELAXED)) {
         out->v[out->n++] = (piece_t){ p, len, base, now };
         return;
     }

@@ -34,6 +34,10 @@ void  *hak_large_resize(void *p, size_t size);
 /* Unmap cached pieces freed more than the decay before now / all of them;
  * both return the pages given back. */
 size_t hak_large_decay(uint64_t now);
+/* Bytes the cache may hold (replaces HAKMEM_LARGE_CACHE_MB), and the length
+ * from which a freed piece is unmapped at once instead of cached. */
+void   hak_large_set_cache_bytes(uint64_t bytes);
+void   hak_large_set_unmap_from(uint64_t bytes);
 size_t hak_large_release_cache(void);
 void   hak_large_lock_all(void);
 void   hak_large_unlock_all(void);

@@ -23,8 +23,13 @@ static const hak_option_t table[HAK_OPT_N] = {
         "OS pages released per block returned to a sparse span and per span per partial-release pass (0: per-block release off)" },
     [HAK_OPT_DIET_FACTOR] = { "HAKMEM_DIET_FACTOR", HAK_OPT_REAL, CORE, 0, HAK_DEF_DIET_FACTOR, 0.1, 1.0,
         "multiplier on the TLS capacity; ACE lowers it under LLC pressure" },
-    [HAK_OPT_STATS] = { "HAKMEM_STATS", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
-        "1: print per-class and total statistics to stderr at exit" },
+    [HAK_OPT_STATS] = { "HAKMEM_STATS", HAK_OPT_CHOICE, CORE, 0, 0, 0, 2,
+        "statistics at exit: 1 or text per-class and total lines, json one JSON object (hak_stats_json); to stderr or HAKMEM_STATS_FILE",
+        "off|text|json" },
+    [HAK_OPT_STATS_FILE] = { "HAKMEM_STATS_FILE", HAK_OPT_PATH, CORE, 0, 0, 0, 400,
+        "file the exit statistics are written to instead of stderr (<file>.<pid> in a forked child)" },
+    [HAK_OPT_VERBOSE] = { "HAKMEM_VERBOSE", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
+        "1: at start, print every option and knob with its value and source, page, segment and LLC sizes, hardware counters" },
     [HAK_OPT_LARGE_CACHE_MB] = { "HAKMEM_LARGE_CACHE_MB", HAK_OPT_INT, CORE, 1, 64, 0, 1u << 20,
         "MiB of freed large blocks kept resident for reuse (0: every freed large block is unmapped at once)" },
     [HAK_OPT_LARGE_DECAY_MS] = { "HAKMEM_LARGE_DECAY_MS", HAK_OPT_INT, CORE, 1, 1000, 0, 3600000,
@@ -32,7 +37,7 @@ static const hak_option_t table[HAK_OPT_N] = {
     [HAK_OPT_HUGEPAGES] = { "HAKMEM_HUGEPAGES", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
         "1: transparent huge pages for segments (MADV_HUGEPAGE until a segment gives pages back) and for large blocks of 2 MiB and more (2 MiB aligned)" },
     [HAK_OPT_ACE_ENABLED] = { "HAKMEM_ACE_ENABLED", HAK_OPT_FLAG, ACE, 1, 0, 0, 1,
-        "1 starts ACE's thread (lazily, from an allocation slow path)" },
+        "1 (yes, true, on) starts ACE's thread (lazily, from an allocation slow path)" },
     [HAK_OPT_ACE_FAST_INTERVAL_MS] = { "HAKMEM_ACE_FAST_INTERVAL_MS", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_FAST_INTERVAL_MS, 1, 1e9,
         "fast loop period, ms (at least 1)" },
     [HAK_OPT_ACE_SLOW_INTERVAL_S] = { "HAKMEM_ACE_SLOW_INTERVAL_S", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_SLOW_INTERVAL_S, 0, 1e6,
@@ -81,7 +86,13 @@ static void put_form(hak_buf_t *b, const hak_option_t *o, int rest)
 {
     switch (o->type) {
     case HAK_OPT_FLAG:
-        hak_put_str(b, "0 or 1");
+        hak_put_str(b, "0, 1, no, yes, false, true, off or on");
+        break;
+    case HAK_OPT_CHOICE:
+        for (const char *w = o->words; *w; w++)
+            hak_put_ch(b, *w == '|' ? ',' : *w);
+        hak_put_str(b, " or 0..");
+        hak_put_u64(b, (uint64_t)o->hi);
         break;
     case HAK_OPT_PATH:
         hak_put_str(b, "a file name of at most ");
@@ -139,6 +150,40 @@ static int in_range(const hak_option_t *o, double *x)
             return 0;
         *x = *x < o->lo ? o->lo : o->hi;
     }
+    return 1;
+}
+
+/* s equals w[0..n) but for case */
+static int word_is(const char *s, const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != (w[i] | 0x20) || !s[i])
+            return 0;
+    return s[n] == 0;
+}
+
+/* The index of s among words ("a|b|c"), or -1. */
+static int word_index(const char *s, const char *words)
+{
+    for (int i = 0; *words; i++) {
+        size_t n = 0;
+        while (words[n] && words[n] != '|')
+            n++;
+        if (word_is(s, words, n))
+            return i;
+        words += n + (words[n] == '|');
+    }
+    return -1;
+}
+
+/* A FLAG's words (odd index: on) and a CHOICE's: the value, or a number */
+static int parse_word(const hak_option_t *o, const char *s, opt_val_t *v)
+{
+    int i = word_index(s, o->type == HAK_OPT_FLAG ? "0|1|no|yes|false|true|off|on" : o->words);
+    if (i < 0)
+        return 0;
+    v->u = o->type == HAK_OPT_FLAG ? (uint64_t)(i & 1) : (uint64_t)i;
+    v->d = (double)v->u;
     return 1;
 }
 
@@ -219,16 +264,43 @@ static void parse_one(int id)
         v->set = strlen(s) <= (size_t)o->hi;
         v->s = v->set ? s : NULL;
         break;
-    default:   /* FLAG (0..1, clamped: non-zero is on), INT, REAL */
-        v->set = (uint8_t)parse_number(o, s, v);
+    default:   /* FLAG (a word, or 0..1 clamped: non-zero is on), CHOICE (a word or its index), INT, REAL */
+        v->set = (uint8_t)((o->type == HAK_OPT_FLAG || o->type == HAK_OPT_CHOICE) && parse_word(o, s, v)) ||
+                 parse_number(o, s, v);
         break;
     }
     if (!v->set)
         report(id, s, 0);
 }
 
+/* Variables hakmem's own tools set (tests/run_all.sh, the launcher): not options */
+static const char *const tool_vars[] = { "HAKMEM_LIB" };
+
+static void check_known(const char *entry, void *arg)
+{
+    size_t n = 0;
+    hak_buf_t b;
+    while (entry[n] && entry[n] != '=')
+        n++;
+    for (int id = 0; id < HAK_OPT_N; id++)
+        if (strlen(table[id].name) == n && !strncmp(table[id].name, entry, n))
+            return;
+    for (size_t i = 0; i < sizeof tool_vars / sizeof tool_vars[0]; i++)
+        if (strlen(tool_vars[i]) == n && !strncmp(tool_vars[i], entry, n))
+            return;
+    hak_buf_reset(&b);
+    hak_put_str(&b, "hakmem: unknown variable ");
+    for (size_t i = 0; i < n && i < 200; i++)
+        hak_put_ch(&b, entry[i]);
+    hak_put_str(&b, " (ignored; the HAKMEM_* variables are listed in README.md)\n");
+    hak_buf_write(2, &b);
+}
+
 void hak_options_parse(unsigned groups)
 {
+    static int scanned;
+    if (!__atomic_exchange_n(&scanned, 1, __ATOMIC_RELAXED))
+        hak_env_foreach("HAKMEM_", check_known, NULL);
     for (int id = 0; id < HAK_OPT_N; id++)
         if (table[id].group & groups)
             parse_one(id);
@@ -249,3 +321,85 @@ const char *hak_option_str(int id) { return ready(id) ? val[id].s : NULL; }
 uint32_t hak_option_class(int id, int c) { return ready(id) ? cls_val[id][c] : (uint32_t)table[id].def; }
 
 int hak_option_class_set(int id, int c) { return ready(id) && cls_set[id][c]; }
+
+/* ------------------------------------------------------------ printing */
+/* a number without trailing zeros: 30, 0.5, 0.125 */
+static void put_real(hak_buf_t *b, double d)
+{
+    hak_put_fix(b, d, 3);
+    while (b->n && b->b[b->n - 1] == '0')
+        b->n--;
+    if (b->n && b->b[b->n - 1] == '.')
+        b->n--;
+}
+
+void hak_put_per_class(hak_buf_t *b, const uint32_t *v)
+{
+    int same = 1;
+    for (int c = 1; c < HAK_NCLASS; c++)
+        same &= v[c] == v[0];
+    for (int c = 0; c < (same ? 1 : HAK_NCLASS); c++) {
+        if (c)
+            hak_put_ch(b, ',');
+        if (!same) {
+            hak_put_u64(b, (uint64_t)c);
+            hak_put_ch(b, ':');
+        }
+        hak_put_u64(b, v[c]);
+    }
+}
+
+void hak_option_put_value(hak_buf_t *b, int id)
+{
+    const hak_option_t *o = &table[id];
+    switch (o->type) {
+    case HAK_OPT_REAL:
+        put_real(b, hak_option_double(id));
+        break;
+    case HAK_OPT_PATH:
+        hak_put_str(b, hak_option_str(id) ? hak_option_str(id) : "");
+        break;
+    case HAK_OPT_CHOICE: {
+        const char *w = o->words;
+        for (uint64_t i = hak_option_u64(id); i && *w; w++)
+            i -= *w == '|';
+        for (; *w && *w != '|'; w++)
+            hak_put_ch(b, *w);
+        break;
+    }
+    case HAK_OPT_PER_CLASS: {
+        uint32_t v[HAK_NCLASS];
+        for (int c = 0; c < HAK_NCLASS; c++)
+            v[c] = hak_option_class(id, c);
+        hak_put_per_class(b, v);
+        break;
+    }
+    default:
+        hak_put_u64(b, hak_option_u64(id));
+    }
+}
+
+void hak_options_print(int fd)
+{
+    hak_buf_t b;
+    for (int id = 0; id < HAK_OPT_N; id++) {
+        hak_buf_reset(&b);
+        hak_put_str(&b, "hakmem: option ");
+        hak_put_str(&b, table[id].name);
+        hak_put_ch(&b, '=');
+        hak_option_put_value(&b, id);
+        if (hak_option_set(id))
+            hak_put_str(&b, " (environment)");
+        else if (table[id].type == HAK_OPT_PATH || id == HAK_OPT_ACE_SLOW_INTERVAL_MS)
+            hak_put_str(&b, " (default: unset)");
+        else
+            hak_put_str(&b, " (default)");
+        const char *e = hak_env(table[id].name);
+        if (e && *e && !hak_option_set(id))
+            hak_put_str(&b, ", the environment's value was not usable");
+        hak_put_ch(&b, '\n');
+        if (b.n == sizeof b.b)
+            b.b[b.n - 1] = '\n';
+        hak_buf_write(fd, &b);
+    }
+}

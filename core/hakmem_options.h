@@ -1,12 +1,16 @@
 /* Every HAKMEM_* environment variable, in one table (hakmem_options.c):
- * name, type, default, accepted range and a one-line meaning.  One parse
+ * name, type, default, accepted range and a one-line meaning (and a CHOICE's
+ * words).  One parse
  * function reads a group of them from the environment into typed values,
  * noting which came from the environment ("fixed" for the knobs), and says
  * once on stderr when a value is unusable and what form is accepted:
  *
  *     hakmem: ignoring HAKMEM_BUNDLE_WIDTH=wide (expected an integer in 1..1024)
  *
- * Groups: HAK_OPT_CORE (the knobs and HAKMEM_STATS) is parsed by
+ * A HAKMEM_* variable not in the table gets "hakmem: unknown variable
+ * HAKMEM_X (ignored)" once.
+ *
+ * Groups: HAK_OPT_CORE (the knobs, HAKMEM_STATS*, HAKMEM_VERBOSE) is parsed by
  * hak_knobs_init() at the start of the allocator's initialisation, before
  * anything allocates; HAK_OPT_ACE each time ACE's thread is about to start
  * (the first allocation's slow path, and again in a forked child), so ACE
@@ -17,6 +21,7 @@
 
 #include <stdint.h>
 #include "hakmem_size_class.h"
+#include "hakmem_os.h"
 
 /* Defaults that code outside the table also starts from (hak_knobs_init,
  * ace_config_default). */
@@ -39,6 +44,8 @@ typedef enum hak_option_id {
     HAK_OPT_PARTIAL_RELEASE_PAGES,
     HAK_OPT_DIET_FACTOR,
     HAK_OPT_STATS,
+    HAK_OPT_STATS_FILE,
+    HAK_OPT_VERBOSE,
     HAK_OPT_LARGE_CACHE_MB,
     HAK_OPT_LARGE_DECAY_MS,
     HAK_OPT_HUGEPAGES,
@@ -58,11 +65,12 @@ typedef enum hak_option_id {
 #define HAK_OPT_N_PER_CLASS 2
 
 typedef enum hak_option_type {
-    HAK_OPT_FLAG,       /* an integer, non-zero = on */
+    HAK_OPT_FLAG,       /* 0/1, no/yes, false/true, off/on (any case) */
     HAK_OPT_INT,        /* a decimal integer */
     HAK_OPT_REAL,       /* a decimal number, fractions allowed */
     HAK_OPT_PATH,       /* a file name of at most `hi` bytes */
     HAK_OPT_PER_CLASS,  /* "N" for every size class, or "class:N,class:N" */
+    HAK_OPT_CHOICE,     /* one of `words` (its index is the value), or that index */
 } hak_option_type_t;
 
 enum { HAK_OPT_CORE = 1, HAK_OPT_ACE = 2 };   /* groups */
@@ -76,13 +84,17 @@ typedef struct hak_option {
     double      def;       /* used while unset (PATH: none; SLOW_INTERVAL_MS: none) */
     double      lo, hi;    /* accepted range */
     const char *meaning;   /* one line, as in the README */
+    const char *words;     /* CHOICE: the accepted words, '|' between them */
 } hak_option_t;
 
 /* The table entry of an option (for its name, range and meaning). */
 const hak_option_t *hak_option_info(int id);
 
-/* Read every option of the groups (a mask) from the environment. */
+/* Read every option of the groups (a mask) from the environment.  The first
+ * call also warns once about each HAKMEM_* variable the table does not know. */
 void hak_options_parse(unsigned groups);
+/* One line per option on fd: "hakmem: option NAME=value (default|environment)". */
+void hak_options_print(int fd);
 
 /* 1 when the option's value came from the environment (a knob so given is
  * fixed: ACE leaves it alone).  For a per-class option: any class. */
@@ -90,6 +102,10 @@ int         hak_option_set(int id);
 uint64_t    hak_option_u64(int id);     /* FLAG (0 or 1), INT */
 double      hak_option_double(int id);  /* REAL */
 const char *hak_option_str(int id);     /* PATH; NULL when unset */
+/* The value as the environment would give it (the word of a CHOICE). */
+void        hak_option_put_value(hak_buf_t *b, int id);
+/* A per-class value in the form the environment takes: N, or class:N,... */
+void        hak_put_per_class(hak_buf_t *b, const uint32_t *v);
 uint32_t    hak_option_class(int id, int c);      /* PER_CLASS: class c's value */
 int         hak_option_class_set(int id, int c);  /* PER_CLASS: class c was given */
 

@@ -271,6 +271,15 @@ const char *hak_env(const char *name)
     return NULL;
 }
 
+void hak_env_foreach(const char *prefix, void (*fn)(const char *entry, void *arg), void *arg)
+{
+    size_t n = strlen(prefix);
+    if (environ)
+        for (char **e = environ; *e; e++)
+            if (strncmp(*e, prefix, n) == 0)
+                fn(*e, arg);
+}
+
 uint64_t hak_parse_u64(const char *s, const char **end, int *ok)
 {
     uint64_t v = 0;

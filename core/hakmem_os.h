@@ -84,6 +84,8 @@ int hak_os_perf_read(int fd, uint64_t *v);
 /* ---- environment and numbers */
 /* getenv without the C library (scans environ). */
 const char *hak_env(const char *name);
+/* Call fn("NAME=value", arg) for every environment entry that starts with prefix. */
+void hak_env_foreach(const char *prefix, void (*fn)(const char *entry, void *arg), void *arg);
 /* Parse a decimal unsigned integer; *ok = 0 when there is no digit or it
  * overflows 64 bits.  *end (if end) is set after the digits. */
 uint64_t hak_parse_u64(const char *s, const char **end, int *ok);

@@ -31,3 +31,11 @@ EXPORT void *__libc_memalign(size_t a, size_t n) { return hak_memalign(a, n); }
 EXPORT void *__libc_valloc(size_t n) { return hak_valloc(n); }
 EXPORT void *__libc_pvalloc(size_t n) { return hak_pvalloc(n); }
 EXPORT int __posix_memalign(void **out, size_t a, size_t n) { return hak_posix_memalign(out, a, n); }
+
+/* glibc's extension API (hakmem_glibc.c) */
+EXPORT struct mallinfo2 mallinfo2(void) { return hak_mallinfo2(); }
+EXPORT struct mallinfo mallinfo(void) { return hak_mallinfo(); }
+EXPORT int malloc_trim(size_t pad) { return hak_malloc_trim(pad); }
+EXPORT void malloc_stats(void) { hak_malloc_stats(); }
+EXPORT int malloc_info(int options, FILE *fp) { return hak_malloc_info(options, fp); }
+EXPORT int mallopt(int param, int value) { return hak_mallopt(param, value); }

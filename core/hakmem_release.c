@@ -34,6 +34,19 @@ size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns)
 
 size_t hak_release_large_cache(void) { return hak_large_release_cache(); }
 
+void hak_release_own_caches(void)
+{
+    hak_heap_t *h = hak_tl_heap;   /* the static empty heap has nothing cached */
+    for (int c = 0; c < HAK_NCLASS; c++)
+        if (hak_mag_count(h, c)) {
+            if (hak_is_tiny_class(c))
+                hak_tiny_flush(h, c, 0);
+            else
+                hak_pool_flush(h, c, 0);
+        }
+    hak_tiny_outbox_flush_all(h);
+}
+
 size_t hak_release_free_memory(void)
 {
     hak_tiny_outbox_flush_all(hak_tl_heap);

@@ -22,4 +22,8 @@ size_t hak_release_large_cache(void);
  * until done or now >= deadline_ns.  Returns 4 KiB pages released. */
 size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns);
 
+/* Hand the calling thread's magazines and outboxes back to the spans and
+ * central lists (so a release can give their pages back). */
+void hak_release_own_caches(void);
+
 #endif

@@ -10,7 +10,8 @@ _Static_assert(sizeof(hak_span_t) <= sizeof hak_pagemap_zero, "the zero leaf dou
 
 uintptr_t hak_pagemap_top[1u << HAK_PM_TOP_BITS];
 uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((aligned(64)));   /* never written */
-uint64_t hak_bytes_spans, hak_bytes_released;
+uint64_t hak_bytes_spans, hak_bytes_released, hak_bytes_spans_peak, hak_bytes_segments;
+uint64_t hak_class_blocks[HAK_NCLASS];
 
 static hak_lock_t seg_lock = HAK_LOCK_INIT;
 static hak_segment_t *segments;
@@ -79,7 +80,8 @@ static hak_segment_t *segment_new(void)
     }
     seg->free_pages = ~1ull;   /* page 0 is the header */
     seg->next = segments;
-    segments = seg;
+    __atomic_store_n(&segments, seg, __ATOMIC_RELEASE);   /* statistics walk without the lock */
+    __atomic_fetch_add(&hak_bytes_segments, HAK_SEG_SIZE, __ATOMIC_RELAXED);
     return seg;
 }
 
@@ -133,8 +135,11 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
         sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
     __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);
     pagemap_set(sp, sp);
+    uint64_t held = __atomic_add_fetch(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
+    if (held > hak_bytes_spans_peak)   /* written under seg_lock only */
+        __atomic_store_n(&hak_bytes_spans_peak, held, __ATOMIC_RELAXED);
     hak_unlock(&seg_lock);
-    __atomic_fetch_add(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_class_blocks[cls], sp->capacity, __ATOMIC_RELAXED);
     return sp;
 }
 
@@ -147,6 +152,7 @@ void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
     hak_cnt_add(cnt, &cnt->pages_released, bytes / HAK_OS_PAGE - sp->nreleased);
     __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&hak_class_blocks[sp->cls], sp->capacity, __ATOMIC_RELAXED);
     hak_lock(&seg_lock, cnt);
     pagemap_set(sp, HAK_SPAN_INVALID);
     __atomic_store_n(&sp->limit, 0, __ATOMIC_RELEASE);
@@ -157,12 +163,10 @@ void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
 
 void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg)
 {
-    hak_lock(&seg_lock, &hak_global_counters);
-    for (hak_segment_t *seg = segments; seg; seg = seg->next)
+    for (hak_segment_t *seg = __atomic_load_n(&segments, __ATOMIC_ACQUIRE); seg; seg = seg->next)
         for (int i = 1; i < HAK_SEG_PAGES; i++)
             if (__atomic_load_n(&seg->spans[i].limit, __ATOMIC_RELAXED))
                 fn(&seg->spans[i], arg);
-    hak_unlock(&seg_lock);
 }
 
 void hak_segments_foreach_desc(void (*fn)(hak_span_t *, void *), void *arg)

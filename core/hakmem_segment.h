@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "hakmem_os.h"
 #include "hakmem_counters.h"
+#include "hakmem_size_class.h"
 
 #define HAK_SEG_SHIFT   22
 #define HAK_SEG_SIZE    (1ul << HAK_SEG_SHIFT)
@@ -87,6 +88,9 @@ extern uintptr_t hak_pagemap_zero[1u << HAK_PM_LEAF_BITS] __attribute__((visibil
 #define HAK_SPAN_INVALID ((hak_span_t *)hak_pagemap_zero)
 extern uint64_t hak_bytes_spans;      /* bytes of pages in spans in use */
 extern uint64_t hak_bytes_released;   /* of those, bytes given back while in use */
+extern uint64_t hak_bytes_spans_peak; /* the most hak_bytes_spans has been */
+extern uint64_t hak_bytes_segments;   /* bytes of address space mapped as segments (never unmapped) */
+extern uint64_t hak_class_blocks[HAK_NCLASS];   /* blocks in the spans of each class in use */
 
 /* The span of a pointer's page (HAK_SPAN_INVALID when it is not in a span).
  * The top index is masked, so a non-canonical pointer reads some entry; the
@@ -194,7 +198,8 @@ int hak_pass_due(uint64_t *next_pass_ns, uint64_t *deadline);
 size_t hak_spans_release(hak_span_lists_t *l, int empty_only, uint32_t pages, uint64_t deadline,
                          hak_counters_t *cnt);
 
-/* Walk every in-use span (racy reads; for statistics only). */
+/* Walk every in-use span without a lock (segments are never unmapped; the
+ * descriptors are read racily: for statistics only). */
 void hak_segments_foreach_span(void (*fn)(const hak_span_t *, void *), void *arg);
 /* Every span descriptor, in use or not (a forked child, one thread). */
 void hak_segments_foreach_desc(void (*fn)(hak_span_t *, void *), void *arg);

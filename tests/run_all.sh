@@ -98,6 +98,112 @@ for s in huge rlimit heapless cached; do
     t "oom.hak.$s" 120 bin test_oom_hak $s
 done
 
+echo "== glibc's extension API (LD_PRELOAD, hak_ API, static link)"
+GLIBC_SUBTESTS="figures saturate trim info mallopt stats_json"
+for s in $GLIBC_SUBTESTS; do
+    t "glibc.preload.$s" 120 prebin test_glibc $s
+    t "glibc.hak.$s" 120 bin test_glibc_hak $s
+    if [ "$LIB" != none ]; then HAKTEST_REQUIRE_HAKMEM=1 t "glibc.static.$s" 120 bin test_glibc_static $s; fi
+done
+
+echo "== options: HAKMEM_VERBOSE, unknown variables, bad values, flag words, HAKMEM_STATS=json and _FILE"
+# stderr of a short run of test_glibc's churn helper, under the preload ($1: runner)
+churn_err() { local run=$1; shift; (export "$@" HAKTEST_MS=${HAKTEST_MS:-300}; $run test_glibc churn) 2>&1 >/dev/null; }
+opt_verbose() {
+    local err n bad=0
+    err=$(churn_err prebin HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_HOLD_TICKS=8 HAKMEM_STATS_FILE=/dev/null)
+    echo "$err" | head -40
+    for n in $(grep -oE '\{ "HAKMEM_[A-Z0-9_]+"' "$ROOT/core/hakmem_options.c" | tr -d '{" '); do
+        echo "$err" | grep -qE "^hakmem: option $n=.* \((default|environment)" || { echo "FAIL: no line for $n"; bad=1; }
+    done
+    for n in HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_HOLD_TICKS=8 HAKMEM_STATS_FILE=/dev/null; do
+        echo "$err" | grep -qxF "hakmem: option $n (environment)" || { echo "FAIL: $n not from the environment"; bad=1; }
+    done
+    for n in "knob bundle_width=16 (fixed)" "knob tls_cap=64 (default)" "OS page 4096 bytes" "segment 4194304 bytes" \
+             "hakmem: LLC " "hakmem: hardware counters "; do
+        echo "$err" | grep -qF "$n" || { echo "FAIL: no \"$n\""; bad=1; }
+    done
+    return $bad
+}
+opt_unknown() {
+    local err
+    err=$(churn_err prebin HAKMEM_NO_SUCH_OPTION=1 HAKMEM_LIB=x)
+    echo "$err"
+    [ "$(echo "$err" | grep -c 'unknown variable HAKMEM_NO_SUCH_OPTION ')" = 1 ] || { echo "FAIL: no single warning"; return 1; }
+    ! echo "$err" | grep -q 'HAKMEM_LIB' || { echo "FAIL: HAKMEM_LIB (set by the test tools) warned about"; return 1; }
+}
+# every type: one message, with the accepted form
+opt_bad_values() {
+    local err long bad=0 m
+    long=$(printf 'x%.0s' $(seq 1 450))
+    err=$(churn_err prebin HAKMEM_VERBOSE=maybe HAKMEM_BUNDLE_WIDTH=wide HAKMEM_DIET_FACTOR=lots HAKMEM_STATS=xml \
+          HAKMEM_TLS_CAP=99:1 HAKMEM_STATS_FILE=/tmp/$long HAKMEM_ACE_LOG_LEVEL=loud)
+    echo "$err" | cut -c1-160
+    while IFS= read -r m; do
+        [ "$(echo "$err" | grep -cF "$m")" = 1 ] || { echo "FAIL: want one \"$m\""; bad=1; }
+    done <<'EOT'
+ignoring HAKMEM_VERBOSE=maybe (expected 0, 1, no, yes, false, true, off or on)
+ignoring HAKMEM_BUNDLE_WIDTH=wide (expected an integer in 1..1024)
+ignoring HAKMEM_DIET_FACTOR=lots (expected a number in 0.1..1.0)
+ignoring HAKMEM_STATS=xml (expected off,text,json or 0..2)
+ignoring the rest of HAKMEM_TLS_CAP=99:1 (expected N or class:N,class:N with class < 52, N in 1..64)
+(expected a file name of at most 400 bytes)
+ignoring HAKMEM_ACE_LOG_LEVEL=loud (expected an integer)
+EOT
+    return $bad
+}
+# HAKMEM_ACE_ENABLED (a flag) takes yes/true/on and no/false/off, any case
+opt_flag_words() {
+    local w err bad=0
+    for w in yes true on YES 1; do
+        err=$(churn_err prebin HAKMEM_ACE_ENABLED=$w HAKMEM_ACE_LOG_LEVEL=1 HAKMEM_ACE_FAST_INTERVAL_MS=20)
+        echo "$w: $(echo "$err" | head -1)"
+        echo "$err" | grep -q '^\[ACE\] started' || { echo "FAIL: ACE_ENABLED=$w did not start ACE"; bad=1; }
+    done
+    for w in no false off Off 0; do
+        err=$(churn_err prebin HAKMEM_ACE_ENABLED=$w HAKMEM_ACE_LOG_LEVEL=1 HAKMEM_ACE_FAST_INTERVAL_MS=20)
+        echo "$w: $(echo "$err" | head -1)"
+        [ -z "$err" ] || { echo "FAIL: ACE_ENABLED=$w: $err"; bad=1; }
+    done
+    return $bad
+}
+# the exit statistics as JSON and as text into files: both parse, same totals
+opt_stats_file() {
+    local run=$1 b=$2 d rc
+    d=$(mktemp -d)
+    HAKMEM_STATS=json HAKMEM_STATS_FILE=$d/j $run $b figures 2>$d/j.err >/dev/null
+    HAKMEM_STATS=1 HAKMEM_STATS_FILE=$d/t $run $b figures 2>$d/t.err >/dev/null
+    ls -l $d; head -c 300 $d/j; echo; tail -3 $d/t
+    [ "$(stat -c %a $d/j)" = 644 ] || { echo "FAIL: mode $(stat -c %a $d/j)"; rm -rf $d; return 1; }
+    ! grep -q '"classes"\|\[hakmem\] total' $d/j.err $d/t.err || { echo "FAIL: statistics on stderr too"; rm -rf $d; return 1; }
+    python3 - $d/j $d/t <<'EOT'
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+text = {}
+for l in open(sys.argv[2]):
+    if l.startswith("[hakmem] total "):
+        text.update((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", l))
+assert j["classes"] and all("free_blocks" in c for c in j["classes"]), "no classes"
+assert set(j["total"]) == set(text), "names differ: %s" % (set(j["total"]) ^ set(text))
+for k in ("allocs", "frees", "large_allocs", "large_frees"):   # the same program twice: these are equal
+    assert j["total"][k] == text[k], "%s: json %d, text %d" % (k, j["total"][k], text[k])
+assert j["total"]["allocs"] > 20000, "allocs %d" % j["total"]["allocs"]
+print("json and text: %d totals, %d classes" % (len(text), len(j["classes"])))
+EOT
+    rc=$?
+    rm -rf $d
+    return $rc
+}
+export -f churn_err opt_verbose opt_unknown opt_bad_values opt_flag_words opt_stats_file
+if [ "$LIB" != none ]; then
+    t "options.verbose" 60 opt_verbose
+    t "options.unknown_var" 60 opt_unknown
+    t "options.bad_values" 60 opt_bad_values
+    t "options.flag_words" 120 opt_flag_words
+    t "options.stats_file.preload" 60 opt_stats_file prebin test_glibc
+    HAKTEST_REQUIRE_HAKMEM=1 t "options.stats_file.static" 60 opt_stats_file bin test_glibc_static
+fi
+
 echo "== counters"
 for m in preload hak; do
     if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
