@@ -27,27 +27,44 @@ void *hak_os_map(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* The alignment slack is a reservation that is never touched (PROT_NONE,
- * MAP_NORESERVE: not charged); only the aligned block, mapped over it, is.
- * So the commit charge is the block's size, as for an unaligned one. */
-void *hak_os_map_aligned(size_t size, size_t align)
+/* An untouched reservation of size + align bytes (PROT_NONE, MAP_NORESERVE:
+ * not charged) and, in *a, its first multiple of align; NULL on failure. */
+static char *reserve_aligned(size_t size, size_t align, uintptr_t *a)
 {
     if (size + align < size)
         return NULL;
     char *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return NULL;
-    uintptr_t a = ((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1);
+    *a = ((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1);
+    return r;
+}
+
+/* the reservation r around the block [a, a + size) goes */
+static void unreserve_around(char *r, uintptr_t a, size_t size, size_t align)
+{
     size_t head = a - (uintptr_t)r, tail = align - head;
+    if (head)
+        munmap(r, head);
+    if (tail)
+        munmap((char *)a + size, tail);
+}
+
+/* The alignment slack is a reservation that is never touched; only the
+ * aligned block, mapped over it, is.  So the commit charge is the block's
+ * size, as for an unaligned one. */
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+    uintptr_t a;
+    char *r = reserve_aligned(size, align, &a);
+    if (!r)
+        return NULL;
     void *p = mmap((void *)a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (p == MAP_FAILED) {
         munmap(r, size + align);
         return NULL;
     }
-    if (head)
-        munmap(r, head);
-    if (tail)
-        munmap((char *)a + size, tail);
+    unreserve_around(r, a, size, align);
     return p;
 }
 
@@ -62,13 +79,13 @@ void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
         q = mremap(p, old, size, align > HAK_OS_PAGE ? 0 : MREMAP_MAYMOVE);
     if (q != MAP_FAILED)
         return q;
-    if (align <= HAK_OS_PAGE || size + align < size)
+    if (align <= HAK_OS_PAGE)
         return NULL;
     /* not aligned, or it cannot grow in place: into an aligned reservation */
-    char *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r == MAP_FAILED)
+    uintptr_t a;
+    char *r = reserve_aligned(size, align, &a);
+    if (!r)
         return NULL;
-    uintptr_t a = ((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1);
     q = mremap(p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
     if (q == MAP_FAILED) {
         int e = errno;
@@ -76,10 +93,7 @@ void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
         errno = e;
         return NULL;
     }
-    if (a > (uintptr_t)r)
-        munmap(r, a - (uintptr_t)r);
-    if ((uintptr_t)r + size + align > a + size)
-        munmap((char *)a + size, (uintptr_t)r + align - a);
+    unreserve_around(r, a, size, align);
     return q;
 }
 
