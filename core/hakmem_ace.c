@@ -65,7 +65,8 @@ static void read_config(ace_config_t *cfg)
     cfg->max_p99_ns = hak_option_u64(HAK_OPT_ACE_MAX_P99_LAT_NS);
     cfg->max_rss_bytes = (uint64_t)(hak_option_double(HAK_OPT_ACE_MAX_RSS_MB) * 1048576.0);
     cfg->max_cpu_percent = hak_option_double(HAK_OPT_ACE_MAX_CPU_PERCENT);
-    cfg->hold_ticks = (uint32_t)hak_option_u64(HAK_OPT_ACE_HOLD_TICKS);
+    cfg->slice_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLICE_MS) * 1e6);
+    if (cfg->slice_ns > cfg->fast_interval_ns) cfg->slice_ns = cfg->fast_interval_ns;
     /* a release pass never takes more than a quarter of a fast tick, nor more
      * than 70 % of ACE's CPU allowance per tick (so releasing every tick, as
      * the idle scavenge does, cannot trip the CPU valve by itself) */
@@ -109,9 +110,9 @@ static void trace_open(void)
     }
     ace_trace_fd = fd;
     hak_buf_reset(&b);
-    hak_put_str(&b, "t_s,tick,slow,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
-                    "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,pressure,idle,"
-                    "group,arm,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
+    hak_put_str(&b, "t_s,tick,slow,slice,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
+                    "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,b_term,pressure,idle,"
+                    "group,arm,duel_blocks,duel_mean,duel_se,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
                     "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop,cpu_ms\n");
     hak_buf_write(ace_trace_fd, &b);
 }
@@ -129,21 +130,39 @@ static int top_class(const ace_metrics_t *m)
     return best;
 }
 
-static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
-                      uint64_t scav_pages, uint64_t scav_ns)
+/* The knob columns: the first class of each TLS band, the busiest class's
+ * effective cap, the drains, bundle, partial pages and diet. */
+static void trace_knobs(hak_buf_t *b, const ace_metrics_t *m)
 {
-    hak_buf_t b;
     uint32_t dmin = 0xffffffffu;
     int c, top = top_class(m);
-    if (ace_trace_fd < 0) return;
     for (c = 0; c < HAK_TINY_CLASSES; c++) {
         uint32_t d = HAK_KNOB_GET(drain_threshold[c]);
         if (d < dmin) dmin = d;
     }
+    for (c = 0; c < ACE_CAP_BANDS; c++) {
+        hak_put_u64(b, HAK_KNOB_GET(tls_cap[first_class_of_band(c)])); hak_put_ch(b, ',');
+    }
+    hak_put_u64(b, hak_knobs_effective_cap(top)); hak_put_ch(b, ',');
+    hak_put_u64(b, (uint64_t)top); hak_put_ch(b, ',');
+    hak_put_u64(b, HAK_KNOB_GET(drain_threshold[0])); hak_put_ch(b, ',');
+    hak_put_u64(b, HAK_KNOB_GET(drain_threshold[8])); hak_put_ch(b, ',');
+    hak_put_u64(b, dmin); hak_put_ch(b, ',');
+    hak_put_u64(b, HAK_KNOB_GET(bundle_width)); hak_put_ch(b, ',');
+    hak_put_u64(b, HAK_KNOB_GET(partial_release_pages)); hak_put_ch(b, ',');
+    hak_put_fix(b, HAK_KNOB_GET(diet_permille) / 1000.0, 3); hak_put_ch(b, ',');
+}
+
+static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
+                      uint64_t scav_pages, uint64_t scav_ns)
+{
+    hak_buf_t b;
+    if (ace_trace_fd < 0) return;
     hak_buf_reset(&b);
     hak_put_fix(&b, (double)(m->t_ns - t0) / 1e9, 3); hak_put_ch(&b, ',');
     hak_put_u64(&b, m->tick); hak_put_ch(&b, ',');
     hak_put_u64(&b, (uint64_t)m->slow); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)m->slice); hak_put_ch(&b, ',');
     hak_put_fix(&b, m->ops_per_s, 0); hak_put_ch(&b, ',');
     if (m->llc_valid) hak_put_fix(&b, m->llc_miss_rate, 4); else hak_put_str(&b, "n/a");
     hak_put_ch(&b, ',');
@@ -162,22 +181,18 @@ static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
         hak_put_fix(&b, o->m_term, 4); hak_put_ch(&b, ',');
         hak_put_fix(&b, o->l_term, 4); hak_put_ch(&b, ',');
         hak_put_fix(&b, o->f_term, 4); hak_put_ch(&b, ',');
-    } else hak_put_str(&b, ",,,,,");
+        hak_put_fix(&b, o->b_term, 4); hak_put_ch(&b, ',');
+    } else hak_put_str(&b, ",,,,,,");
     hak_put_u64(&b, (uint64_t)o->pressure); hak_put_ch(&b, ',');
     hak_put_u64(&b, (uint64_t)o->idle); hak_put_ch(&b, ',');
     hak_put_str(&b, o->explore_group >= 0 ? ace_group_name(o->explore_group) : ""); hak_put_ch(&b, ',');
     hak_put_i64(&b, o->explore_arm); hak_put_ch(&b, ',');
-    for (c = 0; c < ACE_CAP_BANDS; c++) {
-        hak_put_u64(&b, HAK_KNOB_GET(tls_cap[first_class_of_band(c)])); hak_put_ch(&b, ',');
-    }
-    hak_put_u64(&b, hak_knobs_effective_cap(top)); hak_put_ch(&b, ',');
-    hak_put_u64(&b, (uint64_t)top); hak_put_ch(&b, ',');
-    hak_put_u64(&b, HAK_KNOB_GET(drain_threshold[0])); hak_put_ch(&b, ',');
-    hak_put_u64(&b, HAK_KNOB_GET(drain_threshold[8])); hak_put_ch(&b, ',');
-    hak_put_u64(&b, dmin); hak_put_ch(&b, ',');
-    hak_put_u64(&b, HAK_KNOB_GET(bundle_width)); hak_put_ch(&b, ',');
-    hak_put_u64(&b, HAK_KNOB_GET(partial_release_pages)); hak_put_ch(&b, ',');
-    hak_put_fix(&b, HAK_KNOB_GET(diet_permille) / 1000.0, 3); hak_put_ch(&b, ',');
+    if (o->explore_group >= 0 || o->duel_group >= 0) {
+        hak_put_u64(&b, o->duel_blocks); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->duel_mean, 4); hak_put_ch(&b, ',');
+        hak_put_fix(&b, o->duel_se > 1 ? 1 : o->duel_se, 4); hak_put_ch(&b, ',');
+    } else hak_put_str(&b, ",,,");
+    trace_knobs(&b, m);
     hak_put_u64(&b, scav_pages); hak_put_ch(&b, ',');
     hak_put_u64(&b, scav_ns / 1000); hak_put_ch(&b, ',');
     hak_put_u64(&b, o->n); hak_put_ch(&b, ',');
@@ -253,10 +268,12 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
     for (c = 0; c < HAK_NCLASS; c++) eff_before[c] = hak_knobs_effective_cap(c);
     for (i = 0; i < o->n; i++) {
         const ace_move_t *mv = &o->mv[i];
-        int show = ace_log_level >= 2 || (ace_log_level >= 1 && (mv->cls < 0 || m->allocs[mv->cls] > 0));
+        /* a duel switches arms every slice: those moves at level 2 only */
+        int show = ace_log_level >= 2 || (ace_log_level >= 1 && mv->reason != ACE_R_EXPLORE &&
+                                          (mv->cls < 0 || m->allocs[mv->cls] > 0));
         if (knob_fixed(mv)) continue;
         set_knob(mv);
-        diet_moved |= mv->kind == ACE_K_DIET;
+        diet_moved |= mv->kind == ACE_K_DIET && (show || ace_log_level >= 2);
         if (show || (ace_log_level >= 1 && mv->kind == ACE_K_DRAIN &&
                      (mv->reason == ACE_R_BACKLOG || mv->reason == ACE_R_RESTORE)))
             log_move(m, mv);
@@ -275,6 +292,34 @@ static void apply_moves(const ace_metrics_t *m, const ace_moves_t *o)
             log_end(&b);
         }
     }
+}
+
+static void put_arm(hak_buf_t *b, int g, int a)
+{
+    if (g == ACE_G_DIET) put_diet(b, ace_group_value(g, a));
+    else hak_put_u64(b, ace_group_value(g, a));
+}
+
+/* "[ACE] Duel diet: 0.90 vs 1.00 (in force): +12.1% ± 3.0% over 6 blocks of 4 × 20 ms: 0.90 in force" */
+static void log_duel(const ace_moves_t *o, const ace_config_t *cfg)
+{
+    hak_buf_t b;
+    int g = o->duel_group;
+    log_begin(&b);
+    hak_put_str(&b, "Duel "); hak_put_str(&b, ace_group_name(g)); hak_put_str(&b, ": ");
+    put_arm(&b, g, o->duel_chal); hak_put_str(&b, " vs "); put_arm(&b, g, o->duel_champ);
+    hak_put_str(&b, " (in force): ");
+    if (o->duel_mean >= 0) hak_put_ch(&b, '+');
+    hak_put_fix(&b, o->duel_mean * 100, 1); hak_put_str(&b, "% ± ");
+    hak_put_fix(&b, o->duel_se * 100, 1); hak_put_str(&b, "% over ");
+    hak_put_u64(&b, o->duel_blocks); hak_put_str(&b, " blocks of 4 × ");
+    hak_put_fix(&b, cfg->slice_ns / 1e6, 0); hak_put_str(&b, " ms: ");
+    if (o->duel_verdict == ACE_DUEL_WIN) { put_arm(&b, g, o->duel_chal); hak_put_str(&b, " in force"); }
+    else {
+        hak_put_str(&b, o->duel_verdict == ACE_DUEL_ABORT ? "clearly worse, " : "no gain, ");
+        put_arm(&b, g, o->duel_champ); hak_put_str(&b, " kept");
+    }
+    log_end(&b);
 }
 
 static void log_phase(const ace_moves_t *o)
@@ -375,11 +420,82 @@ static int ace_alone(void)
     return hak_os_foreach_task(other_task_alive, &me) == 0;   /* -1 (unreadable): not alone */
 }
 
+static void log_start(const ace_config_t *cfg)
+{
+    hak_buf_t b;
+    log_begin(&b);
+    hak_put_str(&b, "started: fast="); hak_put_fix(&b, cfg->fast_interval_ns / 1e6, 1);
+    hak_put_str(&b, "ms slow="); hak_put_fix(&b, cfg->slow_interval_ns / 1e6, 1);
+    hak_put_str(&b, "ms slice="); hak_put_fix(&b, cfg->slice_ns / 1e6, 1);
+    hak_put_str(&b, "ms max_p99="); hak_put_u64(&b, cfg->max_p99_ns);
+    hak_put_str(&b, "ns max_rss="); hak_put_u64(&b, cfg->max_rss_bytes >> 20);
+    hak_put_str(&b, "MiB max_cpu="); hak_put_fix(&b, cfg->max_cpu_percent, 2);
+    hak_put_str(&b, "% LLC="); hak_put_u64(&b, ace_col.llc_bytes >> 10);
+    hak_put_str(&b, ace_col.tsc_per_ns > 0 ? "KiB timer=rdtscp cost=" : "KiB timer=clock_gettime cost=");
+    hak_put_u64(&b, ace_col.timer_cost_ns); hak_put_str(&b, "ns (subtracted)");
+    log_end(&b);
+    if (ace_col.perf_state < 0) {
+        log_begin(&b);
+        hak_put_str(&b, "LLC miss counters unavailable (perf_event_open errno=");
+        hak_put_u64(&b, (uint64_t)ace_col.perf_errno);
+        hak_put_str(&b, "): llc_miss=n/a, using llc_proxy = hot working set / LLC size (");
+        hak_put_u64(&b, ace_col.llc_bytes >> 10);
+        hak_put_str(&b, " KiB)");
+        log_end(&b);
+    }
+}
+
+/* The release actions ace_step asked for, each within its budget. */
+static void run_releases(const ace_moves_t *o, const ace_metrics_t *m, uint64_t *pages, uint64_t *ns)
+{
+    ace_scavenge_result_t r;
+    int hit = 0;
+    if (o->partial_release_pages) {
+        ace_scavenge_partial(o->partial_release_pages, o->budget_ns, &r);
+        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
+        if (ace_log_level >= 1) log_scavenge("Partial release (fragmentation)", &r, o->budget_ns, m, o->partial_release_pages);
+    }
+    if (o->scavenge) {
+        /* idle: nobody is allocating, so every free page inside a partly used
+         * span goes (no refault cost to weigh); RSS up: N per span */
+        uint32_t n = o->scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
+        ace_scavenge_budgeted(n, o->budget_ns, &r);
+        if (o->scavenge == ACE_SCAV_IDLE)
+            r.pages_empty += hak_release_large_cache();   /* idle: keep nothing warm */
+        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
+        if (ace_log_level >= 1)
+            log_scavenge(o->scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)", &r, o->budget_ns, m, n);
+    }
+    if (o->partial_release_pages || o->scavenge) ace_collector_note_scavenge(&ace_col, *pages, hit);
+}
+
+/* One wake: observe, decide, apply.  Returns 0 when a valve stopped ACE. */
+static int ace_wake(const ace_config_t *cfg, uint64_t t0, int slow, int slice)
+{
+    uint64_t pages = 0, ns = 0;
+    ace_collect(&ace_col, &ace_m, slow, slice);
+    ace_step(&ace_m, &ace_st, &ace_out);
+    if (ace_out.stop) {
+        valve(&ace_m, ace_out.stop);
+        trace_row(&ace_m, &ace_out, t0, 0, 0);
+        return 0;
+    }
+    if (ace_out.phase_change && ace_log_level >= 1) log_phase(&ace_out);
+    if (ace_out.duel_verdict && ace_log_level >= 1) log_duel(&ace_out, cfg);
+    apply_moves(&ace_m, &ace_out);
+    run_releases(&ace_out, &ace_m, &pages, &ns);
+    if (!slice && (ace_log_level >= 2 || (ace_log_level >= 1 &&
+        (ace_m.slow || ace_m.tick % (uint32_t)(1 + 1000000000ull / cfg->fast_interval_ns) == 0))))
+        log_fast(&ace_m, &ace_out);
+    trace_row(&ace_m, &ace_out, t0, pages, ns);
+    return 1;
+}
+
+/* Fast ticks every fast interval; while a duel runs, slices in between. */
 static void *ace_main(void *arg)
 {
     ace_config_t cfg;
-    hak_buf_t b;
-    uint64_t t0, next, next_slow;
+    uint64_t t0, next, next_slow, wake;
     (void)arg;
 
     read_config(&cfg);
@@ -387,83 +503,33 @@ static void *ace_main(void *arg)
     ace_collector_init(&ace_col);
     ace_state_init(&ace_st, &cfg, &hak_knobs_static);
     trace_open();
-
-    if (ace_log_level >= 1) {
-        log_begin(&b);
-        hak_put_str(&b, "started: fast="); hak_put_fix(&b, cfg.fast_interval_ns / 1e6, 1);
-        hak_put_str(&b, "ms slow="); hak_put_fix(&b, cfg.slow_interval_ns / 1e6, 1);
-        hak_put_str(&b, "ms max_p99="); hak_put_u64(&b, cfg.max_p99_ns);
-        hak_put_str(&b, "ns max_rss="); hak_put_u64(&b, cfg.max_rss_bytes >> 20);
-        hak_put_str(&b, "MiB max_cpu="); hak_put_fix(&b, cfg.max_cpu_percent, 2);
-        hak_put_str(&b, "% LLC="); hak_put_u64(&b, ace_col.llc_bytes >> 10);
-        hak_put_str(&b, ace_col.tsc_per_ns > 0 ? "KiB timer=rdtscp cost=" : "KiB timer=clock_gettime cost=");
-        hak_put_u64(&b, ace_col.timer_cost_ns); hak_put_str(&b, "ns (subtracted)");
-        log_end(&b);
-        if (ace_col.perf_state < 0) {
-            log_begin(&b);
-            hak_put_str(&b, "LLC miss counters unavailable (perf_event_open errno=");
-            hak_put_u64(&b, (uint64_t)ace_col.perf_errno);
-            hak_put_str(&b, "): llc_miss=n/a, using llc_proxy = hot working set / LLC size (");
-            hak_put_u64(&b, ace_col.llc_bytes >> 10);
-            hak_put_str(&b, " KiB)");
-            log_end(&b);
-        }
-    }
+    if (ace_log_level >= 1) log_start(&cfg);
 
     t0 = hak_now_ns();
-    ace_collect(&ace_col, &ace_m, 0, 1);            /* baseline for the deltas */
+    ace_collect(&ace_col, &ace_m, 0, 0);            /* baseline for the deltas */
     ace_step(&ace_m, &ace_st, &ace_out);
     next = t0 + cfg.fast_interval_ns;
     next_slow = t0 + cfg.slow_interval_ns;
-    for (;;) {
-        uint64_t now, scav_pages = 0, scav_ns = 0;
-        int slow, scav_hit = 0;
-        hak_os_sleep_until(next);
-        if (ace_alone())
-            return NULL;   /* every program thread called pthread_exit: let the process end */
+    for (wake = next;;) {
+        uint64_t now;
+        int slow, slice;
+        hak_os_sleep_until(wake);
         now = hak_now_ns();
-        next += cfg.fast_interval_ns;
-        if (next <= now) next = now + cfg.fast_interval_ns;
-        slow = now >= next_slow;
-        if (slow) { next_slow += cfg.slow_interval_ns; if (next_slow <= now) next_slow = now + cfg.slow_interval_ns; }
-
-        ace_collect(&ace_col, &ace_m, slow, 1);
-        ace_step(&ace_m, &ace_st, &ace_out);
-        if (ace_out.stop) {
-            valve(&ace_m, ace_out.stop);
-            trace_row(&ace_m, &ace_out, t0, 0, 0);
-            return NULL;
+        slice = wake < next;
+        slow = 0;
+        if (!slice) {
+            if (ace_alone())
+                return NULL;   /* every program thread called pthread_exit: let the process end */
+            next += cfg.fast_interval_ns;
+            if (next <= now) next = now + cfg.fast_interval_ns;
+            slow = now >= next_slow;
+            if (slow) { next_slow += cfg.slow_interval_ns; if (next_slow <= now) next_slow = now + cfg.slow_interval_ns; }
         }
-        if (ace_out.phase_change && ace_log_level >= 1) log_phase(&ace_out);
-        apply_moves(&ace_m, &ace_out);
-        if (ace_out.partial_release_pages) {
-            ace_scavenge_result_t r;
-            ace_scavenge_partial(ace_out.partial_release_pages, ace_out.budget_ns, &r);
-            scav_pages += r.pages_empty + r.pages_partial;
-            scav_ns += r.elapsed_ns;
-            scav_hit |= r.hit_deadline;
-            if (ace_log_level >= 1) log_scavenge("Partial release (fragmentation)", &r, ace_out.budget_ns, &ace_m, ace_out.partial_release_pages);
-        }
-        if (ace_out.scavenge) {
-            ace_scavenge_result_t r;
-            /* idle: nobody is allocating, so every free page inside a partly
-             * used span goes (no refault cost to weigh); RSS up: N per span */
-            uint32_t n = ace_out.scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
-            ace_scavenge_budgeted(n, ace_out.budget_ns, &r);
-            if (ace_out.scavenge == ACE_SCAV_IDLE)
-                r.pages_empty += hak_release_large_cache();   /* idle: keep nothing warm */
-            scav_pages += r.pages_empty + r.pages_partial;
-            scav_ns += r.elapsed_ns;
-            scav_hit |= r.hit_deadline;
-            if (ace_log_level >= 1)
-                log_scavenge(ace_out.scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)",
-                             &r, ace_out.budget_ns, &ace_m, n);
-        }
-        if (ace_out.partial_release_pages || ace_out.scavenge) ace_collector_note_scavenge(&ace_col, scav_pages, scav_hit);
-        if (ace_log_level >= 2 || (ace_log_level >= 1 &&
-            (ace_m.slow || ace_m.tick % (uint32_t)(1 + 1000000000ull / cfg.fast_interval_ns) == 0)))
-            log_fast(&ace_m, &ace_out);
-        trace_row(&ace_m, &ace_out, t0, scav_pages, scav_ns);
+        if (!ace_wake(&cfg, t0, slow, slice)) return NULL;
+        /* the next slice, unless the fast tick comes first (or nearly: a
+         * slice shorter than half a slice is folded into the tick) */
+        wake = next;
+        if (ace_out.slice_ns && now + ace_out.slice_ns + ace_out.slice_ns / 2 <= next) wake = now + ace_out.slice_ns;
     }
     return NULL;
 }

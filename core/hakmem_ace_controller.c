@@ -1,4 +1,4 @@
-/* ACE decide step: fast loop, slow loop, UCB1 schedule, safety valves.
+/* ACE decide step: fast loop, slow loop, the bandit's duels, safety valves.
  * Pure: reads only its arguments.  See hakmem_ace_controller.h, docs/ACE.md. */
 #include "hakmem_ace_controller.h"
 #include "hakmem_options.h"
@@ -18,6 +18,13 @@ static const uint32_t *group_cand(int g, int *n)
     if (g == ACE_G_BUNDLE) { *n = 4; return ace_cand_bundle; }
     if (g == ACE_G_PARTIAL) { *n = 4; return ace_cand_partial; }
     *n = 5; return ace_cand_diet;
+}
+
+uint32_t ace_group_value(int g, int a)
+{
+    int n;
+    const uint32_t *cand = group_cand(g, &n);
+    return cand[a < 0 ? 0 : a >= n ? n - 1 : a];
 }
 
 const char *ace_group_name(int g)
@@ -99,20 +106,15 @@ void ace_config_default(ace_config_t *c)
     c->rss_up_min_bytes = 4u << 20;
     c->idle_ops_per_s = 1000;
     c->scavenge_budget_ns = 5000000ull;
-    c->hold_ticks = HAK_DEF_ACE_HOLD_TICKS;
-    c->warmup_ticks = 1;
+    c->slice_ns = (uint64_t)(HAK_DEF_ACE_SLICE_MS * 1e6);
+    ace_duel_cfg_default(&c->duel);
     c->settle_ticks = 5;
-    c->revisit_pulls = 2;
     c->revisit_ticks = 20;
     c->revisit_ticks_max = 320;
     c->gap_ticks = 2;
-    c->ucb_c = 0.2;
-    c->ucb_hysteresis = 0.01;
-    c->commit_z = 2.0;
-    c->early_cut = 0.05;
-    c->prune_margin = 0.025;
-    c->ucb_cooldown = 20;
-    c->w_tput = 1.0; c->w_miss = 0.2; c->w_lock = 0.2; c->w_frag = 0.1;
+    c->rest_ticks = 20;
+    c->ucb_c = 0.02;          /* values are a few hundredths (throughput fractions) */
+    c->w_tput = 1.0; c->w_miss = 0.2; c->w_lock = 0.2; c->w_frag = 0.1; c->w_backlog = 0.1;
 }
 
 static uint32_t static_group_value(const hak_knobs_t *k, int g)
@@ -132,20 +134,17 @@ static void init_bandits(ace_state_t *st)
     for (int g = 0; g < ACE_G_N; g++) {
         int n;
         const uint32_t *cand = group_cand(g, &n);
-        uint32_t v = static_group_value(&st->stat, g);
-        /* the diet's arm in force under pressure starts at 0.75 (the seed's
-         * example) when the static diet is "no diet" */
-        if (g == ACE_G_DIET && v >= 1000 && !st->stat.fixed_diet) v = 750;
-        ace_ucb1_init(&st->bandit[g], (uint32_t)n, ace_cand_index(cand, n, v),
-                      st->cfg.ucb_c, st->cfg.ucb_hysteresis, st->cfg.ucb_cooldown);
-        st->bandit[g].z = st->cfg.commit_z;
+        ace_ucb1_init(&st->bandit[g], (uint32_t)n, ace_cand_index(cand, n, static_group_value(&st->stat, g)),
+                      st->cfg.ucb_c);
         st->learned[g] = 0;
         st->revisit_wait[g] = 0;
         st->next_visit[g] = 0;
     }
     st->explore_g = -1;
-    st->explore_arm = -1;
     st->gap_left = 0;
+    /* the round robin starts at the diet: one knob that scales every busy
+     * class's cap (larson's confirmed win, +25 %, is a diet of 0.9) */
+    st->rr_next = ACE_G_DIET;
 }
 
 void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t *stat)
@@ -198,7 +197,10 @@ static int group_relevant(const ace_metrics_t *m, const ace_state_t *st, int g)
         return band * 20 >= tot;
     }
     if (g == ACE_G_PARTIAL) return m->frag >= 1.2;
-    return st->pressure;                                /* diet: only under LLC pressure */
+    /* the diet scales every TLS cap: exercised wherever one is (larson: 0.9
+     * is +25 %, RESULTS "Re-sweep after core v2"); LLC pressure puts it first */
+    for (c = 0; c < ACE_CAP_BANDS; c++) if (group_relevant(m, st, ACE_G_CAP0 + c)) return 1;
+    return 0;
 }
 
 /* Does a rule's metric point at group g?  LLC pressure -> diet, backlog ->
@@ -217,16 +219,14 @@ static int group_signal(const ace_metrics_t *m, const ace_state_t *st, int g)
 
 static int arm_in_force(const ace_state_t *st, int g)
 {
-    return st->explore_g == g ? st->explore_arm : st->bandit[g].committed;
+    return st->explore_g == g ? ace_duel_arm(&st->duel) : st->bandit[g].committed;
 }
 
 /* The value the bandit wants for group g (the static value until learned). */
 static uint32_t bandit_value(const ace_state_t *st, int g, uint32_t static_v)
 {
-    int n;
-    const uint32_t *cand = group_cand(g, &n);
     if (!st->learned[g] && st->explore_g != g) return static_v;
-    return cand[arm_in_force(st, g)];
+    return ace_group_value(g, arm_in_force(st, g));
 }
 
 static void push_move(ace_moves_t *out, int kind, int cls, uint32_t from, uint32_t to, int reason)
@@ -241,130 +241,181 @@ static void push_move(ace_moves_t *out, int kind, int cls, uint32_t from, uint32
 }
 
 static double miss_value(const ace_metrics_t *m) { return m->llc_valid ? m->llc_miss_rate : m->llc_proxy; }
+static double frag_excess(const ace_metrics_t *m) { return m->frag > 1 ? m->frag - 1 : 0; }
 
-static void compute_reward(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+/* ------------------------------------------------------------ reward */
+/* reward = throughput - (misses + locks + frag + backlog), each term in
+ * [0, 1] against a running baseline (the baseline reads 0.5); the floors keep
+ * a negligible metric at 0 instead of amplifying its noise. */
+static void compute_reward(const ace_metrics_t *m, const ace_state_t *st, ace_moves_t *out)
 {
     const ace_config_t *c = &st->cfg;
-    double miss = miss_value(m), fe = m->frag > 1 ? m->frag - 1 : 0;
     double miss_floor = m->llc_valid ? 0.02 : 0.25;
-    if (!st->base_init) {
-        st->base_ops = m->ops_per_s; st->base_miss = miss;
-        st->base_lock = m->lock_wait_frac; st->base_frag = fe;
-        st->base_init = 1;
-    }
     out->t_term = clamp01(0.5 * m->ops_per_s / (st->base_ops > 1 ? st->base_ops : 1));
-    out->m_term = clamp01(0.5 * miss / (st->base_miss > miss_floor ? st->base_miss : miss_floor));
+    out->m_term = clamp01(0.5 * miss_value(m) / (st->base_miss > miss_floor ? st->base_miss : miss_floor));
     out->l_term = clamp01(0.5 * m->lock_wait_frac / (st->base_lock > 0.005 ? st->base_lock : 0.005));
-    out->f_term = clamp01(0.5 * fe / (st->base_frag > 0.1 ? st->base_frag : 0.1));
-    out->reward = c->w_tput * out->t_term
-                - (c->w_miss * out->m_term + c->w_lock * out->l_term + c->w_frag * out->f_term);
+    out->f_term = clamp01(0.5 * frag_excess(m) / (st->base_frag > 0.1 ? st->base_frag : 0.1));
+    /* remote backlog: blocks freed by other threads and not yet collected */
+    out->b_term = clamp01(0.5 * (double)m->backlog_total / (st->base_backlog > 64 ? st->base_backlog : 64));
+    out->reward = c->w_tput * out->t_term - (c->w_miss * out->m_term + c->w_lock * out->l_term +
+                                             c->w_frag * out->f_term + c->w_backlog * out->b_term);
     out->reward_valid = 1;
-    /* running baselines: plain means while the program settles (its first
-     * ticks start threads and fault memory in), then an EWMA over ~20 ticks */
-    double a = st->busy_ticks < 20 ? 1.0 / (st->busy_ticks + 1) : 0.05;
-    st->base_ops  = (1 - a) * st->base_ops  + a * m->ops_per_s;
-    st->base_miss = (1 - a) * st->base_miss + a * miss;
-    st->base_lock = (1 - a) * st->base_lock + a * m->lock_wait_frac;
-    st->base_frag = (1 - a) * st->base_frag + a * fe;
 }
 
-static void bandit_tick(const ace_metrics_t *m, ace_state_t *st, double r)
+/* Baselines move on fast ticks only, after the tick's reward: plain means
+ * while the program settles (its first ticks start threads and fault memory
+ * in), then an EWMA over ~20 ticks.  A fresh baseline is the tick itself. */
+static void update_baselines(const ace_metrics_t *m, ace_state_t *st, int seed)
+{
+    double a = seed ? 1.0 : st->busy_ticks < 20 ? 1.0 / (st->busy_ticks + 1) : 0.05;
+    st->base_ops  = (1 - a) * st->base_ops  + a * m->ops_per_s;
+    st->base_miss = (1 - a) * st->base_miss + a * miss_value(m);
+    st->base_lock = (1 - a) * st->base_lock + a * m->lock_wait_frac;
+    st->base_frag = (1 - a) * st->base_frag + a * frag_excess(m);
+    st->base_backlog = (1 - a) * st->base_backlog + a * (double)m->backlog_total;
+    st->base_init = 1;
+}
+
+/* ------------------------------------------------------------ the bandit */
+/* A visit to group g is a hill climb from the arm in force: each neighbour is
+ * a challenger in a duel (paired ABBA slices, hakmem_ace_duel.h); a winner
+ * becomes the arm in force and the climb goes on in its direction; a
+ * direction ends at the first challenger with no gain (the knob's reward is
+ * taken to have one peak).  UCB1 picks which neighbour goes first. */
+static int next_challenger(ace_state_t *st)
+{
+    ace_ucb1_t *b = &st->bandit[st->explore_g];
+    uint32_t mask = 0;
+    if (!(st->visit_dirs & 1) && b->committed > 0) mask |= 1u << (b->committed - 1);
+    if (!(st->visit_dirs & 2) && b->committed + 1 < (int)b->n_arms) mask |= 1u << (b->committed + 1);
+    return ace_ucb1_select(b, mask);
+}
+
+static void end_visit(ace_state_t *st)
 {
     const ace_config_t *c = &st->cfg;
     int g = st->explore_g;
-    if (g >= 0) {
-        if (!group_relevant(m, st, g)) {        /* traffic went away: abandon the visit */
-            st->explore_g = -1;
-            st->explore_arm = -1;
-            st->gap_left = c->gap_ticks;
-            return;
-        }
-        st->arm_ticks++;
-        if (st->arm_ticks > c->warmup_ticks) { st->arm_sum += r; st->arm_sumsq += r * r; st->arm_n++; }
-        /* an arm whose first scored tick is clearly below the group's best
-         * mean ends its pull early: a bad candidate costs 2 ticks, not 4 */
-        int best = ace_ucb1_best(&st->bandit[g]);
-        int cut = st->arm_n == 1 && best != st->explore_arm && st->bandit[g].count[best] &&
-                  r < ace_ucb1_mean(&st->bandit[g], best) - c->early_cut;
-        if ((st->arm_ticks >= c->hold_ticks || cut) && st->arm_n) {
-            ace_ucb1_update(&st->bandit[g], st->explore_arm, st->arm_sum / st->arm_n);
-            ace_ucb1_observe(&st->bandit[g], st->explore_arm, st->arm_n, st->arm_n < 2 ? 0 :
-                             (st->arm_sumsq - st->arm_sum * st->arm_sum / st->arm_n) / (st->arm_n - 1));
-            st->visit_pulls++;
-            /* first visit: the knob's reward is taken to have one peak, so the
-             * untried arms beyond a clearly worse one are not tried at all */
-            best = ace_ucb1_best(&st->bandit[g]);
-            if (!st->learned[g] && best != st->explore_arm &&
-                ace_ucb1_mean(&st->bandit[g], st->explore_arm) < ace_ucb1_mean(&st->bandit[g], best) - c->prune_margin)
-                ace_ucb1_skip_beyond(&st->bandit[g], st->explore_arm, st->explore_arm > best ? +1 : -1);
-            st->arm_ticks = 0; st->arm_sum = 0; st->arm_sumsq = 0; st->arm_n = 0;
-            if ((!st->learned[g] && ace_ucb1_all_tried(&st->bandit[g])) ||
-                (st->learned[g] && st->visit_pulls >= c->revisit_pulls)) {
-                int before = st->bandit[g].committed, was_learned = st->learned[g];
-                st->learned[g] = 1;
-                st->explore_g = -1;
-                st->explore_arm = -1;
-                /* a revisit that confirms the arm in force doubles the wait
-                 * before the next one (exploring costs what bad arms cost) */
-                if (ace_ucb1_commit(&st->bandit[g], st->tick) != before || !was_learned || !st->revisit_wait[g])
-                    st->revisit_wait[g] = c->revisit_ticks;
-                else if (st->revisit_wait[g] < c->revisit_ticks_max)
-                    st->revisit_wait[g] *= 2;
-                st->next_visit[g] = st->tick + st->revisit_wait[g];
-                st->gap_left = c->gap_ticks;
-            } else {
-                st->explore_arm = ace_ucb1_select(&st->bandit[g]);
-            }
-        }
+    /* a visit that kept the arm in force doubles the wait before the next
+     * (exploring costs what bad arms cost); a switch resets it */
+    if (st->visit_won || !st->learned[g] || !st->revisit_wait[g]) st->revisit_wait[g] = c->revisit_ticks;
+    else if (st->revisit_wait[g] < c->revisit_ticks_max) st->revisit_wait[g] *= 2;
+    st->learned[g] = 1;
+    st->next_visit[g] = st->tick + st->revisit_wait[g];
+    st->explore_g = -1;
+    st->gap_left = c->gap_ticks;
+}
+
+static void start_duel_or_end(ace_state_t *st)
+{
+    int chal = next_challenger(st);
+    if (chal < 0) { end_visit(st); return; }
+    ace_duel_start(&st->duel, st->bandit[st->explore_g].committed, chal);
+}
+
+static void begin_visit(ace_state_t *st, int g)
+{
+    st->explore_g = g;
+    st->visit_dirs = 0;
+    st->visit_won = 0;
+    start_duel_or_end(st);
+}
+
+/* A duel ended: the challenger's value is the champion's plus the measured
+ * difference; a winner is committed at once. */
+static void duel_done(ace_state_t *st, int verdict, ace_moves_t *out)
+{
+    ace_ucb1_t *b = &st->bandit[st->explore_g];
+    const ace_duel_t *d = &st->duel;
+    int dir = d->chal > d->champ ? 2 : 1;
+    double champ_v = ace_ucb1_mean(b, d->champ);
+    ace_ucb1_update(b, d->champ, champ_v);
+    ace_ucb1_update(b, d->chal, champ_v + ace_duel_mean(d));
+    out->duel_verdict = verdict;
+    out->duel_group = st->explore_g;
+    out->duel_champ = d->champ;
+    out->duel_chal = d->chal;
+    if (verdict == ACE_DUEL_WIN) {
+        b->committed = d->chal;
+        st->visit_won = 1;
+        st->visit_dirs |= (uint8_t)(3 - dir);     /* the way back is where it came from */
+    } else {
+        st->visit_dirs |= (uint8_t)dir;
+    }
+    start_duel_or_end(st);
+}
+
+/* The duel's measurement is void (a pause, the traffic gone); a win already
+ * measured in this visit is kept. */
+static void abandon_visit(ace_state_t *st)
+{
+    if (st->visit_won) { end_visit(st); return; }
+    st->explore_g = -1;
+    st->gap_left = st->cfg.gap_ticks;
+}
+
+/* Score the wake just ended as a slice of the running duel. */
+static void duel_slice(ace_state_t *st, ace_moves_t *out)
+{
+    const ace_config_t *c = &st->cfg;
+    int v = ace_duel_slice(&st->duel, &c->duel, out->reward, 0.5 * c->w_tput);
+    out->duel_blocks = st->duel.n;
+    out->duel_mean = ace_duel_mean(&st->duel);
+    out->duel_se = ace_duel_se(&st->duel, &c->duel);
+    if (v != ACE_DUEL_RUNNING) duel_done(st, v, out);
+}
+
+/* Fast tick: abandon a visit whose traffic went away, or start the next one:
+ * groups a rule's metric points at and not explored yet first, then round
+ * robin over every relevant group. */
+static void schedule_tick(const ace_metrics_t *m, ace_state_t *st)
+{
+    if (st->explore_g >= 0) {
+        if (!group_relevant(m, st, st->explore_g)) abandon_visit(st);
         return;
     }
     if (st->gap_left) { st->gap_left--; return; }
-    /* groups a fast/slow rule points at and not explored yet go first, then
-     * round robin over every relevant group */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < ACE_G_N; i++) {
             int h = (st->rr_next + i) % ACE_G_N;
-            if (ace_ucb1_cooling(&st->bandit[h], st->tick) || st->tick < st->next_visit[h]) continue;
-            if (!group_relevant(m, st, h)) continue;
+            if (st->tick < st->next_visit[h] || !group_relevant(m, st, h)) continue;
             if (pass == 0 && (st->learned[h] || !group_signal(m, st, h))) continue;
-            st->explore_g = h;
-            st->explore_arm = ace_ucb1_select(&st->bandit[h]);
-            st->arm_ticks = 0; st->arm_sum = 0; st->arm_sumsq = 0; st->arm_n = 0; st->visit_pulls = 0;
             if (pass) st->rr_next = (h + 1) % ACE_G_N;
+            begin_visit(st, h);
             return;
         }
 }
 
-/* LLC pressure with hysteresis; under pressure the diet bandit's arm is the
- * diet in force, when calm it is undone one candidate step per stable_ticks. */
+/* ------------------------------------------------------------ fast rules */
+/* LLC pressure with hysteresis.  Measured misses under pressure: the seed's
+ * diet (0.75) until the diet group has been explored, undone one candidate per
+ * stable_ticks calm ticks when the pressure ends.  Otherwise the diet is the
+ * bandit's (the proxy is a hint, not a miss rate: no diet until a duel shows
+ * one pays). */
 static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
 {
     const ace_config_t *c = &st->cfg;
     double x = miss_value(m);
     double hi = m->llc_valid ? c->llc_miss_hi : c->llc_proxy_hi;
     double lo = m->llc_valid ? c->llc_miss_lo : c->llc_proxy_lo;
+    uint32_t target = bandit_value(st, ACE_G_DIET, st->stat.diet_permille);
     if (x >= hi) { st->pressure_run++; st->calm_run = 0; }
     else if (x < lo) { st->calm_run++; st->pressure_run = 0; }
     else { st->pressure_run = 0; st->calm_run = 0; }       /* dead band: no change */
-
     if (!st->pressure && st->pressure_run >= c->trigger_ticks) st->pressure = 1;
-    /* the proxy is a hint, not a measured miss rate: no diet until the bandit
-     * shows one pays, and its search starts at the static value */
-    int hint_only = !m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET;
-    if (hint_only)
-        st->bandit[ACE_G_DIET].committed = ace_cand_index(ace_cand_diet, 5, st->stat.diet_permille);
     if (st->pressure && st->calm_run >= c->stable_ticks) { st->pressure = 0; st->calm_run = 0; }
 
     if (st->stat.fixed_diet) { st->diet_permille = st->stat.diet_permille; return; }
-    if (st->pressure) {
-        st->diet_permille = hint_only ? st->stat.diet_permille : ace_cand_diet[arm_in_force(st, ACE_G_DIET)];
-    } else if (st->diet_permille != st->stat.diet_permille && st->calm_run >= c->stable_ticks) {
+    if (st->pressure && m->llc_valid && !st->learned[ACE_G_DIET] && st->explore_g != ACE_G_DIET) {
+        st->diet_by_pressure = 1;
+        target = 750;
+    } else if (st->diet_by_pressure && target > st->diet_permille) {
+        if (st->calm_run < c->stable_ticks) return;
         uint32_t up = cand_step(ace_cand_diet, 5, st->diet_permille, +1);
-        if (st->diet_permille > st->stat.diet_permille || up > st->stat.diet_permille)
-            up = st->stat.diet_permille;
-        st->diet_permille = up;
+        target = up < target ? up : target;
         st->calm_run = 0;
     }
+    if (target >= bandit_value(st, ACE_G_DIET, st->stat.diet_permille)) st->diet_by_pressure = 0;
+    st->diet_permille = target;
 }
 
 /* The TLS band with at least half of the tick's allocations, or -1. */
@@ -401,7 +452,7 @@ static int phase_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
  * ticks after the threads picked it up, and undone when lock wait did not
  * drop below lock_relief x what triggered it (waits that wider bundles do not
  * shorten, e.g. lock holders preempted on an oversubscribed machine); the rule
- * then rests for a cooldown.  Returns the bundle move's reason. */
+ * then rests.  Returns the bundle move's reason. */
 static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
 {
     const ace_config_t *c = &st->cfg;
@@ -410,7 +461,7 @@ static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
         if (--st->lock_probe < c->trigger_ticks) st->lock_after += m->lock_wait_frac;
         if (st->lock_probe == 0 && st->bundle_corr && st->lock_after / c->trigger_ticks >= c->lock_relief * st->lock_before) {
             st->bundle_corr--;
-            st->lock_rest_until = st->tick + c->ucb_cooldown;
+            st->lock_rest_until = st->tick + c->rest_ticks;
             return ACE_R_NORELIEF;
         }
         return ACE_R_BANDIT;
@@ -425,144 +476,185 @@ static int lock_rule(const ace_metrics_t *m, ace_state_t *st)
         st->lock_trigger = st->tick;
         st->lock_before = m->lock_wait_frac;
         st->lock_after = 0;
-        st->lock_probe = c->warmup_ticks + c->trigger_ticks;
+        st->lock_probe = 1 + c->trigger_ticks;   /* one tick for the threads to pick it up */
         return ACE_R_LOCKS;
     }
     return ACE_R_BANDIT;
 }
 
-void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+/* Backlog up -> drain threshold down one candidate (Tiny classes). */
+static void backlog_rule(const ace_metrics_t *m, ace_state_t *st, uint8_t *reason)
 {
     const ace_config_t *c = &st->cfg;
-    const hak_knobs_t *k = &m->knobs;
-    uint8_t drain_reason[HAK_NCLASS];
-    int bundle_reason, diet_reason = ACE_R_DIET;
-    int cl;
-
-    out->n = 0;
-    memset(&out->stop, 0, sizeof *out - offsetof(ace_moves_t, stop));
-    out->explore_group = -1;
-    out->explore_arm = -1;
-    out->budget_ns = c->scavenge_budget_ns;
-    if (st->stopped) { out->stop = st->stopped; return; }
-    st->tick = m->tick;
-
-    /* ---- safety valves ---- */
-    if (m->lat_n && m->p99_ns > c->max_p99_ns) out->stop = ACE_STOP_P99;
-    else if (m->rss_bytes > c->max_rss_bytes) out->stop = ACE_STOP_RSS;
-    else if (m->cpu_percent >= 0 && m->cpu_percent > c->max_cpu_percent) out->stop = ACE_STOP_CPU;
-    if (out->stop) { st->stopped = out->stop; return; }
-
-    if (m->dt_ns == 0) return;                 /* first tick: no deltas yet */
-
-    /* ---- idle: no learning; scavenge until nothing is left ---- */
-    {
-        double idle_lim = c->idle_ops_per_s;
-        if (st->base_init && 0.01 * st->base_ops > idle_lim) idle_lim = 0.01 * st->base_ops;
-        out->idle = m->ops_per_s < idle_lim;
-    }
-    if (out->idle) {
-        uint64_t held = m->bytes_held;   /* pages not given back */
-        st->idle_run++;
-        if (st->idle_run == c->trigger_ticks) st->idle_scavenging = 1;
-        if (st->idle_scavenging && m->last_scavenge_ran && m->last_scavenge_pages == 0 &&
-            !m->last_scavenge_hit_deadline)
-            st->idle_scavenging = 0;           /* a whole pass found nothing: done until busy again */
-        if (st->idle_scavenging && held > m->bytes_live)
-            out->scavenge = ACE_SCAV_IDLE;
-    } else {
-        st->idle_run = 0;
-        st->idle_scavenging = 0;
-        out->phase_change = phase_tick(m, st, out);
-        compute_reward(m, st, out);
-        if (++st->busy_ticks > c->settle_ticks)
-            bandit_tick(m, st, out->reward);
-    }
-    out->explore_group = st->explore_g;
-    out->explore_arm = st->explore_arm;
-
-    /* ---- fast rules ---- */
-    diet_rule(m, st);
-    out->pressure = st->pressure;
-
-    for (cl = 0; cl < HAK_NCLASS; cl++) drain_reason[cl] = ACE_R_BANDIT;
-    for (cl = 0; cl < HAK_TINY_CLASSES; cl++) {
-        uint64_t lim = k->drain_threshold[cl] / (c->backlog_div ? c->backlog_div : 1);
+    for (int cl = 0; cl < HAK_TINY_CLASSES; cl++) {
+        uint64_t lim = m->knobs.drain_threshold[cl] / (c->backlog_div ? c->backlog_div : 1);
         if (lim < c->backlog_min) lim = c->backlog_min;
         if (m->backlog[cl] >= lim && st->busy_ticks > c->settle_ticks) st->backlog_run[cl]++;
         else st->backlog_run[cl] = 0;
         if (st->backlog_run[cl] >= c->trigger_ticks && st->drain_corr[cl] < c->max_drain_steps &&
-            k->drain_threshold[cl] > ace_cand_drain[0]) {
+            m->knobs.drain_threshold[cl] > ace_cand_drain[0]) {
             st->drain_corr[cl]++;
             st->backlog_run[cl] = 0;
             st->drain_trigger[cl] = st->tick;
-            drain_reason[cl] = ACE_R_BACKLOG;
+            reason[cl] = ACE_R_BACKLOG;
         }
     }
-    bundle_reason = lock_rule(m, st);
+}
 
-    /* ---- slow rules ---- */
-    if (m->slow) {
-        uint64_t held = m->bytes_held;   /* pages not given back */
-        /* stable since the last slow tick: undo corrections one step (hysteresis:
-         * they went on after trigger_ticks high ticks, they come off only after a
-         * whole slow interval without a trigger and with the metric calm) */
-        for (cl = 0; cl < HAK_TINY_CLASSES; cl++) {
-            uint64_t calm = k->drain_threshold[cl] / 16;
-            if (calm < c->backlog_min / 2) calm = c->backlog_min / 2;
-            if (st->drain_corr[cl] && st->drain_trigger[cl] <= st->last_slow_tick && m->backlog[cl] < calm) {
-                st->drain_corr[cl]--;
-                drain_reason[cl] = ACE_R_RESTORE;
-            }
+/* ------------------------------------------------------------ slow rules */
+/* Stable since the last slow tick: corrections come off one step
+ * (hysteresis: on after trigger_ticks high ticks, off only after a whole slow
+ * interval without a trigger and with the metric calm).  Fragmentation up ->
+ * partial release of N pages per span; RSS up -> budgeted scavenge. */
+static void slow_rules(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out, uint8_t *drain_reason,
+                       int *bundle_reason)
+{
+    const ace_config_t *c = &st->cfg;
+    const hak_knobs_t *k = &m->knobs;
+    for (int cl = 0; cl < HAK_TINY_CLASSES; cl++) {
+        uint64_t calm = k->drain_threshold[cl] / 16;
+        if (calm < c->backlog_min / 2) calm = c->backlog_min / 2;
+        if (st->drain_corr[cl] && st->drain_trigger[cl] <= st->last_slow_tick && m->backlog[cl] < calm) {
+            st->drain_corr[cl]--;
+            drain_reason[cl] = ACE_R_RESTORE;
         }
-        if (st->bundle_corr && st->lock_trigger <= st->last_slow_tick && m->lock_wait_frac < c->lock_lo) {
-            st->bundle_corr--;
-            bundle_reason = ACE_R_RESTORE;
-        }
-        /* fragmentation up -> partial release of N pages per span */
-        if (m->frag >= c->frag_hi && m->partial_spans > 0 && held > m->bytes_live + c->frag_min_bytes)
-            out->partial_release_pages = k->partial_release_pages ? k->partial_release_pages : 1;
-        /* RSS up -> budgeted scavenge */
-        if (st->last_slow_rss && !out->scavenge &&
-            (double)m->rss_bytes >= c->rss_up_ratio * (double)st->last_slow_rss &&
-            m->rss_bytes >= st->last_slow_rss + c->rss_up_min_bytes)
-            out->scavenge = ACE_SCAV_RSS_UP;
-        st->last_slow_rss = m->rss_bytes;
-        st->last_slow_tick = st->tick;
     }
+    if (st->bundle_corr && st->lock_trigger <= st->last_slow_tick && m->lock_wait_frac < c->lock_lo) {
+        st->bundle_corr--;
+        *bundle_reason = ACE_R_RESTORE;
+    }
+    if (m->frag >= c->frag_hi && m->partial_spans > 0 && m->bytes_held > m->bytes_live + c->frag_min_bytes)
+        out->partial_release_pages = k->partial_release_pages ? k->partial_release_pages : 1;
+    if (st->last_slow_rss && !out->scavenge &&
+        (double)m->rss_bytes >= c->rss_up_ratio * (double)st->last_slow_rss &&
+        m->rss_bytes >= st->last_slow_rss + c->rss_up_min_bytes)
+        out->scavenge = ACE_SCAV_RSS_UP;
+    st->last_slow_rss = m->rss_bytes;
+    st->last_slow_tick = st->tick;
+}
 
-    /* ---- targets -> moves ---- */
-    for (cl = 0; cl < HAK_NCLASS; cl++) {
+/* ------------------------------------------------------------ the step */
+static int valves(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+{
+    const ace_config_t *c = &st->cfg;
+    if (m->lat_n && m->p99_ns > c->max_p99_ns) out->stop = ACE_STOP_P99;
+    else if (m->rss_bytes > c->max_rss_bytes) out->stop = ACE_STOP_RSS;
+    else if (m->cpu_percent >= 0 && m->cpu_percent > c->max_cpu_percent) out->stop = ACE_STOP_CPU;
+    if (out->stop) st->stopped = out->stop;
+    return out->stop;
+}
+
+static int is_idle(const ace_metrics_t *m, const ace_state_t *st)
+{
+    double lim = st->cfg.idle_ops_per_s;
+    if (st->base_init && 0.01 * st->base_ops > lim) lim = 0.01 * st->base_ops;
+    return m->ops_per_s < lim;
+}
+
+/* Idle fast tick: no learning; after trigger_ticks idle ticks a budgeted
+ * scavenge every tick while the heap holds more than its live bytes, until a
+ * whole pass (not cut short by its deadline) finds nothing. */
+static void idle_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+{
+    st->idle_run++;
+    if (st->idle_run == st->cfg.trigger_ticks) st->idle_scavenging = 1;
+    if (st->idle_scavenging && m->last_scavenge_ran && m->last_scavenge_pages == 0 &&
+        !m->last_scavenge_hit_deadline)
+        st->idle_scavenging = 0;
+    if (st->idle_scavenging && m->bytes_held > m->bytes_live)
+        out->scavenge = ACE_SCAV_IDLE;
+}
+
+/* Busy wake: the reward, the duel's slice, and on fast ticks the baselines,
+ * the phase and the schedule. */
+static void busy_wake(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+{
+    const ace_config_t *c = &st->cfg;
+    if (!m->slice) {
+        st->idle_run = 0;
+        st->idle_scavenging = 0;
+        out->phase_change = phase_tick(m, st, out);
+        if (!st->base_init) update_baselines(m, st, 1);
+    }
+    compute_reward(m, st, out);
+    if (!m->slice) update_baselines(m, st, 0);
+    if (st->explore_g >= 0) duel_slice(st, out);
+    if (!m->slice && ++st->busy_ticks > c->settle_ticks) schedule_tick(m, st);
+}
+
+/* Each knob's target: the bandit's value for its group (the static value
+ * until explored) with the rules' bounded corrections. */
+static void push_targets(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out,
+                         const uint8_t *drain_reason, int bundle_reason)
+{
+    const hak_knobs_t *k = &m->knobs;
+    for (int cl = 0; cl < HAK_NCLASS; cl++) {
         if (!st->stat.fixed_tls_cap[cl]) {
             int g = ACE_G_CAP0 + ace_cap_band(cl);
-            uint32_t t = bandit_value(st, g, st->stat.tls_cap[cl]);
-            push_move(out, ACE_K_TLS_CAP, cl, k->tls_cap[cl], t,
+            push_move(out, ACE_K_TLS_CAP, cl, k->tls_cap[cl], bandit_value(st, g, st->stat.tls_cap[cl]),
                       st->explore_g == g ? ACE_R_EXPLORE : ACE_R_BANDIT);
         }
         if (cl < HAK_TINY_CLASSES && !st->stat.fixed_drain[cl]) {
-            int g = ACE_G_DRAIN0 + ace_drain_band(cl);
-            uint32_t base = bandit_value(st, g, st->stat.drain_threshold[cl]);
-            uint32_t t = cand_step(ace_cand_drain, 5, base, -(int)st->drain_corr[cl]);
-            if (!st->drain_corr[cl]) t = base;
-            int r = drain_reason[cl];
+            int g = ACE_G_DRAIN0 + ace_drain_band(cl), r = drain_reason[cl];
+            uint32_t t = bandit_value(st, g, st->stat.drain_threshold[cl]);
+            if (st->drain_corr[cl]) t = cand_step(ace_cand_drain, 5, t, -(int)st->drain_corr[cl]);
             if (r == ACE_R_BANDIT && st->explore_g == g) r = ACE_R_EXPLORE;
             push_move(out, ACE_K_DRAIN, cl, k->drain_threshold[cl], t, r);
         }
     }
     if (!st->stat.fixed_bundle) {
-        uint32_t base = bandit_value(st, ACE_G_BUNDLE, st->stat.bundle_width);
-        uint32_t t = st->bundle_corr ? cand_step(ace_cand_bundle, 4, base, st->bundle_corr) : base;
+        uint32_t t = bandit_value(st, ACE_G_BUNDLE, st->stat.bundle_width);
+        if (st->bundle_corr) t = cand_step(ace_cand_bundle, 4, t, st->bundle_corr);
         if (bundle_reason == ACE_R_BANDIT && st->explore_g == ACE_G_BUNDLE) bundle_reason = ACE_R_EXPLORE;
         push_move(out, ACE_K_BUNDLE, -1, k->bundle_width, t, bundle_reason);
     }
-    if (!st->stat.fixed_partial) {
-        uint32_t t = bandit_value(st, ACE_G_PARTIAL, st->stat.partial_release_pages);
-        push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages, t,
+    if (!st->stat.fixed_partial)
+        push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages,
+                  bandit_value(st, ACE_G_PARTIAL, st->stat.partial_release_pages),
                   st->explore_g == ACE_G_PARTIAL ? ACE_R_EXPLORE : ACE_R_BANDIT);
+    if (!st->stat.fixed_diet)
+        push_move(out, ACE_K_DIET, -1, k->diet_permille, st->diet_permille,
+                  st->explore_g == ACE_G_DIET ? ACE_R_EXPLORE : st->pressure ? ACE_R_DIET : ACE_R_RESTORE);
+}
+
+static void reset_out(const ace_state_t *st, ace_moves_t *out)
+{
+    out->n = 0;
+    memset(&out->stop, 0, sizeof *out - offsetof(ace_moves_t, stop));
+    out->explore_group = -1;
+    out->explore_arm = -1;
+    out->duel_group = -1;
+    out->budget_ns = st->cfg.scavenge_budget_ns;
+}
+
+void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+{
+    uint8_t drain_reason[HAK_NCLASS];
+    int bundle_reason = ACE_R_BANDIT, idle;
+
+    reset_out(st, out);
+    if (st->stopped) { out->stop = st->stopped; return; }
+    if (valves(m, st, out)) return;
+    if (m->dt_ns == 0) return;                 /* first tick: no deltas yet */
+    if (!m->slice) st->tick = m->tick;
+
+    idle = out->idle = is_idle(m, st);
+    if (idle && st->explore_g >= 0) abandon_visit(st);   /* a pause is not a knob's effect */
+    if (idle && !m->slice) idle_tick(m, st, out);
+    else if (!idle) busy_wake(m, st, out);
+
+    memset(drain_reason, ACE_R_BANDIT, sizeof drain_reason);
+    if (!m->slice) {
+        diet_rule(m, st);
+        backlog_rule(m, st, drain_reason);
+        bundle_reason = lock_rule(m, st);
+        if (m->slow) slow_rules(m, st, out, drain_reason, &bundle_reason);
+    } else if (st->explore_g == ACE_G_DIET) {
+        st->diet_permille = bandit_value(st, ACE_G_DIET, st->stat.diet_permille);   /* the duel's arm */
     }
-    if (!st->stat.fixed_diet) {
-        if (!st->pressure) diet_reason = ACE_R_RESTORE;
-        else if (st->explore_g == ACE_G_DIET) diet_reason = ACE_R_EXPLORE;
-        push_move(out, ACE_K_DIET, -1, k->diet_permille, st->diet_permille, diet_reason);
-    }
+    out->pressure = st->pressure;
+    out->explore_group = st->explore_g;
+    out->explore_arm = st->explore_g >= 0 ? ace_duel_arm(&st->duel) : -1;
+    if (st->explore_g >= 0) out->slice_ns = st->cfg.slice_ns;
+    push_targets(m, st, out, drain_reason, bundle_reason);
 }

@@ -13,6 +13,7 @@
 #include "hakmem_knobs.h"
 #include "hakmem_ace_metrics.h"
 #include "hakmem_ace_ucb1.h"
+#include "hakmem_ace_duel.h"
 
 /* knob groups: one bandit each, one group explored at a time */
 #define ACE_CAP_BANDS   4   /* TLS cap: 16-128 B, 144 B-1 KiB, 1-16 KiB, 16-256 KiB */
@@ -28,7 +29,7 @@ enum {
 
 enum ace_knob_kind { ACE_K_TLS_CAP, ACE_K_DRAIN, ACE_K_BUNDLE, ACE_K_PARTIAL, ACE_K_DIET };
 enum ace_reason {
-    ACE_R_EXPLORE,   /* bandit trying an arm */
+    ACE_R_EXPLORE,   /* a duel's slice (the challenger or the arm in force) */
     ACE_R_BANDIT,    /* bandit's committed arm */
     ACE_R_BACKLOG,   /* fast rule: high remote backlog */
     ACE_R_DIET,      /* fast rule: LLC pressure (diet on) */
@@ -56,10 +57,15 @@ typedef struct ace_moves {
     int        scavenge;               /* enum ace_scav: budgeted scavenge now */
     uint64_t   budget_ns;              /* deadline budget for the release actions */
     /* for logging and the trace */
+    uint64_t   slice_ns;               /* > 0: a duel runs, wake again after this long */
     int        reward_valid;
-    double     reward, t_term, m_term, l_term, f_term;
+    double     reward, t_term, m_term, l_term, f_term, b_term;
     int        pressure, idle;
-    int        explore_group, explore_arm;   /* -1 when none */
+    int        explore_group, explore_arm;   /* -1 when none; arm = the one held next */
+    int        duel_verdict;                 /* enum ace_verdict: a duel ended this wake */
+    int        duel_group, duel_champ, duel_chal;   /* its group and arms (values via ace_group_value) */
+    uint32_t   duel_blocks;                  /* the running or ended duel: ABBA blocks so far ... */
+    double     duel_mean, duel_se;           /* ... challenger - champion, throughput-equivalent */
     int        phase_change;                 /* 1: a new phase began, the bandits start over */
     int        phase_from, phase_to;         /* busiest TLS band before and after */
 } ace_moves_t;
@@ -79,7 +85,7 @@ typedef struct ace_config {
     uint32_t max_bundle_steps;    /* bundle correction: at most this many steps up (2) */
     double   lock_relief;         /* a bundle step must bring lock wait below this fraction of
                                      what triggered it (0.75), else it is undone and the rule
-                                     rests for ucb_cooldown ticks */
+                                     rests for rest_ticks */
     uint32_t trigger_ticks;       /* consecutive high ticks before a rule acts (2) */
     uint32_t stable_ticks;        /* calm ticks per diet restore step (4) */
     /* slow rules */
@@ -89,26 +95,17 @@ typedef struct ace_config {
     uint64_t rss_up_min_bytes;    /* ... and at least this much (4 MiB) */
     double   idle_ops_per_s;      /* below this (and 1 % of baseline) the process is idle (1000) */
     uint64_t scavenge_budget_ns;  /* deadline per release pass (5 ms) */
-    /* bandit */
-    uint32_t hold_ticks;          /* ticks an arm is held (4) ... */
-    uint32_t warmup_ticks;        /* ... of which the first are not scored (1) */
+    /* bandit: duels of neighbouring arms (hakmem_ace_duel.h) */
+    uint64_t slice_ns;            /* duel slice (HAKMEM_ACE_SLICE_MS, 20 ms; at most the fast tick) */
+    ace_duel_cfg_t duel;
     uint32_t settle_ticks;        /* busy ticks before the first exploration: the reward
                                      baselines are plain means until then (5) */
-    double   early_cut;           /* a pull ends after its first scored tick when that
-                                     reward is this far below the group's best mean (0.05,
-                                     about 10 % of baseline throughput) */
-    double   prune_margin;        /* first visit: an arm this far below the best mean rules out
-                                     the untried arms beyond it (0.025, ~5 % of throughput) */
-    uint32_t revisit_pulls;       /* pulls on later visits (2); first visit tries every arm */
-    uint32_t revisit_ticks;       /* ticks from the end of a visit to the group's next (20) ... */
-    uint32_t revisit_ticks_max;   /* ... doubled by each revisit that keeps the arm, up to (320) */
-    uint32_t gap_ticks;           /* ticks between two group visits (2) */
-    double   ucb_c, ucb_hysteresis;
-    double   commit_z;            /* a new arm is committed only if its mean beats the arm in
-                                     force by the hysteresis plus this many standard errors
-                                     (tick-to-tick noise pooled over pulls) (2.0) */
-    uint32_t ucb_cooldown;        /* ticks */
-    double   w_tput, w_miss, w_lock, w_frag;
+    uint32_t revisit_ticks;       /* fast ticks from the end of a visit to the group's next (20) ... */
+    uint32_t revisit_ticks_max;   /* ... doubled by each visit that keeps the arm, up to (320) */
+    uint32_t gap_ticks;           /* fast ticks between two group visits (2) */
+    uint32_t rest_ticks;          /* the lock rule rests this long after an undone step (20) */
+    double   ucb_c;
+    double   w_tput, w_miss, w_lock, w_frag, w_backlog;
 } ace_config_t;
 
 typedef struct ace_state {
@@ -118,13 +115,15 @@ typedef struct ace_state {
     uint8_t      learned[ACE_G_N];      /* group explored once: its arm drives the knob */
     uint32_t     revisit_wait[ACE_G_N];
     uint64_t     next_visit[ACE_G_N];   /* tick before which group g is not revisited */
-    int          explore_g, explore_arm;
-    uint32_t     arm_ticks, arm_n, visit_pulls, gap_left;
-    double       arm_sum, arm_sumsq;
+    int          explore_g;             /* group being visited, -1 */
+    ace_duel_t   duel;                  /* its running duel */
+    uint8_t      visit_dirs;            /* directions done this visit (1: down, 2: up) */
+    uint8_t      visit_won;             /* a challenger won during this visit */
+    uint32_t     gap_left;
     int          rr_next;
     /* running baselines for reward scaling */
     int          base_init;
-    double       base_ops, base_miss, base_lock, base_frag;
+    double       base_ops, base_miss, base_lock, base_frag, base_backlog;
     /* rules */
     uint8_t      drain_corr[HAK_NCLASS], backlog_run[HAK_NCLASS];
     uint64_t     drain_trigger[HAK_NCLASS];
@@ -139,6 +138,7 @@ typedef struct ace_state {
     int          pressure;
     uint32_t     pressure_run, calm_run;
     uint32_t     diet_permille;         /* diet in force */
+    int          diet_by_pressure;      /* the diet is the measured-pressure one (0.75 first) */
     uint32_t     idle_run;
     int          idle_scavenging;
     uint64_t     last_slow_rss;
@@ -164,5 +164,7 @@ const char *ace_group_name(int g);
 const char *ace_stop_reason(int stop);
 /* index of the candidate nearest to v */
 int  ace_cand_index(const uint32_t *cand, int n, uint32_t v);
+/* candidate value of arm a of group g (diet in permille) */
+uint32_t ace_group_value(int g, int a);
 
 #endif

@@ -198,71 +198,63 @@ void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_dea
     c->scav_hit = hit_deadline;
 }
 
-void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_latency)
+/* Per-class counter deltas: allocations, remote frees, throughput (ACE's own
+ * sampling left out), backlog, and the bytes cycled (for the LLC proxy). */
+static uint64_t collect_classes(ace_collector_t *c, const hak_snapshot_t *s, ace_metrics_t *m, int top[2])
 {
-    hak_snapshot_t s;
-    uint64_t now, dt, ops = 0, churn = 0, lw;
-    int k, top1 = -1, top2 = -1;
-
-    memset(m, 0, sizeof *m);
-    hak_snapshot_take(&s);
-    now = hak_now_ns();
-    dt = c->have_prev ? now - c->prev_ns : 0;
-    m->t_ns = now;
-    m->dt_ns = dt;
-    m->tick = ++c->tick;
-    m->slow = slow;
-    m->threads = s.threads;
-
-    for (k = 0; k < HAK_NCLASS; k++) {
-        uint64_t a = 0, f = 0, r = 0;
+    uint64_t ops = 0, churn = 0;
+    top[0] = top[1] = -1;
+    for (int k = 0; k < HAK_NCLASS; k++) {
+        uint64_t a = 0, f = 0;
         if (c->have_prev) {
-            a = s.sum.allocs[k] - c->prev.sum.allocs[k];
-            f = s.sum.frees[k] - c->prev.sum.frees[k];
-            r = s.sum.cls[k].remote_frees - c->prev.sum.cls[k].remote_frees;
+            a = s->sum.allocs[k] - c->prev.sum.allocs[k];
+            f = s->sum.frees[k] - c->prev.sum.frees[k];
+            m->remote[k] = s->sum.cls[k].remote_frees - c->prev.sum.cls[k].remote_frees;
         }
         m->allocs[k] = a;
-        m->remote[k] = r;
         ops += a + f;
         churn += (a + f) * (uint64_t)hak_class_size[k];
-        m->backlog[k] = s.backlog[k];
-        m->backlog_total += s.backlog[k];
-        if (top1 < 0 || a > m->allocs[top1]) { top2 = top1; top1 = k; }
-        else if (top2 < 0 || a > m->allocs[top2]) top2 = k;
+        m->backlog[k] = s->backlog[k];
+        m->backlog_total += s->backlog[k];
+        if (top[0] < 0 || a > m->allocs[top[0]]) { top[1] = top[0]; top[0] = k; }
+        else if (top[1] < 0 || a > m->allocs[top[1]]) top[1] = k;
     }
     if (c->have_prev) {
-        ops += (s.sum.large_allocs - c->prev.sum.large_allocs) + (s.sum.large_frees - c->prev.sum.large_frees);
+        ops += (s->sum.large_allocs - c->prev.sum.large_allocs) + (s->sum.large_frees - c->prev.sum.large_frees);
         ops = ops > c->own_ops ? ops - c->own_ops : 0;
     }
     c->own_ops = 0;
     m->ops = ops;
-    m->ops_per_s = dt ? (double)ops * 1e9 / (double)dt : 0;
+    m->ops_per_s = m->dt_ns ? (double)ops * 1e9 / (double)m->dt_ns : 0;
+    return churn;
+}
 
-    /* lock wait: fraction of the tick the active threads spent waiting */
-    lw = c->have_prev ? s.sum.lock_wait_ns - c->prev.sum.lock_wait_ns : 0;
+/* Lock wait (fraction of the active threads' time) and the heap gauges. */
+static void collect_gauges(const ace_collector_t *c, const hak_snapshot_t *s, ace_metrics_t *m)
+{
+    uint64_t lw = c->have_prev ? s->sum.lock_wait_ns - c->prev.sum.lock_wait_ns : 0;
     m->lock_wait_ns = lw;
-    if (dt) {
-        double denom = (double)dt * (double)(s.threads ? s.threads : 1);
+    if (m->dt_ns) {
+        double denom = (double)m->dt_ns * (double)(s->threads ? s->threads : 1);
         m->lock_wait_frac = (double)lw / denom;
         if (m->lock_wait_frac > 1) m->lock_wait_frac = 1;
     }
-
-    /* gauges */
-    m->bytes_held = s.bytes_held;
-    m->bytes_live = s.bytes_live;
-    m->released_bytes = s.released_bytes;
-    m->partial_spans = s.partial_spans;
+    m->bytes_held = s->bytes_held;
+    m->bytes_live = s->bytes_live;
+    m->released_bytes = s->released_bytes;
+    m->partial_spans = s->partial_spans;
     /* bytes_held already leaves out the pages given back */
-    m->frag = s.bytes_live ? (double)s.bytes_held / (double)s.bytes_live : 1.0;
+    m->frag = s->bytes_live ? (double)s->bytes_held / (double)s->bytes_live : 1.0;
     m->rss_bytes = hak_os_rss_bytes();
+}
 
-    /* LLC: hardware counters where the kernel gives them, else the proxy */
-    /* hot working set: the live bytes, but no more than the bytes handed out
-     * and taken back in one second (a tick-length independent window) */
-    {
-        uint64_t churn_1s = dt ? (uint64_t)((double)churn * 1e9 / (double)dt) : 0;
-        m->hot_ws_bytes = churn_1s < s.bytes_live ? churn_1s : s.bytes_live;
-    }
+/* LLC: hardware counters where the kernel gives them, and always the proxy.
+ * Hot working set: the live bytes, but no more than the bytes handed out and
+ * taken back in one second (a tick-length independent window). */
+static void collect_llc(ace_collector_t *c, ace_metrics_t *m, uint64_t churn)
+{
+    uint64_t churn_1s = m->dt_ns ? (uint64_t)((double)churn * 1e9 / (double)m->dt_ns) : 0;
+    m->hot_ws_bytes = churn_1s < m->bytes_live ? churn_1s : m->bytes_live;
     m->llc_proxy = (double)m->hot_ws_bytes / (double)(c->llc_bytes ? c->llc_bytes : (32u << 20));
     if (c->perf_state > 0) {
         uint64_t mi, re;
@@ -278,35 +270,57 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
             c->perf_prev_ref = re;
         }
     }
+}
 
-    /* latency samples (from ACE's own heap, sizes of the busiest classes) */
-    if (sample_latency) {
-        int cls[2] = { top1, top2 };
-        for (k = 0; k < 2; k++) {
-            size_t sz = 64;
-            if (cls[k] >= 0 && m->allocs[cls[k]] > 0) sz = hak_class_size[cls[k]];
-            else if (k == 1) break;
-            sample_size(c, sz, sz <= 4096 ? 32 : 8);
-        }
+/* Latency samples (from ACE's own heap, sizes of the busiest classes). */
+static void collect_latency(ace_collector_t *c, ace_metrics_t *m, const int top[2], int sample)
+{
+    for (int k = 0; sample && k < 2; k++) {
+        size_t sz = 64;
+        if (top[k] >= 0 && m->allocs[top[k]] > 0) sz = hak_class_size[top[k]];
+        else if (k == 1) break;
+        sample_size(c, sz, sz <= 4096 ? 32 : 8);
     }
     if (c->lat_n) {
         m->p50_ns = ace_percentile(c->med, c->med_n, c->lat_scratch, 50);
         m->p99_ns = ace_percentile(c->lat, c->lat_n, c->lat_scratch, 99);
         m->lat_n = c->lat_n;
     }
+}
 
-    /* ACE's own CPU over a window of at least one second */
-    {
-        uint64_t cpu = hak_os_thread_cpu_ns();
-        if (!c->cpu_win_wall) { c->cpu_win_wall = now; c->cpu_win_cpu = cpu; }
-        else if (now - c->cpu_win_wall >= 1000000000ull) {
-            c->cpu_percent = 100.0 * (double)(cpu - c->cpu_win_cpu) / (double)(now - c->cpu_win_wall);
-            c->cpu_win_wall = now;
-            c->cpu_win_cpu = cpu;
-        }
-        m->cpu_percent = c->cpu_percent;
-        m->cpu_total_ns = cpu;
+/* ACE's own CPU over a window of at least one second. */
+static void collect_cpu(ace_collector_t *c, ace_metrics_t *m)
+{
+    uint64_t cpu = hak_os_thread_cpu_ns();
+    if (!c->cpu_win_wall) { c->cpu_win_wall = m->t_ns; c->cpu_win_cpu = cpu; }
+    else if (m->t_ns - c->cpu_win_wall >= 1000000000ull) {
+        c->cpu_percent = 100.0 * (double)(cpu - c->cpu_win_cpu) / (double)(m->t_ns - c->cpu_win_wall);
+        c->cpu_win_wall = m->t_ns;
+        c->cpu_win_cpu = cpu;
     }
+    m->cpu_percent = c->cpu_percent;
+    m->cpu_total_ns = cpu;
+}
+
+void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int slice)
+{
+    hak_snapshot_t s;
+    uint64_t churn;
+    int top[2];
+
+    memset(m, 0, sizeof *m);
+    hak_snapshot_take(&s);
+    m->t_ns = hak_now_ns();
+    m->dt_ns = c->have_prev ? m->t_ns - c->prev_ns : 0;
+    m->tick = slice ? c->tick : ++c->tick;
+    m->slow = slow;
+    m->slice = slice;
+    m->threads = s.threads;
+    churn = collect_classes(c, &s, m, top);
+    collect_gauges(c, &s, m);
+    collect_llc(c, m, churn);
+    collect_latency(c, m, top, !slice);
+    collect_cpu(c, m);
 
     m->last_scavenge_pages = c->scav_pages;
     m->last_scavenge_ran = c->scav_ran;
@@ -317,6 +331,6 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_late
 
     memcpy(&m->knobs, &hak_knobs, sizeof m->knobs);
     c->prev = s;
-    c->prev_ns = now;
+    c->prev_ns = m->t_ns;
     c->have_prev = 1;
 }

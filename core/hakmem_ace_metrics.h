@@ -20,6 +20,8 @@ typedef struct ace_metrics {
     uint64_t dt_ns;               /* since the previous tick */
     uint32_t tick;                /* fast tick number, from 1 */
     int      slow;                /* 1: this tick is also a slow tick */
+    int      slice;               /* 1: a duel slice between fast ticks (deltas since the
+                                     last wake; the rules and the schedule wait for the tick) */
 
     /* fast metrics */
     uint64_t ops;                 /* allocs + frees during the tick (ACE's own sampling excluded) */
@@ -79,8 +81,9 @@ typedef struct ace_collector {
 } ace_collector_t;
 
 void ace_collector_init(ace_collector_t *c);
-/* Fill m for this tick.  sample_latency: run the timed malloc/free batch. */
-void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int sample_latency);
+/* Fill m for this wake: a fast tick (slice = 0: the tick number advances and
+ * the timed malloc/free batch runs) or a duel slice between ticks. */
+void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int slice);
 /* Record a scavenge's result so the next tick's metrics show it. */
 void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_deadline);
 /* Close perf fds (fork child). */

@@ -111,13 +111,13 @@ echo "== options: HAKMEM_VERBOSE, unknown variables, bad values, flag words, HAK
 churn_err() { local run=$1; shift; (export "$@" HAKTEST_MS=${HAKTEST_MS:-300}; $run test_glibc churn) 2>&1 >/dev/null; }
 opt_verbose() {
     local err n bad=0
-    err=$(churn_err prebin HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_HOLD_TICKS=8 HAKMEM_STATS_FILE=/dev/null)
+    err=$(churn_err prebin HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_SLICE_MS=8 HAKMEM_STATS_FILE=/dev/null)
     echo "$err" | head -40
     [ -x "$ROOT/build/gen_options" ] || { echo "FAIL: build/gen_options missing (make)"; return 1; }
     for n in $("$ROOT/build/gen_options" names); do
         echo "$err" | grep -qE "^hakmem: option $n=.* \((default|environment)" || { echo "FAIL: no line for $n"; bad=1; }
     done
-    for n in HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_HOLD_TICKS=8 HAKMEM_STATS_FILE=/dev/null; do
+    for n in HAKMEM_VERBOSE=1 HAKMEM_BUNDLE_WIDTH=16 HAKMEM_ACE_SLICE_MS=8 HAKMEM_STATS_FILE=/dev/null; do
         echo "$err" | grep -qxF "hakmem: option $n (environment)" || { echo "FAIL: $n not from the environment"; bad=1; }
     done
     for n in "knob bundle_width=16 (fixed)" "knob tls_cap=64 (default)" "OS page 4096 bytes" "segment 4194304 bytes" \

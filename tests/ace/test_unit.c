@@ -24,100 +24,117 @@ static void report(const char *name)
 static uint64_t rng = 88172645463325252ull;
 static double urand(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (double)(rng >> 11) / 9007199254740992.0; }
 
+/* normal deviate (Box-Muller) */
+static double nrand(void)
+{
+    double u = urand(), v = urand();
+    return sqrt(-2 * log(u > 1e-12 ? u : 1e-12)) * cos(6.283185307179586 * v);
+}
+
 /* ------------------------------------------------------------------ UCB1 */
 static void test_ucb1_converges(void)
 {
     const double mean[5] = { 0.30, 0.45, 0.70, 0.50, 0.20 };
     ace_ucb1_t b;
-    int i, tries = 0;
-    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
+    int i, pulls2 = 0;
+    ace_ucb1_init(&b, 5, 3, 0.2);
     for (i = 0; i < 400; i++) {
-        int a = ace_ucb1_select(&b);
+        int a = ace_ucb1_select(&b, 0x1f);
+        pulls2 += a == 2;
         ace_ucb1_update(&b, a, mean[a] + (urand() - 0.5) * 0.2);
-        tries++;
     }
-    CHECK(ace_ucb1_best(&b) == 2);
-    CHECK((int)b.count[2] > tries / 2);
-    CHECK(ace_ucb1_commit(&b, 1000) == 2);
-    for (i = 0; i < 5; i++) CHECK(b.count[i] >= 1);
-    report("ucb1 converges to the best arm (noisy rewards)");
+    CHECK(pulls2 > 300);
+    report("ucb1: converges to the best arm on noisy rewards");
 }
 
-static void test_ucb1_untried_order(void)
+static void test_ucb1_mask(void)
 {
     ace_ucb1_t b;
-    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
-    CHECK(ace_ucb1_select(&b) == 3);       /* the arm in force first */
-    ace_ucb1_update(&b, 3, 0.5);
-    CHECK(ace_ucb1_select(&b) == 2);       /* then its neighbours */
+    ace_ucb1_init(&b, 5, 3, 0.2);
+    CHECK(ace_ucb1_select(&b, (1u << 2) | (1u << 4)) == 2);   /* untried: one step down first */
     ace_ucb1_update(&b, 2, 0.5);
-    CHECK(ace_ucb1_select(&b) == 4);
-    report("ucb1 tries untried arms nearest the arm in force first");
+    CHECK(ace_ucb1_select(&b, (1u << 2) | (1u << 4)) == 4);
+    ace_ucb1_update(&b, 4, 0.1);
+    CHECK(ace_ucb1_select(&b, (1u << 2) | (1u << 4)) == 2);   /* both tried: the higher index */
+    CHECK(ace_ucb1_select(&b, 1u << 4) == 4);                 /* only what the mask allows */
+    CHECK(ace_ucb1_select(&b, 0) == -1);
+    report("ucb1: picks among the masked arms, untried nearest first, then by index");
 }
 
-static void test_ucb1_skip(void)
+/* ------------------------------------------------------------------ duel */
+/* One duel on a synthetic signal: the challenger is worth `eff` (fraction of
+ * throughput); each slice has noise sd `sd` (the block contrast then has sd
+ * `sd`, as measured: 0.08-0.11 here) and a drift of `drift` per slice.
+ * Returns the verdict; *blocks the blocks it took. */
+static int synthetic_duel(double eff, double sd, double drift, uint32_t *blocks, double *mean)
 {
-    ace_ucb1_t b;
-    ace_ucb1_init(&b, 5, 3, 0.2, 0.01, 0);
-    ace_ucb1_update(&b, 3, 0.5);
-    ace_ucb1_update(&b, 2, 0.3);
-    ace_ucb1_skip_beyond(&b, 2, -1);       /* arms 1 and 0 ruled out */
-    CHECK(ace_ucb1_select(&b) == 4);
-    ace_ucb1_update(&b, 4, 0.4);
-    CHECK(ace_ucb1_all_tried(&b));
-    for (int i = 0; i < 50; i++) {
-        int a = ace_ucb1_select(&b);
-        CHECK(a >= 2);
-        ace_ucb1_update(&b, a, a == 3 ? 0.5 : 0.35);
+    ace_duel_cfg_t c;
+    ace_duel_t d;
+    int v = ACE_DUEL_RUNNING;
+    ace_duel_cfg_default(&c);
+    ace_duel_start(&d, 4, 3);
+    for (int t = 0; v == ACE_DUEL_RUNNING; t++) {
+        double x = 1 + drift * t + sd * nrand() + (ace_duel_arm(&d) == 3 ? eff : 0);
+        v = ace_duel_slice(&d, &c, 0.5 * x, 0.5);
     }
-    CHECK(b.count[0] == 0 && b.count[1] == 0);
-    report("ucb1 never selects an arm ruled out without a try");
+    *blocks = d.n;
+    *mean = ace_duel_mean(&d);
+    return v;
 }
 
-static void test_ucb1_noise_gate(void)
+static void duel_rates(double eff, double sd, double drift, int n, double *win, double *blocks)
 {
-    ace_ucb1_t b;
-    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 0);
-    b.z = 2.0;
-    ace_ucb1_update(&b, 0, 0.50); ace_ucb1_observe(&b, 0, 3, 0.01);   /* ticks vary by 0.1 */
-    ace_ucb1_update(&b, 1, 0.55); ace_ucb1_observe(&b, 1, 3, 0.01);
-    CHECK(ace_ucb1_commit(&b, 10) == 0);     /* +0.05 is within the noise: no switch */
-    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 0);
-    b.z = 2.0;
-    ace_ucb1_update(&b, 0, 0.50); ace_ucb1_observe(&b, 0, 3, 0.0001); /* ticks vary by 0.01 */
-    ace_ucb1_update(&b, 1, 0.55); ace_ucb1_observe(&b, 1, 3, 0.0001);
-    CHECK(ace_ucb1_commit(&b, 10) == 1);     /* the same +0.05 stands clear of it */
-    report("ucb1 commits a new arm only when it beats the arm in force beyond the measured noise");
+    int w = 0;
+    double bl = 0, mean;
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        w += synthetic_duel(eff, sd, drift, &b, &mean) == ACE_DUEL_WIN;
+        bl += b;
+    }
+    *win = (double)w / n;
+    *blocks = bl / n;
 }
 
-static void test_ucb1_hysteresis(void)
+static void test_duel_power(void)
 {
-    ace_ucb1_t b;
-    ace_ucb1_init(&b, 3, 0, 0.2, 0.02, 0);
-    ace_ucb1_update(&b, 0, 0.50);
-    ace_ucb1_update(&b, 1, 0.51);          /* better, but within the margin */
-    ace_ucb1_update(&b, 2, 0.40);
-    CHECK(ace_ucb1_best(&b) == 1);
-    CHECK(ace_ucb1_commit(&b, 10) == 0);   /* hysteresis holds the arm in force */
-    ace_ucb1_update(&b, 1, 0.60);          /* mean of arm 1 now 0.555 */
-    CHECK(ace_ucb1_commit(&b, 11) == 1);
-    report("ucb1 hysteresis: a challenger must beat the arm in force by the margin");
+    double w3, w0, wm3, b3, b0, bm3, wd, bd;
+    duel_rates(0.03, 0.09, 0, 400, &w3, &b3);
+    duel_rates(0.00, 0.09, 0, 400, &w0, &b0);
+    duel_rates(-0.03, 0.09, 0, 400, &wm3, &bm3);
+    duel_rates(0.00, 0.09, 0.002, 400, &wd, &bd);   /* +0.2 % per slice: +80 % over 100 blocks */
+    printf("    duel, block sd 9%%: +3%% wins %.0f%% (%.0f blocks), 0%% %.0f%% (%.0f), -3%% %.0f%% (%.0f), "
+           "0%% with drift %.0f%%\n", 100 * w3, b3, 100 * w0, b0, 100 * wm3, bm3, 100 * wd);
+    CHECK(w3 >= 0.7);
+    CHECK(w0 <= 0.25);
+    CHECK(wm3 <= 0.03);
+    CHECK(wd <= 0.25);          /* ABBA: a linear drift cancels */
+    CHECK(b0 < 100);            /* an equal arm usually stops before the cap (futility) */
+    report("duel: a 3 % win is seen at the measured noise (9 % per block); equal and worse arms rarely win; drift cancels");
 }
 
-static void test_ucb1_cooldown(void)
+static void test_duel_abort(void)
 {
-    ace_ucb1_t b;
-    ace_ucb1_init(&b, 3, 0, 0.2, 0.01, 20);
-    ace_ucb1_update(&b, 0, 0.5);
-    ace_ucb1_update(&b, 1, 0.7);
-    CHECK(ace_ucb1_commit(&b, 100) == 1);   /* switch at tick 100 */
-    CHECK(ace_ucb1_cooling(&b, 110));
-    ace_ucb1_update(&b, 2, 0.9);
-    CHECK(ace_ucb1_commit(&b, 110) == 1);   /* within the cooldown: no second switch */
-    CHECK(ace_ucb1_commit(&b, 119) == 1);
-    CHECK(!ace_ucb1_cooling(&b, 120));
-    CHECK(ace_ucb1_commit(&b, 120) == 2);
-    report("ucb1 cooldown: no two switches within the cooldown");
+    uint32_t blocks;
+    double mean;
+    int aborted = 0;
+    for (int i = 0; i < 100; i++)
+        aborted += synthetic_duel(-0.3, 0.09, 0, &blocks, &mean) == ACE_DUEL_ABORT && blocks == 2;
+    CHECK(aborted >= 95);
+    report("duel: a clearly worse arm (-30 %) is dropped after 2 blocks");
+}
+
+static void test_duel_abba(void)
+{
+    ace_duel_t d;
+    ace_duel_cfg_t c;
+    int seq[8];
+    ace_duel_cfg_default(&c);
+    ace_duel_start(&d, 1, 2);
+    for (int i = 0; i < 8; i++) { seq[i] = ace_duel_arm(&d); ace_duel_slice(&d, &c, 0.5, 0.5); }
+    CHECK(seq[0] == 1 && seq[1] == 2 && seq[2] == 2 && seq[3] == 1);   /* ABBA */
+    CHECK(seq[4] == 2 && seq[5] == 1 && seq[6] == 1 && seq[7] == 2);   /* BAAB */
+    CHECK(d.n == 2 && fabs(ace_duel_mean(&d)) < 1e-12);
+    report("duel: slices run ABBA then BAAB");
 }
 
 /* ------------------------------------------------------------ controller */
@@ -283,7 +300,7 @@ static void diet_search(double best_diet, uint32_t *first_try, uint32_t *committ
     uint32_t t;
     fresh(&st, &cfg);
     *first_try = 0; *tried_05 = 0;
-    for (t = 1; t < 120 && !st.learned[ACE_G_DIET]; t++) {
+    for (t = 1; t < 600 && !st.learned[ACE_G_DIET]; t++) {
         double d = K.diet_permille / 1000.0;
         double tput = 1e6 * (1.0 - 0.6 * fabs(d - best_diet));
         busy_metrics(&m, t, tput);
@@ -291,7 +308,7 @@ static void diet_search(double best_diet, uint32_t *first_try, uint32_t *committ
         ace_step(&m, &st, &o); apply(&o);
         if (!*first_try && K.diet_permille != 1000) *first_try = K.diet_permille;
         if (K.diet_permille == 500) *tried_05 = 1;
-        if (t == 3) CHECK(o.pressure && K.diet_permille == 1000);   /* pressure, but no diet yet */
+        if (t == 3) CHECK(o.pressure && (K.diet_permille == 1000 || o.explore_group == ACE_G_DIET));   /* no diet but a duel's */
     }
     CHECK(st.learned[ACE_G_DIET]);
     *committed = K.diet_permille;
@@ -347,7 +364,7 @@ static void test_lock_rule_no_relief(void)
         CHECK(K.bundle_width <= 64);         /* never a second step on top of a useless one */
     }
     CHECK(undone >= 1 && steps >= 2);
-    CHECK(second_step >= first_undo + cfg.ucb_cooldown);   /* the rule rests after an undo */
+    CHECK(second_step >= first_undo + cfg.rest_ticks);   /* the rule rests after an undo */
     report("fast rule: a bundle step that does not lower lock wait is undone, then the rule rests");
 }
 
@@ -456,64 +473,85 @@ static void test_bandit_learns(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
     uint32_t t;
-    int explored_other = 0;
+    int tried_4 = 0, wins = 0;
     fresh(&st, &cfg);
-    for (t = 1; t < 200; t++) {
+    for (t = 1; t < 400; t++) {
         cap16_metrics(&m, t, 0.02);
         ace_step(&m, &st, &o); apply(&o);
-        if (K.tls_cap[2] != 32 && K.tls_cap[2] != 16) explored_other = 1;
+        tried_4 |= K.tls_cap[2] == 4;
+        wins += o.duel_verdict == ACE_DUEL_WIN;
         CHECK(K.tls_cap[30] == 32);                          /* idle band untouched */
         if (st.learned[ACE_G_CAP0] && st.explore_g != ACE_G_CAP0 &&
             ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16)
             CHECK(K.tls_cap[2] == 16 && K.tls_cap[7] == 16);  /* outside visits: the committed arm */
     }
-    CHECK(explored_other);
     CHECK(st.learned[ACE_G_CAP0]);
     CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 16);
+    CHECK(wins >= 1 && !tried_4);            /* 32 -> 16 won, 8 lost: 4 is never tried */
     CHECK(K.drain_threshold[2] == 128);                      /* no remote frees: drain never explored */
-    report("bandit: learns the best TLS cap for the busy band (16) from rewards alone");
+    report("bandit: duels climb to the best TLS cap for the busy band (16); arms past a loss are not tried");
 }
 
-static void test_early_cut(void)
+/* The arm in force (32) is best, 16 is 10 % worse, 64 2 % worse: both
+ * neighbours lose, and nothing beyond them is tried. */
+static void test_bandit_neighbours(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
-    uint32_t t, ticks_at_4 = 0, ticks_at_8 = 0;
+    uint32_t t, at_16 = 0, at_8 = 0, at_4 = 0, at_64 = 0;
     fresh(&st, &cfg);
-    for (t = 1; t < 80 && !st.learned[ACE_G_CAP0]; t++) {
+    for (t = 1; t < 800 && !st.learned[ACE_G_CAP0]; t++) {
         uint32_t cap = K.tls_cap[2];
-        double tput = cap == 4 ? 0.4e6 : 1e6;      /* cap 4 is far worse; the rest alike */
-        ticks_at_4 += cap == 4;
-        ticks_at_8 += cap == 8;
-        busy_metrics(&m, t, tput);
+        double tput = cap == 32 ? 1e6 : cap == 64 ? 0.98e6 : cap == 16 ? 0.9e6 : 0.8e6;
+        at_16 += cap == 16; at_8 += cap == 8; at_4 += cap == 4; at_64 += cap == 64;
+        busy_metrics(&m, t, tput * (1 + 0.02 * nrand()));
         ace_step(&m, &st, &o); apply(&o);
     }
     CHECK(st.learned[ACE_G_CAP0]);
-    CHECK(ticks_at_4 == 2);                  /* one unscored tick, one scored, then cut */
-    CHECK(ticks_at_8 == cfg.hold_ticks);     /* an arm as good as the best is held */
-    report("bandit: a clearly worse arm is cut after its first scored tick");
-}
-
-static void test_prune_beyond_worse(void)
-{
-    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
-    uint32_t t, ticks_at_4 = 0, ticks_at_8 = 0, ticks_at_64 = 0;
-    fresh(&st, &cfg);
-    for (t = 1; t < 80 && !st.learned[ACE_G_CAP0]; t++) {
-        uint32_t cap = K.tls_cap[2];
-        /* one peak at 32; 16 is 10 % worse, so 8 and 4 need not be tried */
-        double tput = cap == 32 ? 1e6 : cap == 64 ? 0.98e6 : cap == 16 ? 0.9e6 : cap == 8 ? 0.8e6 : 0.7e6;
-        ticks_at_4 += cap == 4;
-        ticks_at_8 += cap == 8;
-        ticks_at_64 += cap == 64;
-        busy_metrics(&m, t, tput);
-        ace_step(&m, &st, &o); apply(&o);
-    }
-    CHECK(st.learned[ACE_G_CAP0]);
-    CHECK(ticks_at_8 == 0 && ticks_at_4 == 0);
-    CHECK(ticks_at_64 > 0);                  /* the other side is still tried */
+    CHECK(at_8 == 0 && at_4 == 0 && at_16 > 0 && at_64 > 0);
+    CHECK(at_16 <= 2 * 4 * cfg.duel.min_blocks);            /* a clear loss is decided in a few blocks */
     CHECK(ace_cand_tls_cap[st.bandit[ACE_G_CAP0].committed] == 32);
-    CHECK(ace_ucb1_select(&st.bandit[ACE_G_CAP0]) >= 2);   /* later visits never pick a ruled-out arm */
-    report("bandit: arms beyond a clearly worse one are ruled out on the first visit");
+    report("bandit: neighbours first; a losing neighbour ends its direction");
+}
+
+static void test_bandit_abort(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, at_16 = 0;
+    int aborted = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 400 && !st.learned[ACE_G_CAP0]; t++) {
+        at_16 += K.tls_cap[2] == 16;
+        busy_metrics(&m, t, K.tls_cap[2] == 16 ? 0.5e6 : 1e6);
+        ace_step(&m, &st, &o); apply(&o);
+        aborted |= o.duel_verdict == ACE_DUEL_ABORT && o.duel_chal == 2;
+    }
+    CHECK(aborted && at_16 == 2 * 2);        /* 2 blocks, 2 slices of each at the challenger */
+    report("bandit: a clearly worse challenger (-50 %) is dropped after 2 blocks");
+}
+
+/* Slices between fast ticks: the duel goes on, the rules and the tick wait. */
+static void test_slices(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t, w;
+    int slices_seen = 0, arms[2] = { 0, 0 };
+    fresh(&st, &cfg);
+    st.rr_next = ACE_G_CAP0;                 /* the TLS cap first (the diet would be) */
+    for (t = 1; t < 4; t++) { busy_metrics(&m, t, 1e6); ace_step(&m, &st, &o); apply(&o); }
+    CHECK(st.explore_g == ACE_G_CAP0 && o.slice_ns == cfg.slice_ns);
+    for (w = 0; w < 8; w++) {
+        busy_metrics(&m, t, 1e6);
+        m.slice = 1;
+        m.backlog[3] = 1000;                 /* a backlog seen only in slices triggers nothing */
+        ace_step(&m, &st, &o); apply(&o);
+        CHECK(!find_move(&o, ACE_K_DRAIN, 3));
+        slices_seen++;
+        arms[K.tls_cap[2] == 32]++;
+    }
+    CHECK(st.tick == t - 1 && slices_seen == 8);
+    CHECK(arms[0] == 4 && arms[1] == 4);     /* two ABBA blocks */
+    CHECK(st.duel.n >= 2);
+    report("slices: the duel runs between fast ticks; rules and ticks wait for the tick");
 }
 
 static void test_signal_first(void)
@@ -615,8 +653,13 @@ static void test_reward_terms(void)
     CHECK(o.l_term == 0);
     base_metrics(&m, 3); m.ops_per_s = 1e7; m.lock_wait_frac = 0.5; ace_step(&m, &st, &o);
     CHECK(o.t_term == 1.0 && o.l_term == 1.0);               /* clamped to [0, 1] */
-    CHECK(fabs(o.reward - (1.0 - 0.2 * o.m_term - 0.2 - 0.1 * o.f_term)) < 1e-9);
-    report("reward = throughput - (misses + locks + frag), terms in [0, 1] against baselines");
+    CHECK(o.b_term == 0);
+    base_metrics(&m, 4); m.backlog_total = 1000000; ace_step(&m, &st, &o);
+    CHECK(o.b_term == 1.0);
+    CHECK(fabs(o.reward - (0.5 * 1e6 / st.base_ops - 0.2 * o.m_term - 0.2 * o.l_term - 0.1 * o.f_term - 0.1)) < 0.2);
+    base_metrics(&m, 5); m.ops_per_s = 1e7; m.lock_wait_frac = 0.5; m.backlog_total = 1000000; ace_step(&m, &st, &o);
+    CHECK(fabs(o.reward - (1.0 - 0.2 * o.m_term - 0.2 - 0.1 * o.f_term - 0.1)) < 1e-9);
+    report("reward = throughput - (misses + locks + frag + backlog), terms in [0, 1] against baselines");
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -644,11 +687,10 @@ static void test_formatter(void)
 int main(void)
 {
     test_ucb1_converges();
-    test_ucb1_untried_order();
-    test_ucb1_skip();
-    test_ucb1_noise_gate();
-    test_ucb1_hysteresis();
-    test_ucb1_cooldown();
+    test_ucb1_mask();
+    test_duel_abba();
+    test_duel_power();
+    test_duel_abort();
     test_settle();
     test_backlog_rule();
     test_diet_rule();
@@ -660,8 +702,9 @@ int main(void)
     test_valves();
     test_fixed_knobs();
     test_bandit_learns();
-    test_early_cut();
-    test_prune_beyond_worse();
+    test_bandit_neighbours();
+    test_bandit_abort();
+    test_slices();
     test_signal_first();
     test_revisit_backoff();
     test_phase_change();

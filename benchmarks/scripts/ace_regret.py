@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""ACE's regret against the best static setting (issue 12 item 2) and the
+signal's gate (item 1), on a workload whose best static setting the re-sweep
+confirmed (docs/RESULTS.md "Re-sweep after core v2").
+
+  benchmarks/scripts/ace_regret.py regret [--reps 3]
+  benchmarks/scripts/ace_regret.py gate [--runs 5]
+
+regret: per repetition, interleaved: the defaults, the best static setting
+(ACE off), ACE with the short loops (50 ms / 1 s) in a run of >= 30 s, and ACE
+with the seed's default intervals (500 ms / 30 s) in a run of >= 60 s.
+regret = (best - ACE) / best on throughput; regret against elapsed time from
+ACE's trace (operations done by time t vs. the best static rate x t).
+gate: the same workload with only the group of the confirmed setting free (the
+other knobs fixed at their defaults), ACE with the short loops; counts the
+duels in which the confirmed best beat the defaults.
+Parameters are fixed here, before the results are looked at."""
+import argparse, csv, os, re, statistics, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIB = os.path.join(ROOT, "build", "libhakmem.so")
+BIN = os.path.join(ROOT, "benchmarks", "bin")
+# workload: (binary, shape args, work parameter, units of work per second at the
+# defaults (measured once: larson gens=600 takes ~1.5 s), best static setting)
+WORKLOADS = {
+    "larson": ("larson", [], "gens", 400, {"HAKMEM_DIET_FACTOR": "0.9"}),
+}
+SHORT = {"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_FAST_INTERVAL_MS": "50", "HAKMEM_ACE_SLOW_INTERVAL_S": "1"}
+DEFAULT = {"HAKMEM_ACE_ENABLED": "1"}
+FIXED = {"HAKMEM_TLS_CAP": "64", "HAKMEM_DRAIN_THRESHOLD": "128", "HAKMEM_BUNDLE_WIDTH": "32",
+         "HAKMEM_PARTIAL_RELEASE_PAGES": "2", "HAKMEM_DIET_FACTOR": "1"}
+
+
+def run(wl, secs, extra, trace=None, log=False):
+    b, shape, wp, rate, _ = WORKLOADS[wl]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAKMEM_")}
+    env.update({"LD_PRELOAD": LIB, "HAKMEM_ACE_ENABLED": "0"})
+    env.update(extra)
+    if trace:
+        env["HAKMEM_ACE_TRACE"] = trace
+    if log:
+        env["HAKMEM_ACE_LOG_LEVEL"] = "1"
+    p = subprocess.run([os.path.join(BIN, b)] + shape + ["%s=%d" % (wp, rate * secs)], env=env,
+                       capture_output=True, text=True, timeout=secs * 4 + 60)
+    if p.returncode:
+        sys.exit("%s failed: %s" % (wl, p.stderr[-500:]))
+    vals = dict(l.split("=", 1) for l in p.stdout.split() if "=" in l)
+    return float(vals["throughput"]), float(vals["wall_s"]), p.stderr
+
+
+def trace_curve(path, best_rate, marks):
+    rows = [r for r in csv.DictReader(open(path))]
+    out, ops, last_t, cpu = {}, 0.0, 0.0, 0.0
+    for r in rows:
+        t = float(r["t_s"])
+        ops += float(r["ops_per_s"]) * (t - last_t)
+        last_t = t
+        for m in marks:
+            if m not in out and t >= m:
+                out[m] = 1 - ops / (best_rate * t)
+    cpu = 100 * float(rows[-1]["cpu_ms"]) / (1000 * float(rows[-1]["t_s"]))
+    return out, cpu
+
+
+def regret(a):
+    for wl, (_, _, _, _, best_env) in WORKLOADS.items():
+        res = {}
+        marks = [2, 5, 10, 20, 30, 45, 60]
+        for rep in range(a.reps):
+            for name, secs, env in (("defaults", 30, {}), ("best static", 30, best_env),
+                                    ("ACE 50 ms / 1 s", 30, SHORT), ("ACE 500 ms / 30 s", 60, DEFAULT)):
+                tr = tempfile.mktemp(suffix=".csv") if name.startswith("ACE") else None
+                tput, wall, _ = run(wl, secs, env, trace=tr)
+                res.setdefault(name, []).append(tput)
+                if tr:
+                    res.setdefault(name + " trace", []).append(tr)
+                print("rep %d %s %-18s %.2f M ops/s in %.1f s" % (rep, wl, name, tput / 1e6, wall), flush=True)
+        best = statistics.median(res["best static"])
+        print("\n%s: medians of %d interleaved runs (min-max)\n" % (wl, a.reps))
+        print("| setting | M ops/s | vs defaults | regret vs best static | ACE CPU, % of a core |")
+        print("|---|---|---|---|---|")
+        d = statistics.median(res["defaults"])
+        for name in ("defaults", "best static", "ACE 50 ms / 1 s", "ACE 500 ms / 30 s"):
+            v = res[name]
+            m = statistics.median(v)
+            cpus = [trace_curve(t, best, marks)[1] for t in res.get(name + " trace", [])]
+            print("| %s | %.2f (%.2f–%.2f) | %+.1f%% | %+.1f%% (%+.1f … %+.1f) | %s |" % (
+                name, m / 1e6, min(v) / 1e6, max(v) / 1e6, 100 * (m / d - 1), 100 * (best - m) / best,
+                100 * (best - max(v)) / best, 100 * (best - min(v)) / best,
+                "%.2f" % statistics.median(cpus) if cpus else "–"))
+        print("\nregret against elapsed time (1 − ops done by t / (best static rate × t)), median over runs:\n")
+        print("| ACE | " + " | ".join("%d s" % m for m in marks) + " |")
+        print("|---|" + "---|" * len(marks))
+        for name in ("ACE 50 ms / 1 s", "ACE 500 ms / 30 s"):
+            curves = [trace_curve(t, best, marks)[0] for t in res[name + " trace"]]
+            cells = []
+            for m in marks:
+                xs = [c[m] for c in curves if m in c]
+                cells.append("%+.1f%%" % (100 * statistics.median(xs)) if xs else "–")
+            print("| %s | %s |" % (name, " | ".join(cells)))
+        for name in res:
+            if name.endswith(" trace"):
+                for t in res[name]:
+                    os.unlink(t)
+
+
+def gate(a):
+    pat = re.compile(r"Duel diet: ([0-9.]+) vs ([0-9.]+) \(in force\): ([-+][0-9.]+)% ± ([0-9.]+)% over (\d+) blocks.*: (.*)")
+    wins, total = 0, 0
+    for k in range(a.runs):
+        env = dict(SHORT)
+        env.update({x: y for x, y in FIXED.items() if x != "HAKMEM_DIET_FACTOR"})
+        tput, wall, err = run("larson", 12, env, log=True)
+        duels = [m.groups() for m in map(pat.search, err.splitlines()) if m]
+        first = next((d for d in duels if d[0] == "0.90" and d[1] == "1.00"), None)
+        if first:
+            total += 1
+            wins += first[5].endswith("in force")
+        print("run %d: %s" % (k, "; ".join("%s vs %s %s%% ± %s%% (%s blocks): %s" % d for d in duels) or "no diet duel"), flush=True)
+    print("\ngate: diet 0.90 beat 1.00 in %d of %d first duels (%d runs)" % (wins, total, a.runs))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["regret", "gate"])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    (regret if a.what == "regret" else gate)(a)

@@ -1,0 +1,47 @@
+/* ACE duel: one arm against the arm in force, measured in paired,
+ * interleaved slices (docs/ACE.md "The signal").  Pure: no I/O, no clock.
+ *
+ * The slices run in ABBA blocks (champion, challenger, challenger, champion;
+ * the next block mirrored), so a throughput drift that is linear over a block
+ * cancels in the block's contrast (challenger − champion).  After each block a
+ * sequential test decides: the challenger wins, shows no gain, or the duel
+ * goes on.  Every figure is in throughput-equivalent units: a reward
+ * difference divided by the reward of one baseline throughput (0.03 = the
+ * challenger's reward is worth 3 % more throughput). */
+#ifndef HAK_ACE_DUEL_H
+#define HAK_ACE_DUEL_H
+
+#include <stdint.h>
+
+enum ace_verdict { ACE_DUEL_RUNNING = 0, ACE_DUEL_WIN, ACE_DUEL_NO_GAIN, ACE_DUEL_ABORT };
+
+typedef struct ace_duel_cfg {
+    uint32_t min_blocks;   /* no verdict before this many blocks, except an abort */
+    uint32_t max_blocks;   /* no win by then: no gain */
+    double   z;            /* standard errors a win must stand clear of 0 */
+    double   futility;     /* no gain once the upper bound (mean + z se) falls below this */
+    double   abort;        /* after abort_blocks, a mean below -abort ends the duel */
+    uint32_t abort_blocks;
+    double   prior_sd;     /* block-contrast noise assumed before it is measured ... */
+    double   prior_n;      /* ... worth this many blocks */
+} ace_duel_cfg_t;
+
+typedef struct ace_duel {
+    int      champ, chal;      /* arm indices */
+    uint32_t slice;            /* slices done in the current block, 0..3 */
+    double   r[4];             /* the block's slice rewards */
+    uint32_t n;                /* blocks done */
+    double   sum, sumsq;       /* of block contrasts */
+} ace_duel_t;
+
+void   ace_duel_cfg_default(ace_duel_cfg_t *c);
+void   ace_duel_start(ace_duel_t *d, int champ, int chal);
+/* The arm to hold during the next slice. */
+int    ace_duel_arm(const ace_duel_t *d);
+/* Score the slice just held: reward r, with `unit` the reward of one baseline
+ * throughput.  Returns enum ace_verdict. */
+int    ace_duel_slice(ace_duel_t *d, const ace_duel_cfg_t *c, double r, double unit);
+double ace_duel_mean(const ace_duel_t *d);                        /* challenger − champion */
+double ace_duel_se(const ace_duel_t *d, const ace_duel_cfg_t *c);  /* its standard error */
+
+#endif
