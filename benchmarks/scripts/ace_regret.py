@@ -110,14 +110,15 @@ def gate(a):
     for k in range(a.runs):
         env = dict(SHORT)
         env.update({x: y for x, y in FIXED.items() if x != "HAKMEM_DIET_FACTOR"})
-        tput, wall, err = run("larson", 12, env, log=True)
+        env["HAKMEM_ACE_SLICE_MS"] = str(a.slice_ms)
+        tput, wall, err = run("larson", a.secs, env, log=True)
         duels = [m.groups() for m in map(pat.search, err.splitlines()) if m]
         first = next((d for d in duels if d[0] == "0.90" and d[1] == "1.00"), None)
         if first:
             total += 1
             wins += first[5].endswith("in force")
         print("run %d: %s" % (k, "; ".join("%s vs %s %s%% ± %s%% (%s blocks): %s" % d for d in duels) or "no diet duel"), flush=True)
-    print("\ngate: diet 0.90 beat 1.00 in %d of %d first duels (%d runs)" % (wins, total, a.runs))
+    print("\ngate (slices of %g ms): diet 0.90 beat 1.00 in %d of %d first duels (%d runs)" % (a.slice_ms, wins, total, a.runs))
 
 
 if __name__ == "__main__":
@@ -125,5 +126,7 @@ if __name__ == "__main__":
     ap.add_argument("what", choices=["regret", "gate"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--slice-ms", type=float, default=20, help="gate: HAKMEM_ACE_SLICE_MS")
+    ap.add_argument("--secs", type=int, default=12, help="gate: length of one run")
     a = ap.parse_args()
     (regret if a.what == "regret" else gate)(a)
