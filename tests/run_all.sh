@@ -249,6 +249,8 @@ docs_options() {
 }
 export -f docs_options
 t "docs.options" 60 docs_options
+# no function in core/ over 60 lines
+t "lint.fn_length" 60 python3 "$ROOT/scripts/check_fn_length.py"
 
 if [ -f "$HERE/ace/Makefile" ]; then
     echo "== ACE tests"

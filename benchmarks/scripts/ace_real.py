@@ -10,7 +10,7 @@ script whose allocation phase is followed by an idle phase (at least 60 s, so
 the slow loop acts at the default interval).  ACE off and on alternate within
 each repetition; the table gives medians and the spread (min-max).
 Parameters are fixed here, before the results are looked at."""
-import argparse, os, re, resource, signal, socket, subprocess, statistics, sys, tempfile, time
+import argparse, os, re, socket, subprocess, statistics, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(ROOT, "build", "libhakmem.so")
@@ -58,23 +58,20 @@ def env_for(mode):
 
 
 def run_timed(cmd, env, stdin=None):
-    """wall seconds and stdout of one run"""
+    """wall seconds, stdout and peak RSS (KiB, the child's own rusage) of one run"""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else None,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = p.communicate(stdin.encode() if stdin else None)
-    wall = time.monotonic() - t0
-    if p.returncode != 0:
-        raise RuntimeError("%s failed: %s" % (cmd[0], err.decode()[-400:]))
-    return wall, out.decode()
-
-
-def child_maxrss_kb(fn):
-    """run fn() and return its result plus the peak RSS of the children it waited for"""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = fn()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return r, after if after > before else None
+    with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        fin.write((stdin or "").encode())
+        fin.seek(0)
+        p = subprocess.Popen(cmd, env=env, stdin=fin, stdout=fout, stderr=ferr)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = status
+        wall = time.monotonic() - t0
+        fout.seek(0); ferr.seek(0)
+        out, err = fout.read().decode(), ferr.read().decode()
+    if status != 0:
+        raise RuntimeError("%s failed: %s" % (cmd[0], err[-400:]))
+    return wall, out, ru.ru_maxrss
 
 
 def status_kb(pid, key):
@@ -116,16 +113,16 @@ def bench_redis(mode, idle_s):
 
 
 def bench_sqlite(mode, idle_s):
-    (wall, out), peak = child_maxrss_kb(lambda: run_timed(["sqlite3", ":memory:"], env_for(mode), SQL))
-    return {"wall_s": wall, "peak_rss_kb": peak or 0}
+    wall, out, peak = run_timed(["sqlite3", ":memory:"], env_for(mode), SQL)
+    return {"wall_s": wall, "peak_rss_kb": peak}
 
 
 def bench_python(mode, idle_s):
     e = env_for(mode)
     e["PYTHONMALLOC"] = "malloc"
-    (wall, out), peak = child_maxrss_kb(lambda: run_timed([sys.executable, "-c", PY.replace("IDLE", str(idle_s))], e))
+    wall, out, peak = run_timed([sys.executable, "-c", PY.replace("IDLE", str(idle_s))], e)
     m = re.search(r"busy_s=([0-9.]+) idle_rss_kb=(\d+)", out)
-    return {"busy_s": float(m.group(1)), "peak_rss_kb": peak or 0, "idle_rss_kb": int(m.group(2))}
+    return {"busy_s": float(m.group(1)), "peak_rss_kb": peak, "idle_rss_kb": int(m.group(2))}
 
 
 BENCH = {"redis": (bench_redis, 3.0), "sqlite": (bench_sqlite, 0), "python": (bench_python, None)}
