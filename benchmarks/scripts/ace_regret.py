@@ -3,7 +3,7 @@
 signal's gate (item 1), on a workload whose best static setting the re-sweep
 confirmed (docs/RESULTS.md "Re-sweep after core v2").
 
-  benchmarks/scripts/ace_regret.py regret [--reps 3]
+  benchmarks/scripts/ace_regret.py regret [--reps 3] [--workloads larson,phase_change]
   benchmarks/scripts/ace_regret.py gate [--runs 5]
 
 regret: per repetition, interleaved: the defaults, the best static setting
@@ -21,9 +21,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LIB = os.path.join(ROOT, "build", "libhakmem.so")
 BIN = os.path.join(ROOT, "benchmarks", "bin")
 # workload: (binary, shape args, work parameter, units of work per second at the
-# defaults (measured once: larson gens=600 takes ~1.5 s), best static setting)
+# defaults (measured once: larson gens=600 ~1.5 s, phase_change ops=8M ~1 s), static
+# settings to measure besides the defaults).  larson: the re-sweep's confirmed win;
+# phase_change: the phase workload, with November's win (diet 0.66), the
+# re-sweep's best (partial pages 4) and November's mid_mt16 win (bundle 16).
+PHASE = ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
+         "p2min=1024", "p2max=32768", "p2slots=4000"]
 WORKLOADS = {
-    "larson": ("larson", [], "gens", 400, {"HAKMEM_DIET_FACTOR": "0.9"}),
+    "larson": ("larson", [], "gens", 400, [{"HAKMEM_DIET_FACTOR": "0.9"}]),
+    "phase_change": ("mt_churn", PHASE, "ops", 8000000,
+                     [{"HAKMEM_DIET_FACTOR": "0.66"}, {"HAKMEM_PARTIAL_RELEASE_PAGES": "4"},
+                      {"HAKMEM_BUNDLE_WIDTH": "16"}]),
 }
 SHORT = {"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_FAST_INTERVAL_MS": "50", "HAKMEM_ACE_SLOW_INTERVAL_S": "1"}
 DEFAULT = {"HAKMEM_ACE_ENABLED": "1"}
@@ -63,45 +71,51 @@ def trace_curve(path, best_rate, marks):
 
 
 def regret(a):
-    for wl, (_, _, _, _, best_env) in WORKLOADS.items():
+    marks = [2, 5, 10, 20, 30, 45, 60]
+    for wl in a.workloads.split(","):
+        statics = WORKLOADS[wl][4]
+        configs = [("defaults", 30, {})] + [(" ".join("%s=%s" % kv for kv in e.items()), 30, e) for e in statics]
+        configs += [("ACE 50 ms / 1 s", 30, SHORT), ("ACE 500 ms / 30 s", 60, DEFAULT)]
         res = {}
-        marks = [2, 5, 10, 20, 30, 45, 60]
         for rep in range(a.reps):
-            for name, secs, env in (("defaults", 30, {}), ("best static", 30, best_env),
-                                    ("ACE 50 ms / 1 s", 30, SHORT), ("ACE 500 ms / 30 s", 60, DEFAULT)):
+            for name, secs, env in configs:
                 tr = tempfile.mktemp(suffix=".csv") if name.startswith("ACE") else None
                 tput, wall, _ = run(wl, secs, env, trace=tr)
                 res.setdefault(name, []).append(tput)
                 if tr:
                     res.setdefault(name + " trace", []).append(tr)
-                print("rep %d %s %-18s %.2f M ops/s in %.1f s" % (rep, wl, name, tput / 1e6, wall), flush=True)
-        best = statistics.median(res["best static"])
-        print("\n%s: medians of %d interleaved runs (min-max)\n" % (wl, a.reps))
-        print("| setting | M ops/s | vs defaults | regret vs best static | ACE CPU, % of a core |")
-        print("|---|---|---|---|---|")
-        d = statistics.median(res["defaults"])
-        for name in ("defaults", "best static", "ACE 50 ms / 1 s", "ACE 500 ms / 30 s"):
-            v = res[name]
-            m = statistics.median(v)
-            cpus = [trace_curve(t, best, marks)[1] for t in res.get(name + " trace", [])]
-            print("| %s | %.2f (%.2f–%.2f) | %+.1f%% | %+.1f%% (%+.1f … %+.1f) | %s |" % (
-                name, m / 1e6, min(v) / 1e6, max(v) / 1e6, 100 * (m / d - 1), 100 * (best - m) / best,
-                100 * (best - max(v)) / best, 100 * (best - min(v)) / best,
-                "%.2f" % statistics.median(cpus) if cpus else "–"))
-        print("\nregret against elapsed time (1 − ops done by t / (best static rate × t)), median over runs:\n")
-        print("| ACE | " + " | ".join("%d s" % m for m in marks) + " |")
-        print("|---|" + "---|" * len(marks))
-        for name in ("ACE 50 ms / 1 s", "ACE 500 ms / 30 s"):
-            curves = [trace_curve(t, best, marks)[0] for t in res[name + " trace"]]
-            cells = []
-            for m in marks:
-                xs = [c[m] for c in curves if m in c]
-                cells.append("%+.1f%%" % (100 * statistics.median(xs)) if xs else "–")
-            print("| %s | %s |" % (name, " | ".join(cells)))
-        for name in res:
-            if name.endswith(" trace"):
-                for t in res[name]:
-                    os.unlink(t)
+                print("rep %d %s %-32s %.2f M ops/s in %.1f s" % (rep, wl, name, tput / 1e6, wall), flush=True)
+        report(wl, res, [c[0] for c in configs], marks, a.reps)
+
+
+def report(wl, res, names, marks, reps):
+    static_names = [n for n in names if not n.startswith("ACE")]
+    best_name = max(static_names, key=lambda n: statistics.median(res[n]))
+    best = statistics.median(res[best_name])
+    d = statistics.median(res["defaults"])
+    print("\n%s: medians of %d interleaved runs (min-max); best static: %s\n" % (wl, reps, best_name))
+    print("| setting | M ops/s | vs defaults | regret vs best static | ACE CPU, % of a core |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        v = res[name]
+        m = statistics.median(v)
+        cpus = [trace_curve(t, best, marks)[1] for t in res.get(name + " trace", [])]
+        print("| %s | %.2f (%.2f–%.2f) | %+.1f%% | %+.1f%% (%+.1f … %+.1f) | %s |" % (
+            name, m / 1e6, min(v) / 1e6, max(v) / 1e6, 100 * (m / d - 1), 100 * (best - m) / best,
+            100 * (best - max(v)) / best, 100 * (best - min(v)) / best,
+            "%.2f" % statistics.median(cpus) if cpus else "–"))
+    print("\nregret against elapsed time (1 − ops done by t / (best static rate × t)), median over runs:\n")
+    print("| ACE | " + " | ".join("%d s" % m for m in marks) + " |")
+    print("|---|" + "---|" * len(marks))
+    for name in [n for n in names if n.startswith("ACE")]:
+        curves = [trace_curve(t, best, marks)[0] for t in res[name + " trace"]]
+        cells = []
+        for m in marks:
+            xs = [c[m] for c in curves if m in c]
+            cells.append("%+.1f%%" % (100 * statistics.median(xs)) if xs else "–")
+        print("| %s | %s |" % (name, " | ".join(cells)))
+        for t in res[name + " trace"]:
+            os.unlink(t)
 
 
 def gate(a):
@@ -125,6 +139,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["regret", "gate"])
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--workloads", default="larson", help="regret: comma-separated, of " + ",".join(WORKLOADS))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--slice-ms", type=float, default=20, help="gate: HAKMEM_ACE_SLICE_MS")
     ap.add_argument("--secs", type=int, default=12, help="gate: length of one run")
