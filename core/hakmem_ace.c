@@ -48,8 +48,7 @@ static const char *reason_text(int kind, int r)
     case ACE_R_DIET:    return "LLC pressure";
     case ACE_R_LOCKS:   return "mutex wait";
     case ACE_R_RESTORE: return kind == ACE_K_DIET ? "stable, gradual restore" : "stable, restore";
-    case ACE_R_NORELIEF: return "no relief from the last step, undone";
-    default:            return "static";
+    default:            return "no relief from the last step, undone";   /* ACE_R_NORELIEF */
     }
 }
 

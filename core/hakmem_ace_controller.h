@@ -35,8 +35,7 @@ enum ace_reason {
     ACE_R_DIET,      /* fast rule: LLC pressure (diet on) */
     ACE_R_LOCKS,     /* fast rule: mutex wait */
     ACE_R_RESTORE,   /* stable: correction undone one step */
-    ACE_R_NORELIEF,  /* a correction that did not lower its metric, undone */
-    ACE_R_STATIC     /* back to the static value */
+    ACE_R_NORELIEF   /* a correction that did not lower its metric, undone */
 };
 enum ace_stop { ACE_STOP_NONE = 0, ACE_STOP_P99, ACE_STOP_RSS, ACE_STOP_CPU };
 enum ace_scav { ACE_SCAV_NONE = 0, ACE_SCAV_RSS_UP, ACE_SCAV_IDLE };
