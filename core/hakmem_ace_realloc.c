@@ -12,7 +12,7 @@
 
 /* ---- copy strategy ---- */
 
-static int nt_avx2 = -1;     /* -1: not probed yet (a benign race: both answers agree) */
+static int nt_avx2 = -1;     /* -1: not probed yet (racing probes agree; atomic for TSan) */
 
 static void nt_copy_sse2(unsigned char *d, const unsigned char *s, size_t n)
 {
@@ -64,11 +64,13 @@ void hak_realloc_copy(void *dst, const void *src, size_t n)
     d += head;
     s += head;
     n -= head;
-    if (nt_avx2 < 0) {
+    int avx2 = __atomic_load_n(&nt_avx2, __ATOMIC_RELAXED);
+    if (avx2 < 0) {
         __builtin_cpu_init();
-        nt_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&nt_avx2, avx2, __ATOMIC_RELAXED);
     }
-    if (nt_avx2)
+    if (avx2)
         nt_copy_avx2(d, s, n);
     else
         nt_copy_sse2(d, s, n);

@@ -314,17 +314,21 @@ int hak_large_free(void *p)
 
 int hak_large_room(void)
 {
-    static uint64_t limit;        /* read once; a benign race: every reader agrees */
-    if (!limit) {
+    /* read once; racing first readers compute the same value (atomic: no torn
+     * read, and TSan sees it) */
+    static uint64_t limit;
+    uint64_t lim = __atomic_load_n(&limit, __ATOMIC_RELAXED);
+    if (!lim) {
         char buf[32];
         const char *end;
         int ok = 0;
         uint64_t m = 0;
         if (hak_os_read_file("/proc/sys/vm/max_map_count", buf, sizeof buf) > 0)
             m = hak_parse_u64(buf, &end, &ok);
-        limit = ok && m >= 1024 ? m / 4 : 16384;   /* the kernel's default is 65530 */
+        lim = ok && m >= 1024 ? m / 4 : 16384;   /* the kernel's default is 65530 */
+        __atomic_store_n(&limit, lim, __ATOMIC_RELAXED);
     }
-    return __atomic_load_n(&hak_large_live_count, __ATOMIC_RELAXED) < limit;
+    return __atomic_load_n(&hak_large_live_count, __ATOMIC_RELAXED) < lim;
 }
 
 size_t hak_large_usable(const void *p)
