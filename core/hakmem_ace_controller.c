@@ -396,7 +396,7 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     double x = miss_value(m);
     double hi = m->llc_valid ? c->llc_miss_hi : c->llc_proxy_hi;
     double lo = m->llc_valid ? c->llc_miss_lo : c->llc_proxy_lo;
-    uint32_t target = bandit_value(st, ACE_G_DIET, st->stat.diet_permille);
+    uint32_t want = bandit_value(st, ACE_G_DIET, st->stat.diet_permille), target = want;
     if (x >= hi) { st->pressure_run++; st->calm_run = 0; }
     else if (x < lo) { st->calm_run++; st->pressure_run = 0; }
     else { st->pressure_run = 0; st->calm_run = 0; }       /* dead band: no change */
@@ -413,7 +413,7 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
         target = up < target ? up : target;
         st->calm_run = 0;
     }
-    if (target >= bandit_value(st, ACE_G_DIET, st->stat.diet_permille)) st->diet_by_pressure = 0;
+    if (target >= want) st->diet_by_pressure = 0;
     st->diet_permille = target;
 }
 
