@@ -417,22 +417,27 @@ static void diet_rule(const ace_metrics_t *m, ace_state_t *st)
     st->diet_permille = target;
 }
 
-/* The TLS band with at least half of the tick's allocations, or -1. */
-static int busiest_band(const ace_metrics_t *m)
+/* The TLS band with at least half of the tick's allocations, or -1.  The
+ * band in force (cur) stays unless the other carries twice its allocations:
+ * sizes spread evenly over two bands (huge_ws's log-uniform 16 B-1 KiB is
+ * 50/50 around 128 B) made the lead flip every few ticks and the bandits start
+ * over 9 times in a 9 s run. */
+static int busiest_band(const ace_metrics_t *m, int cur)
 {
     uint64_t band[ACE_CAP_BANDS] = { 0 }, tot = 0;
     int c, best = 0;
     for (c = 0; c < HAK_NCLASS; c++) { band[ace_cap_band(c)] += m->allocs[c]; tot += m->allocs[c]; }
     for (c = 1; c < ACE_CAP_BANDS; c++) if (band[c] > band[best]) best = c;
-    return tot >= 1000 && band[best] * 2 >= tot ? best : -1;
+    if (tot < 1000 || band[best] * 2 < tot) return -1;
+    return cur >= 0 && band[best] < 2 * band[cur] ? cur : best;
 }
 
-/* A new phase: another size band has carried most allocations for
- * trigger_ticks busy ticks.  What the bandits learned belongs to the old
+/* A new phase: another size band has carried most allocations (and twice
+ * the old band's) for trigger_ticks busy ticks.  What the bandits learned belongs to the old
  * phase, so they start over, and the reward baselines settle again. */
 static int phase_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
-    int b = busiest_band(m);
+    int b = busiest_band(m, st->phase_band);
     if (b < 0) return 0;
     if (st->phase_band < 0) st->phase_band = b;
     if (b == st->phase_band) { st->phase_run = 0; return 0; }

@@ -625,6 +625,35 @@ static void test_phase_change(void)
     report("a new phase (another size band carries most allocations) makes the bandits start over");
 }
 
+/* Sizes spread evenly over two bands (huge_ws: 50/50 around 128 B, the lead
+ * flipping with the tick's mix) are one phase; a band carrying twice the old
+ * one's allocations is a new one. */
+static void test_phase_even_split(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t;
+    int changes = 0;
+    fresh(&st, &cfg);
+    for (t = 1; t < 60; t++) {
+        base_metrics(&m, t);
+        m.ops_per_s = 3e6; m.ops = 1500000;
+        m.allocs[3] = (t / 3) % 2 ? 300000 : 450000;    /* 16-128 B: 40 % or 60 %, 3 ticks each */
+        m.allocs[10] = 750000 - m.allocs[3];            /* 144 B-1 KiB: the rest */
+        ace_step(&m, &st, &o); apply(&o);
+        changes += o.phase_change;
+    }
+    CHECK(changes == 0);
+    for (; t < 64; t++) {                                /* 144 B-1 KiB: 70 % */
+        base_metrics(&m, t);
+        m.ops_per_s = 3e6; m.ops = 1500000;
+        m.allocs[3] = 225000; m.allocs[10] = 525000;
+        ace_step(&m, &st, &o); apply(&o);
+        if (o.phase_change) { changes++; CHECK(o.phase_to == 1); }
+    }
+    CHECK(changes == 1);
+    report("sizes split evenly over two bands are one phase; a band with twice the other's is a new one");
+}
+
 static void test_revisit_backoff(void)
 {
     ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
@@ -708,6 +737,7 @@ int main(void)
     test_signal_first();
     test_revisit_backoff();
     test_phase_change();
+    test_phase_even_split();
     test_scavenge_cpu_budget();
     test_reward_terms();
     test_formatter();
