@@ -75,25 +75,41 @@ typedef struct ace_config {
     uint64_t max_rss_bytes;       /* HAKMEM_ACE_MAX_RSS_MB */
     double   max_cpu_percent;     /* HAKMEM_ACE_MAX_CPU_PERCENT */
     /* fast rules */
-    uint64_t backlog_min;         /* backlog below this never counts as high (16) */
-    uint32_t backlog_div;         /* high when backlog[c] >= drain[c] / div (4) */
-    uint32_t max_drain_steps;     /* drain correction: at most this many steps down (3) */
-    double   llc_miss_hi, llc_miss_lo;     /* counters: pressure on / calm (0.30 / 0.15) */
-    double   llc_proxy_hi, llc_proxy_lo;   /* proxy: pressure on / calm (1.0 / 0.5) */
-    double   lock_hi, lock_lo;             /* lock wait fraction on / calm (0.02 / 0.005) */
-    uint32_t max_bundle_steps;    /* bundle correction: at most this many steps up (2) */
+    /* Thresholds: the seed names the rules, not their numbers.  Each says why;
+     * "a choice" marks one no measurement here has tuned (docs/ACE.md). */
+    uint64_t backlog_min;         /* backlog below this never counts as high (16: a few
+                                     blocks stranded cost less than collecting them; a choice) */
+    uint32_t backlog_div;         /* high when backlog[c] >= drain[c] / div (4: a quarter of the
+                                     threshold pending means collections lag; a choice) */
+    uint32_t max_drain_steps;     /* drain correction: at most this many steps down (3: 128 -> 32,
+                                     the smallest candidate) */
+    double   llc_miss_hi, llc_miss_lo;     /* counters: pressure on / calm (0.30 / 0.15; a choice:
+                                              no counters on the VMs measured) */
+    double   llc_proxy_hi, llc_proxy_lo;   /* proxy: pressure on / calm (1.0: the hot set fills
+                                              the LLC; 0.5 for hysteresis) */
+    double   lock_hi, lock_lo;             /* lock wait fraction on / calm (0.02 / 0.005; a choice:
+                                              2 % of thread time is worth a wider bundle) */
+    uint32_t max_bundle_steps;    /* bundle correction: at most this many steps up (2: 32 -> 128,
+                                     the largest candidate) */
     double   lock_relief;         /* a bundle step must bring lock wait below this fraction of
                                      what triggered it (0.75), else it is undone and the rule
-                                     rests for rest_ticks */
-    uint32_t trigger_ticks;       /* consecutive high ticks before a rule acts (2) */
-    uint32_t stable_ticks;        /* calm ticks per diet restore step (4) */
+                                     rests for rest_ticks (mid_mt16: the open-loop rule's 64 and
+                                     128 cost 3-4 %, 12 interleaved runs) */
+    uint32_t trigger_ticks;       /* consecutive high ticks before a rule acts (2: one tick's
+                                     throughput varies 13-20 %, so one high tick is noise) */
+    uint32_t stable_ticks;        /* calm ticks per diet restore step (4; a choice) */
     /* slow rules */
-    double   frag_hi;             /* fragmentation ratio that triggers partial release (1.5) */
-    uint64_t frag_min_bytes;      /* ... if held - live exceeds this (1 MiB) */
-    double   rss_up_ratio;        /* RSS growth since last slow tick that triggers a scavenge (1.10) */
+    double   frag_hi;             /* fragmentation ratio that triggers partial release (1.5: a
+                                     third of what is held unused; a choice) */
+    uint64_t frag_min_bytes;      /* ... if held - live exceeds this (1 MiB: less is not worth a
+                                     pass; a choice) */
+    double   rss_up_ratio;        /* RSS growth since last slow tick that triggers a scavenge
+                                     (1.10; a choice) */
     uint64_t rss_up_min_bytes;    /* ... and at least this much (4 MiB) */
-    double   idle_ops_per_s;      /* below this (and 1 % of baseline) the process is idle (1000) */
-    uint64_t scavenge_budget_ns;  /* deadline per release pass (5 ms) */
+    double   idle_ops_per_s;      /* below this (and 1 % of baseline) the process is idle (1000: a
+                                     sleeping program makes a few calls a second; a choice) */
+    uint64_t scavenge_budget_ns;  /* deadline per release pass (5 ms, less at short ticks: within
+                                     the CPU valve, docs/ACE.md "Slow loop") */
     /* bandit: duels of neighbouring arms (hakmem_ace_duel.h) */
     uint64_t slice_ns;            /* duel slice (HAKMEM_ACE_SLICE_MS, 20 ms; at most the fast tick) */
     ace_duel_cfg_t duel;
@@ -101,10 +117,12 @@ typedef struct ace_config {
                                      baselines are plain means until then (5) */
     uint32_t revisit_ticks;       /* fast ticks from the end of a visit to the group's next (20) ... */
     uint32_t revisit_ticks_max;   /* ... doubled by each visit that keeps the arm, up to (320) */
-    uint32_t gap_ticks;           /* fast ticks between two group visits (2) */
+    uint32_t gap_ticks;           /* fast ticks between two group visits (2: the baselines see
+                                     the arm in force again; a choice) */
     uint32_t rest_ticks;          /* the lock rule rests this long after an undone step (20) */
-    double   ucb_c;
-    double   w_tput, w_miss, w_lock, w_frag, w_backlog;
+    double   ucb_c;               /* exploration weight (0.02: arm values are a few hundredths) */
+    double   w_tput, w_miss, w_lock, w_frag, w_backlog;   /* the seed's reward, throughput first
+                                     (1.0; 0.2, 0.2, 0.1, 0.1: penalties break ties) */
 } ace_config_t;
 
 typedef struct ace_state {
