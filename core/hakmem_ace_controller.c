@@ -433,8 +433,8 @@ static int busiest_band(const ace_metrics_t *m, int cur)
 }
 
 /* A new phase: another size band has carried most allocations (and twice
- * the old band's) for trigger_ticks busy ticks.  What the bandits learned belongs to the old
- * phase, so they start over, and the reward baselines settle again. */
+ * the old band's) for trigger_ticks busy ticks.  What the bandits learned
+ * belongs to the old phase, so they start over, and the baselines settle again. */
 static int phase_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
     int b = busiest_band(m, st->phase_band);
