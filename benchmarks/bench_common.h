@@ -248,6 +248,25 @@ static inline void *xmalloc(size_t n)
     return p;
 }
 
+/* ---- per-thread state of a workload ----
+ * Each thread's counters and generator live on lines of their own: where two
+ * threads' state shares a line, every update moves it between cores, and how
+ * many pairs share depends on where the allocator under test put the array,
+ * not on how fast it is (larson's 40-byte entries in one 160-byte block:
+ * hakmem 73 M ops/s where the block fell at 32 mod 64, 119 with each entry on
+ * its own line).  128 bytes: the adjacent-line prefetcher fetches lines in pairs. */
+#define BENCH_LINE 128
+#define BENCH_PER_THREAD __attribute__((aligned(BENCH_LINE)))
+
+/* n zeroed entries of a BENCH_PER_THREAD type, on line boundaries. */
+static inline void *bench_per_thread(size_t n, size_t size)
+{
+    void *p = NULL;
+    if (size % BENCH_LINE || (n && n > SIZE_MAX / size) || posix_memalign(&p, BENCH_LINE, n * size))
+        die("bench_per_thread");
+    return memset(p, 0, n * size);
+}
+
 /* ---- latency samples: calls timed with rdtscp (timer cost subtracted, TSC
  * calibrated against CLOCK_MONOTONIC); call calibrate() first ---- */
 static double tsc_ns;       /* ns per TSC tick */

@@ -10,7 +10,7 @@
 
 static long nthreads, iterations, repeat, objsize;
 
-typedef struct { char *obj; uint64_t ops; } targ_t;
+typedef struct { char *obj; uint64_t ops; } BENCH_PER_THREAD targ_t;
 
 static void *worker(void *arg)
 {
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     objsize = bench_param("objsize", 8, 8, 8);
     if (nthreads < 1 || objsize < 1) { fprintf(stderr, "bad parameters\n"); return 2; }
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    targ_t *ta = calloc((size_t)nthreads, sizeof *ta);
+    targ_t *ta = bench_per_thread((size_t)nthreads, sizeof *ta);
     for (long i = 0; i < nthreads; i++) ta[i].obj = xmalloc((size_t)objsize);
     bench_clock_start();
     for (long i = 0; i < nthreads; i++)

@@ -24,7 +24,7 @@ typedef struct {
     uint64_t ops, errors, sum;
     lat_t lat;
     pthread_barrier_t *bar;
-} targ_t;
+} BENCH_PER_THREAD targ_t;
 
 static void *worker(void *arg)
 {
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    targ_t *ta = calloc((size_t)nthreads, sizeof *ta);
+    targ_t *ta = bench_per_thread((size_t)nthreads, sizeof *ta);
     double tf = now_s();
     for (long i = 0; i < nthreads; i++) {
         ta[i].id = (int)i;

@@ -12,7 +12,7 @@
 typedef struct { unsigned char *p; uint32_t n; unsigned char tag; } blk_t;
 static long nthreads, nblocks, rounds, gens, smin, smax, seed;
 
-typedef struct { int lineage, gen; blk_t *arr; uint64_t ops, errors; rng_t r; } warg_t;
+typedef struct { int lineage, gen; blk_t *arr; uint64_t ops, errors; rng_t r; } BENCH_PER_THREAD warg_t;
 
 static void *worker(void *arg)
 {
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     seed = bench_param("seed", 42, 42, 42);
     if (nthreads < 1 || nblocks < 1 || rounds < 1 || gens < 1 || smin < 1 || smax < smin) { fprintf(stderr, "bad parameters\n"); return 2; }
 
-    warg_t *w = calloc((size_t)nthreads, sizeof *w);
+    warg_t *w = bench_per_thread((size_t)nthreads, sizeof *w);
     uint64_t init_ops = 0;
     for (long i = 0; i < nthreads; i++) {
         rng_seed(&w[i].r, (uint64_t)seed * 1009 + (uint64_t)i);

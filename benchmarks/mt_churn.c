@@ -19,7 +19,7 @@
 typedef struct { unsigned char *p; uint32_t n; unsigned char tag; } blk_t;
 static long nthreads, slots, nops, smin, smax, p2min, p2max, p2slots, seed;
 
-typedef struct { int id; uint64_t ops, errors; lat_t lat; } targ_t;
+typedef struct { int id; uint64_t ops, errors; lat_t lat; } BENCH_PER_THREAD targ_t;
 
 static volatile int workers_done;
 static uint64_t stats_calls, stats_ns, stats_cpu_ns, worker_cpu_ns;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     if (nthreads < 1 || slots < 1 || smin < 1 || smax < smin) { fprintf(stderr, "bad parameters\n"); return 2; }
 
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    targ_t *ta = calloc((size_t)nthreads, sizeof *ta);
+    targ_t *ta = bench_per_thread((size_t)nthreads, sizeof *ta);
     pthread_t pth;
     bench_clock_start();
     if (stats_ms > 0 && pthread_create(&pth, NULL, poller, &stats_ms)) die("pthread_create");

@@ -25,7 +25,7 @@ typedef struct {
     int done;
     uint64_t errors, frees, allocs;
     int id;
-} q_t;
+} BENCH_PER_THREAD q_t;
 
 static void *producer(void *arg)
 {
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     seed = bench_param("seed", 42, 42, 42);
     if (pairs < 1 || batch < 1 || depth < 1 || smin < 8 || smax < smin) { fprintf(stderr, "bad parameters\n"); return 2; }
 
-    q_t *qs = calloc((size_t)pairs, sizeof *qs);
+    q_t *qs = bench_per_thread((size_t)pairs, sizeof *qs);
     pthread_t *th = calloc(2 * (size_t)pairs, sizeof *th);
     bench_clock_start();
     for (long i = 0; i < pairs; i++) {
