@@ -23,7 +23,8 @@ LIB = os.path.join(ROOT, "build", "libhakmem.so")
 BIN = os.path.join(ROOT, "benchmarks", "bin")
 # workload: (binary, shape args, work parameter, units of work per second at the
 # defaults (measured once: larson gens=600 ~1.5 s, phase_change ops=8M ~1 s), static
-# settings to measure besides the defaults).  larson: the re-sweep's confirmed win;
+# settings to measure besides the defaults).  larson: the re-sweep's confirmed win
+# until the harness fix (b70c523) showed it was the benchmark's own false sharing;
 # phase_change: the phase workload, with November's win (diet 0.66), the
 # re-sweep's best (partial pages 4) and November's mid_mt16 win (bundle 16).
 PHASE = ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
