@@ -5,6 +5,7 @@ confirmed (docs/RESULTS.md "Re-sweep after core v2").
 
   benchmarks/scripts/ace_regret.py regret [--reps 3] [--workloads larson,phase_change]
   benchmarks/scripts/ace_regret.py gate [--runs 5]
+  benchmarks/scripts/ace_regret.py phased [--reps 4]
 
 regret: per repetition, interleaved: the defaults, the best static setting
 (ACE off), ACE with the short loops (50 ms / 1 s) in a run of >= 30 s, and ACE
@@ -15,6 +16,8 @@ fix every knob and have ACE observing only, so both count the same operations).
 gate: the same workload with only the group of the confirmed setting free (the
 other knobs fixed at their defaults), ACE with the short loops; counts the
 duels in which the confirmed best beat the defaults.
+phased: fragment_stress under every release setting and ACE: throughput, the RSS
+after its idle phase against the floor of pages holding a live block, peak RSS.
 Parameters are fixed here, before the results are looked at."""
 import argparse, csv, os, re, statistics, subprocess, sys, tempfile
 
@@ -151,13 +154,44 @@ def gate(a):
     print("\ngate (slices of %g ms): diet 0.90 beat 1.00 in %d of %d first duels (%d runs)" % (a.slice_ms, wins, total, a.runs))
 
 
+# phased: fragment_stress (churn phases, then a scattered free and an idle second)
+# under every setting of what hakmem gives back, against ACE with the short loops.
+PHASED = [{}] + [{"HAKMEM_PARTIAL_RELEASE_PAGES": v} for v in ("0", "1", "4", "8", "64", "512")] + \
+         [{"HAKMEM_DIET_FACTOR": "0.5"}, {"HAKMEM_TLS_CAP": "4"}, SHORT]
+
+
+def phased(a):
+    res = [[] for _ in PHASED]
+    for k in range(a.reps):
+        for i, extra in enumerate(PHASED):
+            env = {x: y for x, y in os.environ.items() if not x.startswith("HAKMEM_")}
+            env.update({"LD_PRELOAD": LIB, "HAKMEM_ACE_ENABLED": "0"})
+            env.update(extra)
+            p = subprocess.run([os.path.join(BIN, "fragment_stress")], env=env, capture_output=True, text=True, timeout=300)
+            if p.returncode:
+                sys.exit("fragment_stress failed: %s" % p.stderr[-500:])
+            v = dict(l.split("=", 1) for l in p.stdout.split() if "=" in l)
+            res[i].append((float(v["throughput"]) / 1e6, float(v["rss_after_idle_kb"]) / 1024,
+                           float(v["rss_floor_kb"]) / 1024, float(v["peak_rss_kb"]) / 1024))
+            print("rep %d %s: %s" % (k, extra or "defaults", res[i][-1]), file=sys.stderr, flush=True)
+    med = statistics.median
+    print("| setting | M ops/s | RSS after the idle phase, MiB | above the floor | peak RSS, MiB |")
+    print("|---|---|---|---|---|")
+    for extra, r in zip(PHASED, res):
+        name = "ACE on, 50 ms / 1 s" if extra is SHORT else " ".join("`%s=%s`" % kv for kv in extra.items()) or "defaults"
+        t, idle = [x[0] for x in r], [x[1] for x in r]
+        print("| %s | %.2f (%.2f–%.2f) | %.1f (%.1f–%.1f) | %.1f | %.1f |" % (
+            name, med(t), min(t), max(t), med(idle), min(idle), max(idle),
+            med(idle) - med(x[2] for x in r), med(x[3] for x in r)))
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["regret", "gate"])
+    ap.add_argument("what", choices=["regret", "gate", "phased"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workloads", default="larson", help="regret: comma-separated, of " + ",".join(WORKLOADS))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--slice-ms", type=float, default=20, help="gate: HAKMEM_ACE_SLICE_MS")
     ap.add_argument("--secs", type=int, default=12, help="gate: length of one run")
     a = ap.parse_args()
-    (regret if a.what == "regret" else gate)(a)
+    {"regret": regret, "gate": gate, "phased": phased}[a.what](a)
