@@ -143,7 +143,9 @@ static void init_bandits(ace_state_t *st)
     st->explore_g = -1;
     st->gap_left = 0;
     /* the round robin starts at the diet: one knob that scales every busy
-     * class's cap (larson's confirmed win, +25 %, is a diet of 0.9) */
+     * class's cap, so one visit covers them all (a choice: no workload here
+     * confirms a diet win since the harness fix, RESULTS "Re-sweep after the
+     * harness fix") */
     st->rr_next = ACE_G_DIET;
 }
 
@@ -197,8 +199,8 @@ static int group_relevant(const ace_metrics_t *m, const ace_state_t *st, int g)
         return band * 20 >= tot;
     }
     if (g == ACE_G_PARTIAL) return m->frag >= 1.2;
-    /* the diet scales the cap of every class allocated from (larson: 0.9 is
-     * +25 %, RESULTS "Re-sweep after core v2"); LLC pressure puts it first */
+    /* the diet scales the cap of every class allocated from: relevant
+     * wherever anything is allocated; LLC pressure puts it first */
     return 1;
 }
 
