@@ -25,18 +25,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LIB = os.path.join(ROOT, "build", "libhakmem.so")
 BIN = os.path.join(ROOT, "benchmarks", "bin")
 # workload: (binary, shape args, work parameter, units of work per second at the
-# defaults (measured once: larson gens=600 ~1.5 s, phase_change ops=8M ~1 s), static
-# settings to measure besides the defaults).  larson: the re-sweep's confirmed win
+# defaults (measured: larson gens=600 ~1.5 s; phase_change ~14M ops a second on the
+# fixed harness, 16M taken, 8M before it), static settings to measure besides the
+# defaults).  larson: the re-sweep's confirmed win
 # until the harness fix (b70c523) showed it was the benchmark's own false sharing;
-# phase_change: the phase workload, with November's win (diet 0.66), the
-# re-sweep's best (partial pages 4) and November's mid_mt16 win (bundle 16).
+# phase_change: the phase workload, with the three best settings of the
+# sweep after the harness fix (bundle 64, partial pages 1 and 4; before it:
+# November's diet 0.66, the first re-sweep's partial pages 4, bundle 16).
 PHASE = ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
          "p2min=1024", "p2max=32768", "p2slots=4000"]
 WORKLOADS = {
     "larson": ("larson", [], "gens", 400, [{"HAKMEM_DIET_FACTOR": "0.9"}]),
-    "phase_change": ("mt_churn", PHASE, "ops", 8000000,
-                     [{"HAKMEM_DIET_FACTOR": "0.66"}, {"HAKMEM_PARTIAL_RELEASE_PAGES": "4"},
-                      {"HAKMEM_BUNDLE_WIDTH": "16"}]),
+    "phase_change": ("mt_churn", PHASE, "ops", 16000000,
+                     [{"HAKMEM_BUNDLE_WIDTH": "64"}, {"HAKMEM_PARTIAL_RELEASE_PAGES": "1"},
+                      {"HAKMEM_PARTIAL_RELEASE_PAGES": "4"}]),
 }
 SHORT = {"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_FAST_INTERVAL_MS": "50", "HAKMEM_ACE_SLOW_INTERVAL_S": "1"}
 DEFAULT = {"HAKMEM_ACE_ENABLED": "1"}
