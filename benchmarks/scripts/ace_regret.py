@@ -27,9 +27,8 @@ BIN = os.path.join(ROOT, "benchmarks", "bin")
 # workload: (binary, shape args, work parameter, units of work per second at the
 # defaults (measured: larson gens=600 ~1.5 s; phase_change ~14M ops a second on the
 # fixed harness, 16M taken, 8M before it), static settings to measure besides the
-# defaults).  larson: the re-sweep's confirmed win
-# until the harness fix (b70c523) showed it was the benchmark's own false sharing;
-# phase_change: the issue's phase workload, with the three best settings of the
+# defaults).  larson: the re-sweep's confirmed win until the harness fix (b70c523)
+# showed it was the benchmark's own false sharing; phase_change: the issue's phase workload, with the three best settings of the
 # sweep after the harness fix (bundle 64, partial pages 1 and 4; before it:
 # November's diet 0.66, the first re-sweep's partial pages 4, bundle 16).
 PHASE = ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
@@ -46,21 +45,28 @@ FIXED = {"HAKMEM_TLS_CAP": "64", "HAKMEM_DRAIN_THRESHOLD": "128", "HAKMEM_BUNDLE
          "HAKMEM_PARTIAL_RELEASE_PAGES": "2", "HAKMEM_DIET_FACTOR": "1"}
 
 
-def run(wl, secs, extra, trace=None, log=False):
-    b, shape, wp, rate, _ = WORKLOADS[wl]
+def run_bin(argv, extra, timeout):
+    """one run of a workload binary under hakmem (ACE off unless extra says so):
+    its key=value output and its stderr"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAKMEM_")}
     env.update({"LD_PRELOAD": LIB, "HAKMEM_ACE_ENABLED": "0"})
     env.update(extra)
-    if trace:
-        env["HAKMEM_ACE_TRACE"] = trace
-    if log:
-        env["HAKMEM_ACE_LOG_LEVEL"] = "1"
-    p = subprocess.run([os.path.join(BIN, b)] + shape + ["%s=%d" % (wp, rate * secs)], env=env,
-                       capture_output=True, text=True, timeout=secs * 4 + 60)
+    p = subprocess.run([os.path.join(BIN, argv[0])] + argv[1:], env=env, capture_output=True, text=True,
+                       timeout=timeout)
     if p.returncode:
-        sys.exit("%s failed: %s" % (wl, p.stderr[-500:]))
-    vals = dict(l.split("=", 1) for l in p.stdout.split() if "=" in l)
-    return float(vals["throughput"]), float(vals["wall_s"]), p.stderr
+        sys.exit("%s failed: %s" % (argv[0], p.stderr[-500:]))
+    return dict(l.split("=", 1) for l in p.stdout.split() if "=" in l), p.stderr
+
+
+def run(wl, secs, extra, trace=None, log=False):
+    b, shape, wp, rate, _ = WORKLOADS[wl]
+    extra = dict(extra)
+    if trace:
+        extra["HAKMEM_ACE_TRACE"] = trace
+    if log:
+        extra["HAKMEM_ACE_LOG_LEVEL"] = "1"
+    vals, err = run_bin([b] + shape + ["%s=%d" % (wp, rate * secs)], extra, secs * 4 + 60)
+    return float(vals["throughput"]), float(vals["wall_s"]), err
 
 
 def trace_ops(path):
@@ -166,13 +172,7 @@ def phased(a):
     res = [[] for _ in PHASED]
     for k in range(a.reps):
         for i, extra in enumerate(PHASED):
-            env = {x: y for x, y in os.environ.items() if not x.startswith("HAKMEM_")}
-            env.update({"LD_PRELOAD": LIB, "HAKMEM_ACE_ENABLED": "0"})
-            env.update(extra)
-            p = subprocess.run([os.path.join(BIN, "fragment_stress")], env=env, capture_output=True, text=True, timeout=300)
-            if p.returncode:
-                sys.exit("fragment_stress failed: %s" % p.stderr[-500:])
-            v = dict(l.split("=", 1) for l in p.stdout.split() if "=" in l)
+            v, _ = run_bin(["fragment_stress"], extra, 300)
             res[i].append((float(v["throughput"]) / 1e6, float(v["rss_after_idle_kb"]) / 1024,
                            float(v["rss_floor_kb"]) / 1024, float(v["peak_rss_kb"]) / 1024))
             print("rep %d %s: %s" % (k, extra or "defaults", res[i][-1]), file=sys.stderr, flush=True)
