@@ -19,9 +19,15 @@ typedef struct hak_counters {
     uint64_t frees[HAK_NCLASS];      /* arrays so an increment is one add */
     hak_class_counters_t cls[HAK_NCLASS];
     uint64_t lock_waits, lock_wait_ns;   /* contended lock acquisitions and time waited */
-    uint64_t pages_released;             /* 4 KiB pages given back with madvise/munmap */
+    /* 4 KiB pages given back with madvise/munmap, by the layer that held
+     * them: Tiny/Mid spans, the page heap, Large blocks' own mappings */
+    uint64_t pages_released_spans, pages_released_heap, pages_released_maps;
     uint64_t slabs_adopted;              /* spans of exited threads taken over */
     uint64_t large_allocs, large_frees;
+    /* page heap: blocks from a free range / from a new region; ranges purged */
+    uint64_t heap_hits, heap_misses, heap_purges;
+    /* own mappings' cache: hits, misses, pieces unmapped, mremap growths */
+    uint64_t map_hits, map_misses, map_evictions, map_remaps;
     uint64_t lat_samples;                /* sampled allocation latencies recorded */
 } hak_counters_t;
 

@@ -259,7 +259,7 @@ void hak_free_slow(void *p)
         return;
     hak_span_t *sp = hak_span_of(a);
     if (!hak_span_is_block(sp, a)) {
-        if (sp == HAK_SPAN_INVALID && hak_large_free(p))
+        if (!sp->limit && hak_large_free(p))   /* no span here: the page heap, or a mapping */
             return;
         hak_report_invalid("free()", p);
     }

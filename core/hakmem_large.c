@@ -1,4 +1,5 @@
-/* Large blocks: mappings (or pieces of one) found through a registry, and a
+/* Large blocks: the page heap below HAK_PH_MAX (hakmem_page_heap.c); above
+ * it mappings of their own (or pieces of one) found through a registry, and a
  * cache of freed pieces kept resident for a bounded time and number of bytes
  * (see hakmem_large.h).  One lock guards registry and cache; it is never held
  * across a system call: victims are unmapped, and mremap runs, after it is
@@ -6,6 +7,7 @@
 #define _GNU_SOURCE
 #include "hakmem_large.h"
 #include "hakmem_lock.h"
+#include "hakmem_page_heap.h"
 #include "hakmem_options.h"
 #include <errno.h>
 #include <string.h>
@@ -117,7 +119,11 @@ static uint64_t cache_cap(void)
     return b != UINT64_MAX ? b : hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20;
 }
 
-void hak_large_set_cache_bytes(uint64_t bytes) { __atomic_store_n(&cap_bytes, bytes, __ATOMIC_RELAXED); }
+void hak_large_set_cache_bytes(uint64_t bytes)
+{
+    __atomic_store_n(&cap_bytes, bytes, __ATOMIC_RELAXED);
+    hak_pageheap_set_bound(bytes);
+}
 void hak_large_set_unmap_from(uint64_t bytes) { __atomic_store_n(&unmap_from, bytes, __ATOMIC_RELAXED); }
 static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
 
@@ -165,6 +171,7 @@ static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, vic
     cache[cache_n++] = (piece_t){ p, len, base, now };
     hak_large_cached_bytes += len;
     while (cache_n == CACHE_SLOTS || hak_large_cached_bytes > cap) {
+        __atomic_fetch_add(&hak_global_counters.map_evictions, 1, __ATOMIC_RELAXED);
         int old = 0;
         for (int i = 1; i < cache_n; i++)
             if (cache[i].freed_ns < cache[old].freed_ns)
@@ -214,38 +221,70 @@ static size_t unmap_victims(const victims_t *out)
         pages += out->v[i].len / HAK_OS_PAGE;
     }
     if (pages)
-        __atomic_fetch_add(&hak_global_counters.pages_released, pages, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&hak_global_counters.pages_released_maps, pages, __ATOMIC_RELAXED);
     return pages;
 }
 
 /* ---- blocks ---- */
-
-static size_t cache_release(uint64_t before);
 
 /* The OS refused memory (RLIMIT_AS, the commit limit): cached pieces hold
  * address space and commit charge, so they go and the call is tried once more. */
 static void *large_map(size_t len, size_t align)
 {
     void *p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
-    if (!p && cache_release(UINT64_MAX))
+    if (!p && hak_large_release_cache())
         p = align > HAK_OS_PAGE ? hak_os_map_aligned(len, align) : hak_os_map(len);
     return p;
 }
 
-void *hak_large_alloc(size_t size, size_t align, int zero)
+static void count_live(size_t len)
 {
-    size_t len = block_len(size);
-    if (len < size || len > ((size_t)1 << 47)) {
-        errno = ENOMEM;
-        return NULL;
+    __atomic_fetch_add(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_large_live_count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_global_counters.large_allocs, 1, __ATOMIC_RELAXED);
+}
+
+/* The page heap takes a block below HAK_PH_MAX (with its alignment slack)
+ * and below mallopt(M_MMAP_THRESHOLD), whose blocks are mappings of their
+ * own, unmapped when freed. */
+static int heap_takes(size_t len, size_t align)
+{
+    size_t need = len + (align > HAK_OS_PAGE ? align : 0);
+    return need >= len && need < HAK_PH_MAX && len < __atomic_load_n(&unmap_from, __ATOMIC_RELAXED);
+}
+
+/* The page heap's purge pass runs on the Large call that finds it due. */
+static void heap_purge_if_due(void)
+{
+    uint64_t now = hak_now_ns();
+    if (hak_pageheap_pass_due(now))
+        hak_large_decay(now);
+}
+
+static void *heap_alloc(size_t len, size_t align, int zero)
+{
+    void *p = hak_pageheap_alloc(len, align, zero);
+    if (!p && hak_large_release_cache())
+        p = hak_pageheap_alloc(len, align, zero);
+    if (p) {
+        count_live(len);
+        heap_purge_if_due();
     }
+    return p;
+}
+
+/* A mapping of its own: a cached piece (grown with mremap when it is short),
+ * else a new mapping. */
+static void *map_alloc(size_t len, size_t align, size_t huge, int zero)
+{
     piece_t got = { 0, 0, 0, 0 };
-    size_t huge = huge_align(len);
     if (align <= HAK_OS_PAGE) {
         hak_lock(&large_lock, &hak_global_counters);
         got = cache_take(len, huge);
         hak_unlock(&large_lock);
     }
+    __atomic_fetch_add(got.ptr ? &hak_global_counters.map_hits : &hak_global_counters.map_misses, 1,
+                       __ATOMIC_RELAXED);
     void *p = NULL;
     uintptr_t base = 0;
     size_t dirty = 0;             /* bytes that may hold old contents */
@@ -285,14 +324,40 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
         errno = ENOMEM;
         return NULL;
     }
-    __atomic_fetch_add(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&hak_large_live_count, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&hak_global_counters.large_allocs, 1, __ATOMIC_RELAXED);
+    count_live(len);
     return p;
+}
+
+void *hak_large_alloc(size_t size, size_t align, int zero)
+{
+    size_t len = block_len(size);
+    if (len < size || len > ((size_t)1 << 47)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t huge = huge_align(len), a = align > huge ? align : huge;
+    void *p = heap_takes(len, a) ? heap_alloc(len, a, zero) : NULL;
+    return p ? p : map_alloc(len, align, huge, zero);
+}
+
+static void count_freed(size_t len)
+{
+    __atomic_fetch_sub(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&hak_large_live_count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_global_counters.large_frees, 1, __ATOMIC_RELAXED);
 }
 
 int hak_large_free(void *p)
 {
+    hak_span_t *sp = hak_span_of((uintptr_t)p);
+    size_t len = hak_pageheap_owns(sp) ? hak_pageheap_free(sp, p) : 0;
+    if (len) {
+        count_freed(len);
+        heap_purge_if_due();
+        return 1;
+    }
+    /* else a mapping, maybe one that mmap placed in a hole a block moved out
+     * of a region left (hak_pageheap_move_out): the registry knows */
     victims_t out;
     out.n = 0;
     hak_lock(&large_lock, &hak_global_counters);
@@ -306,9 +371,7 @@ int hak_large_free(void *p)
     cache_put(b.ptr, b.len, b.base, hak_now_ns(), &out);
     hak_unlock(&large_lock);
     unmap_victims(&out);
-    __atomic_fetch_sub(&hak_large_live_bytes, b.len, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&hak_large_live_count, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&hak_global_counters.large_frees, 1, __ATOMIC_RELAXED);
+    count_freed(b.len);
     return 1;
 }
 
@@ -333,6 +396,10 @@ int hak_large_room(void)
 
 size_t hak_large_usable(const void *p)
 {
+    hak_span_t *sp = hak_span_of((uintptr_t)p);
+    size_t n = hak_pageheap_owns(sp) ? hak_pageheap_usable(sp, p) : 0;
+    if (n)
+        return n;
     hak_lock(&large_lock, &hak_global_counters);
     entry_t *e = table_find((uintptr_t)p);
     size_t len = e ? e->len : 0;
@@ -363,15 +430,59 @@ static int grow_into_cache(entry_t *e, size_t len)
     return 0;
 }
 
+/* A page heap block: resized in place, else moved into a mapping of its own
+ * (mremap, no copy), where the next growth is an mremap too. */
+static void *heap_resize(hak_span_t *sp, void *p, size_t len)
+{
+    size_t old = hak_pageheap_usable(sp, p);
+    if (!old)
+        return NULL;
+    if (len < HAK_PH_MAX && hak_pageheap_resize(sp, p, len)) {
+        __atomic_fetch_add(&hak_large_live_bytes, len - old, __ATOMIC_RELAXED);   /* wraps for a shrink */
+        return p;
+    }
+    if (!hak_large_room())
+        return NULL;
+    size_t huge = huge_align(len);
+    void *q = hak_pageheap_move_out(sp, p, len, huge);
+    if (!q)
+        return NULL;
+    if (huge)
+        hak_os_hugepages(q, len, 1);
+    hak_lock(&large_lock, &hak_global_counters);
+    table_insert((uintptr_t)q, len, (uintptr_t)q, 1);
+    hak_unlock(&large_lock);
+    __atomic_fetch_add(&hak_global_counters.map_remaps, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_large_live_bytes, len - old, __ATOMIC_RELAXED);
+    return q;
+}
+
+/* Shrink a mapping's block in place: the tail is a freed piece (cached, or
+ * unmapped when larger than the cache).  Called with large_lock held; drops it. */
+static void *map_shrink(entry_t *e, size_t len)
+{
+    victims_t out = { .n = 0 };
+    entry_t b = *e;
+    if (len < b.len) {
+        e->len = len;
+        cache_put(b.ptr + len, b.len - len, b.base, hak_now_ns(), &out);
+    }
+    hak_unlock(&large_lock);
+    unmap_victims(&out);
+    __atomic_fetch_sub(&hak_large_live_bytes, b.len - len, __ATOMIC_RELAXED);
+    return (void *)b.ptr;
+}
+
 void *hak_large_resize(void *p, size_t size)
 {
     size_t len = block_len(size);
+    hak_span_t *sp = hak_span_of((uintptr_t)p);
     if (len < size) {
         errno = ENOMEM;
         return NULL;
     }
-    victims_t out;
-    out.n = 0;
+    if (hak_pageheap_owns(sp) && hak_pageheap_usable(sp, p))
+        return heap_resize(sp, p, len);
     hak_lock(&large_lock, &hak_global_counters);
     entry_t *e = table_find((uintptr_t)p);
     if (!e) {
@@ -379,18 +490,8 @@ void *hak_large_resize(void *p, size_t size)
         return NULL;
     }
     entry_t b = *e;
-    if (len <= b.len) {
-        /* shrink in place: the tail is a freed piece (cached, or unmapped
-         * when larger than the cache) */
-        if (len < b.len) {
-            e->len = len;
-            cache_put(b.ptr + len, b.len - len, b.base, hak_now_ns(), &out);
-        }
-        hak_unlock(&large_lock);
-        unmap_victims(&out);
-        __atomic_fetch_sub(&hak_large_live_bytes, b.len - len, __ATOMIC_RELAXED);
-        return p;
-    }
+    if (len <= b.len)
+        return map_shrink(e, len);
     size_t huge = huge_align(len);
     if ((!huge || b.ptr % huge == 0) && grow_into_cache(e, len)) {
         size_t got = e->len - b.len;
@@ -404,12 +505,14 @@ void *hak_large_resize(void *p, size_t size)
     hak_unlock(&large_lock);
     size_t old = b.len;
     void *q = hak_os_remap(p, old, len, huge);
-    if (!q && cache_release(UINT64_MAX))
+    if (!q && hak_large_release_cache())
         q = hak_os_remap(p, old, len, huge);
     if (q && huge && !huge_align(old))
         hak_os_hugepages(q, len, 1);   /* it has grown past 2 MiB */
-    if (q)
+    if (q) {
+        __atomic_fetch_add(&hak_global_counters.map_remaps, 1, __ATOMIC_RELAXED);
         b = (entry_t){ (uintptr_t)q, len, q == p ? b.base : (uintptr_t)q };
+    }
     hak_lock(&large_lock, &hak_global_counters);
     table_insert(b.ptr, b.len, b.base, 1);   /* cannot fail: see table_insert */
     hak_unlock(&large_lock);
@@ -434,11 +537,23 @@ static size_t cache_release(uint64_t before)
 size_t hak_large_decay(uint64_t now)
 {
     uint64_t d = decay_ns();
-    return cache_release(now > d ? now - d : 0);
+    return cache_release(now > d ? now - d : 0) + hak_pageheap_purge(now, 0);
 }
 
-size_t hak_large_release_cache(void) { return cache_release(UINT64_MAX); }
+size_t hak_large_release_cache(void) { return cache_release(UINT64_MAX) + hak_pageheap_purge(hak_now_ns(), 1); }
 
-void hak_large_lock_all(void) { pthread_mutex_lock(&large_lock.m); }
-void hak_large_unlock_all(void) { pthread_mutex_unlock(&large_lock.m); }
-void hak_large_reinit_locks(void) { hak_lock_reinit(&large_lock); }
+void hak_large_lock_all(void)
+{
+    hak_pageheap_lock();
+    pthread_mutex_lock(&large_lock.m);
+}
+void hak_large_unlock_all(void)
+{
+    pthread_mutex_unlock(&large_lock.m);
+    hak_pageheap_unlock();
+}
+void hak_large_reinit_locks(void)
+{
+    hak_lock_reinit(&large_lock);
+    hak_pageheap_reinit_lock();
+}

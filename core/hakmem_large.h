@@ -1,12 +1,13 @@
 /* Large blocks (> HAK_MID_MAX, blocks realloc grows past the border, and
- * alignments spans cannot give): a mapping or a piece of one each, found
- * through a registry (a hash table of live blocks) since mremap may move them
- * anywhere.  Freed blocks stay resident in a cache for HAKMEM_LARGE_DECAY_MS
- * and up to HAKMEM_LARGE_CACHE_MB, joined with freed neighbours, so a program
- * that replaces big buffers reuses warm pages (no mmap, no page faults), and a
- * block grows into the cached piece after it without a system call.  Older
- * pieces are unmapped by the next large call or maintenance pass after the
- * decay, or by a release pass. */
+ * alignments spans cannot give).  Below HAK_PH_MAX they come from the page
+ * heap (hakmem_page_heap.h).  From there on, and for blocks realloc has
+ * grown out of the page heap, each is a mapping or a piece of one, found
+ * through a registry (a hash table of live blocks) since mremap may move
+ * them anywhere; freed ones stay resident in a cache for
+ * HAKMEM_LARGE_DECAY_MS and up to HAKMEM_LARGE_CACHE_MB, joined with freed
+ * neighbours of their mapping, and a block grows into the cached piece after
+ * it without a system call.  Older pieces are unmapped by the next large call
+ * or maintenance pass after the decay, or by a release pass. */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
@@ -31,8 +32,9 @@ size_t hak_large_usable(const void *p);
  * growing takes the cached piece after the block or calls mremap (no lock
  * held).  NULL + errno on failure; the old block is then untouched. */
 void  *hak_large_resize(void *p, size_t size);
-/* Unmap cached pieces freed more than the decay before now / all of them;
- * both return the pages given back. */
+/* Give back cached pieces and page heap ranges freed more than the decay
+ * before now / all of them and every wholly free region; both return the
+ * pages given back. */
 size_t hak_large_decay(uint64_t now);
 /* Bytes the cache may hold (replaces HAKMEM_LARGE_CACHE_MB), and the length
  * from which a freed piece is unmapped at once instead of cached. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 
@@ -97,6 +98,39 @@ void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
     return q;
 }
 
+void *hak_os_remap_away(void *p, size_t old, size_t size, size_t align)
+{
+    uintptr_t a;
+    align = align > HAK_OS_PAGE ? align : HAK_OS_PAGE;
+    char *r = reserve_aligned(size, align, &a);
+    if (!r)
+        return NULL;
+    void *q = mremap(p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
+    if (q == MAP_FAILED) {
+        int e = errno;
+        munmap(r, size + align);
+        errno = e;
+        return NULL;
+    }
+    unreserve_around(r, a, size, align);
+    return q;
+}
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+int hak_os_map_fixed(void *p, size_t size)
+{
+    void *q = mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (q == MAP_FAILED)
+        return -1;
+    if (q != p) {   /* a kernel before 4.17 takes the flag as a hint */
+        munmap(q, size);
+        return -1;
+    }
+    return 0;
+}
+
 void hak_os_hugepages(void *p, size_t size, int on) { madvise(p, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE); }
 
 #ifndef MADV_POPULATE_WRITE
@@ -129,6 +163,12 @@ void hak_os_sleep_until(uint64_t t)
 int hak_os_getpid(void) { return (int)getpid(); }
 
 int hak_os_gettid(void) { return (int)syscall(SYS_gettid); }
+
+uint64_t hak_os_minor_faults(void)
+{
+    struct rusage ru;
+    return syscall(SYS_getrusage, RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
+}
 
 struct os_dirent64 {
     uint64_t ino;

@@ -38,6 +38,7 @@ void     hak_os_sleep_until(uint64_t t);
 /* ---- process and threads */
 int hak_os_getpid(void);
 int hak_os_gettid(void);
+uint64_t hak_os_minor_faults(void);   /* minor page faults of the process so far (getrusage) */
 /* Call fn(tid, arg) for every thread of this process (/proc/self/task) until
  * one returns non-zero.  Returns that value, 0 when every thread was visited,
  * -1 when the thread list cannot be read. */
@@ -51,6 +52,14 @@ int hak_os_spawn_detached(void *(*fn)(void *), void *arg, size_t stack);
  * above the page size the result is a multiple of align (in place when p is
  * one and the range can grow there, else moved). */
 void *hak_os_remap(void *p, size_t old, size_t size, size_t align);
+/* Move [p, p + old) to a fresh place of size bytes, a multiple of align
+ * (mremap into a reservation of its own, never grown in place over a
+ * neighbour): the new address, or NULL (errno set).  [p, p + old) is
+ * unmapped afterwards. */
+void *hak_os_remap_away(void *p, size_t old, size_t size, size_t align);
+/* Map [p, p + size) read-write where nothing is mapped (MAP_FIXED_NOREPLACE);
+ * 0, or -1 when something else is mapped there now. */
+int   hak_os_map_fixed(void *p, size_t size);
 /* Transparent huge pages for a range: MADV_HUGEPAGE (on) or MADV_NOHUGEPAGE. */
 void  hak_os_hugepages(void *p, size_t size, int on);
 /* Fault a range in writable with one call (MADV_POPULATE_WRITE); 0 on success. */

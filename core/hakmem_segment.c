@@ -47,6 +47,22 @@ static void pagemap_set(hak_span_t *sp, hak_span_t *to)
         __atomic_store_n(&slot[i], e, __ATOMIC_RELEASE);
 }
 
+int hak_pagemap_set_range(uintptr_t start, size_t len, hak_span_t *to)
+{
+    uintptr_t e = (uintptr_t)to - (uintptr_t)hak_pagemap_zero;
+    hak_lock(&seg_lock, &hak_global_counters);
+    for (uintptr_t a = start; a < start + len; a += HAK_PAGE_SIZE) {
+        uintptr_t *slot = pagemap_slot(a);
+        if (!slot) {
+            hak_unlock(&seg_lock);
+            return 0;
+        }
+        __atomic_store_n(slot, e, __ATOMIC_RELEASE);
+    }
+    hak_unlock(&seg_lock);
+    return 1;
+}
+
 static hak_segment_t *segment_of(const hak_span_t *sp)
 {
     return (hak_segment_t *)(sp->start & ~(HAK_SEG_SIZE - 1));
@@ -149,7 +165,7 @@ void hak_span_free(hak_span_t *sp, hak_counters_t *cnt)
     uint32_t pi = (uint32_t)((sp->start - (uintptr_t)seg) >> HAK_PAGE_SHIFT);
     size_t bytes = (size_t)sp->pages * HAK_PAGE_SIZE;
     hak_span_release_range(sp, (void *)sp->start, bytes);
-    hak_cnt_add(cnt, &cnt->pages_released, bytes / HAK_OS_PAGE - sp->nreleased);
+    hak_cnt_add(cnt, &cnt->pages_released_spans, bytes / HAK_OS_PAGE - sp->nreleased);
     __atomic_fetch_sub(&hak_bytes_spans, bytes, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_bytes_released, (uint64_t)sp->nreleased * HAK_OS_PAGE, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&hak_class_blocks[sp->cls], sp->capacity, __ATOMIC_RELAXED);

@@ -49,6 +49,7 @@ struct hak_span {
     uint8_t   cls;
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
     uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
+    uint8_t   pageheap;    /* 1: a page heap region's descriptor (limit 0, cls 0) */
     /* owner side, under the owner's lock (a heap for Tiny, a shard for Mid) */
     uint8_t   list __attribute__((aligned(64)));   /* HAK_LIST_* */
     uint8_t   clean;       /* every free page of the span is released */
@@ -125,6 +126,11 @@ static inline uint32_t hak_span_drain_due(const hak_span_t *sp, uint32_t thresho
     uint32_t t = threshold < half ? threshold : half;
     return t ? t : 1;
 }
+
+/* Point the map entries of [start, start + len) (64 KiB aligned) at `to`, or
+ * back at HAK_SPAN_INVALID: how a layer above spans (the page heap) makes its
+ * own memory known.  0 when a leaf cannot be mapped. */
+int hak_pagemap_set_range(uintptr_t start, size_t len, hak_span_t *to);
 
 uint32_t hak_span_pages_for_class(int cls);
 /* A new span for class cls with every block free (NULL when out of memory). */

@@ -114,7 +114,7 @@ static void span_mark_released(hak_span_t *sp, uint32_t j0, uint32_t n, hak_coun
     hak_span_release_range(sp, (void *)(sp->start + (uintptr_t)j0 * HAK_OS_PAGE), (size_t)n * HAK_OS_PAGE);
     sp->nreleased += n;
     __atomic_fetch_add(&hak_bytes_released, (uint64_t)n * HAK_OS_PAGE, __ATOMIC_RELAXED);
-    hak_cnt_add(cnt, &cnt->pages_released, n);
+    hak_cnt_add(cnt, &cnt->pages_released_spans, n);
 }
 
 /* The OS pages under block p that hold no used block now. */

@@ -4,6 +4,7 @@
 #include "hakmem_heap.h"
 #include "hakmem_stats.h"
 #include "hakmem_large.h"
+#include "hakmem_page_heap.h"
 #include <string.h>
 
 static void add_counters(hak_counters_t *dst, const hak_counters_t *src)
@@ -43,7 +44,10 @@ void hak_snapshot_take(hak_snapshot_t *s)
     }
     s->large_live = load(&hak_large_live_count);
     s->large_live_bytes = load(&hak_large_live_bytes);
-    s->large_cached_bytes = load(&hak_large_cached_bytes);
+    s->heap_mapped_bytes = load(&hak_pageheap_mapped_bytes);
+    s->heap_dirty_bytes = hak_pageheap_free_bytes();
+    s->large_cached_bytes = load(&hak_large_cached_bytes) + s->heap_dirty_bytes;
+    s->minor_faults = hak_os_minor_faults();
     uint64_t spans = load(&hak_bytes_spans);
     s->released_bytes = load(&hak_bytes_released);
     s->span_bytes = spans - (s->released_bytes < spans ? s->released_bytes : spans);
@@ -71,15 +75,21 @@ static const struct { const char *name; int width; } cols[C_N] = {
 enum {
     T_ALLOCS, T_FREES, T_REFILLS, T_FLUSHES, T_REMOTE, T_DRAINS, T_LARGE_ALLOCS, T_LARGE_FREES,
     T_LOCK_WAITS, T_LOCK_WAIT_NS, T_PAGES_RELEASED, T_ADOPTED, T_HELD, T_LIVE, T_PARTIAL, T_THREADS,
-    T_BACKLOG, T_SPAN_BYTES, T_LARGE_LIVE, T_LARGE_LIVE_BYTES, T_LARGE_CACHED, T_N
+    T_BACKLOG, T_SPAN_BYTES, T_LARGE_LIVE, T_LARGE_LIVE_BYTES, T_LARGE_CACHED,
+    T_PR_SPANS, T_PR_HEAP, T_PR_MAPS, T_MINFLT,
+    T_HEAP_HITS, T_HEAP_MISSES, T_HEAP_PURGES, T_HEAP_MAPPED, T_HEAP_DIRTY,
+    T_MAP_HITS, T_MAP_MISSES, T_MAP_EVICTIONS, T_MAP_REMAPS, T_N
 };
 static const char *const tot_names[T_N] = {
     "allocs", "frees", "refills", "flushes", "remote_frees", "drains", "large_allocs", "large_frees",
     "lock_waits", "lock_wait_ns", "pages_released", "slabs_adopted", "bytes_held", "bytes_live", "partial_spans",
     "threads", "remote_backlog", "span_bytes", "large_blocks", "large_bytes", "large_cached_bytes",
+    "pages_released_spans", "pages_released_heap", "pages_released_maps", "minor_faults",
+    "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes",
+    "map_hits", "map_misses", "map_evictions", "map_remaps",
 };
 /* the text form's line breaks: each total line starts at one of these */
-static const int tot_lines[] = { T_ALLOCS, T_LOCK_WAITS, T_BACKLOG, T_N };
+static const int tot_lines[] = { T_ALLOCS, T_LOCK_WAITS, T_BACKLOG, T_PR_SPANS, T_HEAP_HITS, T_N };
 
 static void class_row(const hak_snapshot_t *s, int c, uint64_t v[C_N])
 {
@@ -115,7 +125,20 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_LARGE_FREES] = s->sum.large_frees;
     t[T_LOCK_WAITS] = s->sum.lock_waits;
     t[T_LOCK_WAIT_NS] = s->sum.lock_wait_ns;
-    t[T_PAGES_RELEASED] = s->sum.pages_released;
+    t[T_PR_SPANS] = s->sum.pages_released_spans;
+    t[T_PR_HEAP] = s->sum.pages_released_heap;
+    t[T_PR_MAPS] = s->sum.pages_released_maps;
+    t[T_PAGES_RELEASED] = t[T_PR_SPANS] + t[T_PR_HEAP] + t[T_PR_MAPS];
+    t[T_MINFLT] = s->minor_faults;
+    t[T_HEAP_HITS] = s->sum.heap_hits;
+    t[T_HEAP_MISSES] = s->sum.heap_misses;
+    t[T_HEAP_PURGES] = s->sum.heap_purges;
+    t[T_HEAP_MAPPED] = s->heap_mapped_bytes;
+    t[T_HEAP_DIRTY] = s->heap_dirty_bytes;
+    t[T_MAP_HITS] = s->sum.map_hits;
+    t[T_MAP_MISSES] = s->sum.map_misses;
+    t[T_MAP_EVICTIONS] = s->sum.map_evictions;
+    t[T_MAP_REMAPS] = s->sum.map_remaps;
     t[T_ADOPTED] = s->sum.slabs_adopted;
     t[T_HELD] = s->bytes_held;
     t[T_LIVE] = s->bytes_live;

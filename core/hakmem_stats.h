@@ -22,7 +22,10 @@ typedef struct hak_snapshot {
     uint64_t span_bytes;            /* span pages held (not released): the Tiny/Mid part of bytes_held */
     uint64_t span_bytes_peak;       /* the most span pages have been (released ones included) */
     uint64_t segment_bytes;         /* address space mapped as segments */
-    uint64_t large_live, large_live_bytes, large_cached_bytes;
+    uint64_t large_live, large_live_bytes;
+    uint64_t large_cached_bytes;    /* freed Large bytes still resident: page heap and mappings' cache */
+    uint64_t heap_mapped_bytes, heap_dirty_bytes;   /* page heap regions; their resident free bytes */
+    uint64_t minor_faults;          /* of the process so far (getrusage) */
     uint64_t partial_spans;         /* spans with both used and free blocks */
     uint64_t released_bytes;        /* pages inside live spans already given back */
     uint32_t threads;               /* heaps in use */

@@ -64,11 +64,12 @@ for s in $REALLOC_SUBTESTS; do t "realloc.preload.$s" 120 prebin test_realloc $s
 for s in $REALLOC_SUBTESTS; do t "realloc.hak.$s" 120 bin test_realloc_hak $s; done
 
 echo "== large blocks: warm reuse, decay, the realloc border"
-LARGE_SUBTESTS="reuse calloc split_join shrink_tail bound decay release border threads"
+LARGE_SUBTESTS="reuse calloc reuse_other quiet split_join shrink_tail bound decay release border threads"
 for s in $LARGE_SUBTESTS; do
     HAKMEM_LARGE_DECAY_MS=100 t "large.preload.$s" 120 prebin test_large $s
     HAKMEM_LARGE_DECAY_MS=100 t "large.hak.$s" 120 bin test_large_hak $s
 done
+t "page_heap.whitebox" 120 bin test_page_heap
 for s in huge_large huge_release; do
     HAKMEM_HUGEPAGES=1 t "large.preload.$s" 120 prebin test_large $s
     HAKMEM_HUGEPAGES=1 t "large.hak.$s" 120 bin test_large_hak $s

@@ -1,8 +1,14 @@
-/* Large blocks (core/hakmem_large.c): freed blocks kept resident for reuse,
- * released later, and realloc across the Mid -> Large border.
+/* Large blocks (core/hakmem_large.c, core/hakmem_page_heap.c): freed blocks
+ * kept resident for reuse, released later, and realloc across the Mid ->
+ * Large border.
  *   reuse        a freed block comes back at the same address with its pages
  *                resident: rewriting it takes (almost) no page faults
  *   calloc       calloc on reused memory (whole, split, grown) reads as zeros
+ *   reuse_other  a freed block's range serves a request of another size: same
+ *                address, warm pages, no new mapping
+ *   quiet        freed blocks stay resident while the program is busy; during
+ *                a trickle of calls after it (a quiet phase) their pages go
+ *                back once the decay has passed
  *   split_join   a small request takes the head of a big cached block; growing
  *                it takes the cached tail in place; freed halves join again
  *   shrink_tail  a shrunk block's tail is reused by the next request
@@ -96,6 +102,62 @@ static void test_calloc(void)
                sizes[i][1], sizes[i][0]);
         T_FREE(q);
     }
+}
+
+static int maps_lines(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF)
+        n += c == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+static void test_reuse_other(void)
+{
+    unsigned char *p = T_MALLOC(3 * MiB);
+    CHECK(p != NULL);
+    memset(p, 1, 3 * MiB);
+    T_FREE(p);
+    int maps = maps_lines();
+    long f0 = minflt();
+    unsigned char *q = T_MALLOC(2 * MiB);
+    CHECK(q != NULL);
+    memset(q, 2, 2 * MiB);
+    if (t_hakmem_active()) {
+        CHECKF(q == p, "2 MiB at %p, not in the freed 3 MiB range at %p", (void *)q, (void *)p);
+        CHECKF(minflt() - f0 < 64, "writing the reused range took %ld page faults", minflt() - f0);
+        CHECKF(maps_lines() == maps, "a new mapping for a request a freed range holds (%d -> %d)", maps,
+               maps_lines());
+    }
+    T_FREE(q);
+}
+
+static void test_quiet(void)
+{
+    enum { K = 24 };
+    void *v[K];
+    for (int k = 0; k < K; k++) {
+        v[k] = T_MALLOC(1 * MiB);
+        CHECK(v[k] != NULL);
+        memset(v[k], k, 1 * MiB);
+    }
+    long busy = rss_kb();
+    for (int k = 0; k < K; k++)
+        T_FREE(v[k]);
+    long freed = rss_kb();
+    if (t_hakmem_active())
+        CHECKF(busy - freed < 4 * 1024, "freed blocks left at once (%ld -> %ld KiB): not kept warm", busy, freed);
+    for (int i = 0; i < 50; i++) {   /* a trickle of calls for 0.5 s, 5 decays */
+        sleep_ms(10);
+        void *q = T_MALLOC(300000);
+        CHECK(q != NULL);
+        T_FREE(q);
+    }
+    long after = rss_kb();
+    CHECKF(busy - after > 20 * 1024, "24 MiB freed still resident after the quiet phase (%ld -> %ld KiB)", busy,
+           after);
 }
 
 static void test_split_join(void)
@@ -394,6 +456,8 @@ out:
 static const struct test tests[] = {
     { "reuse", test_reuse },
     { "calloc", test_calloc },
+    { "reuse_other", test_reuse_other },
+    { "quiet", test_quiet },
     { "split_join", test_split_join },
     { "shrink_tail", test_shrink_tail },
     { "bound", test_bound },
