@@ -227,6 +227,20 @@ static void bench_end(void)
     fflush(stdout);
 }
 
+/* user/system CPU and page faults of the whole process (every thread) over a
+ * region: bench_ru(&a) before, bench_ru(&b) after, bench_print_ru(&a, &b)
+ * prints user_s, sys_s, minflt (ru_minflt: minor faults, each a page the
+ * kernel had to map -- a fresh page from the allocator), majflt. */
+static inline void bench_ru(struct rusage *ru) { getrusage(RUSAGE_SELF, ru); }
+static inline double tv_s(struct timeval tv) { return tv.tv_sec + tv.tv_usec * 1e-6; }
+static inline void bench_print_ru(const struct rusage *a, const struct rusage *b)
+{
+    printf("user_s=%.4f\n", tv_s(b->ru_utime) - tv_s(a->ru_utime));
+    printf("sys_s=%.4f\n", tv_s(b->ru_stime) - tv_s(a->ru_stime));
+    printf("minflt=%ld\n", b->ru_minflt - a->ru_minflt);
+    printf("majflt=%ld\n", b->ru_majflt - a->ru_majflt);
+}
+
 /* Touch a block so that its memory is really used (first and last cache line). */
 static inline void touch(void *p, size_t n, unsigned char v)
 {
