@@ -207,7 +207,7 @@ static void bench_clock_stop(void)
 }
 /* Print ops (deterministic), the separator, and the standard measured lines.
  * Everything printed after this call belongs to the measured section. */
-static void bench_report(uint64_t ops)
+static inline void bench_report(uint64_t ops)
 {
     printf("ops=%" PRIu64 "\n", ops);
     printf("# measured (varies run to run)\n");
