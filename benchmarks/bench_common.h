@@ -134,6 +134,21 @@ static long proc_status_kb(const char *field)
     return v;
 }
 
+/* A field of /proc/self/smaps_rollup in kB (AnonHugePages: memory backed by
+ * transparent huge pages, where one minor fault maps 2 MiB); -1 if absent. */
+static inline long smaps_rollup_kb(const char *field)
+{
+    char line[256];
+    size_t n = strlen(field);
+    long v = -1;
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') { v = strtol(line + n + 1, NULL, 10); break; }
+    fclose(f);
+    return v;
+}
+
 /* Which malloc library is mapped into this process (for preload verification):
  * every mapped file whose name starts with a known allocator's name, and every
  * mapped file with the basename of an LD_PRELOAD entry (symlinks resolved), so

@@ -18,9 +18,11 @@
  * and after each quiet phase VmRSS is sampled (rss_after_quiet_kb: the last
  * cycle's; rss_before_quiet_kb: the same cycle's at the start of the quiet
  * phase; live_kb_in_quiet: the bytes still live then, the same for every
- * allocator).  Every new block is written on each 4 KiB page it spans (8-byte
- * stamps, as large_churn) and its first, middle and last stamps are checked
- * before it is freed (verify_errors=).
+ * allocator; anon_huge_before_quiet_kb: how much of the RSS then is in
+ * transparent huge pages, each mapped by one fault).  Every new block is
+ * written on each 4 KiB page it spans (8-byte stamps, as large_churn) and its
+ * first, middle and last stamps are checked before it is freed
+ * (verify_errors=).
  *
  * Sizes are log-uniform (rng_logsize: each power-of-two octave equally
  * likely), as in the suite's other mixed-size workloads: as many large blocks
@@ -57,7 +59,7 @@ static worker_t *W;
 
 /* thread 0's clocks: wall of the busy+batch phases, quiet phases' CPU, RSS */
 static double active_s, quiet_cpu;
-static long rss_before_quiet, rss_after_quiet;
+static long rss_before_quiet, rss_after_quiet, thp_before_quiet;
 static size_t live_in_quiet;
 
 static inline uint64_t stamp(uint64_t id, uint64_t gen, uint64_t page)
@@ -157,6 +159,7 @@ static void *worker(void *arg)
         if (t == 0) {
             active_s += now_s() - t0;
             rss_before_quiet = proc_status_kb("VmRSS");
+            thp_before_quiet = smaps_rollup_kb("AnonHugePages");
             live_in_quiet = 0;
             for (long j = 0; j < nthreads; j++) live_in_quiet += W[j].live_small;
             c0 = cpu_s();
@@ -248,6 +251,7 @@ int main(int argc, char **argv)
     printf("quiet_cpu_s=%.4f\n", quiet_cpu);
     printf("rss_before_quiet_kb=%ld\n", rss_before_quiet);
     printf("rss_after_quiet_kb=%ld\n", rss_after_quiet);
+    printf("anon_huge_before_quiet_kb=%ld\n", thp_before_quiet);
     bench_end();
     return errors ? 3 : 0;
 }

@@ -159,6 +159,7 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("large_churn", "user_s", "user CPU-s", 1),
     ("large_churn", "sys_s", "system CPU-s", 1),
     ("large_churn", "minflt", "minor faults, thousands", 1e-3),
+    ("large_churn", "anon_huge_kb", "in transparent huge pages at the end (1 fault per 2 MiB), MiB", 1 / 1024),
     ("service_day", "wall_s", "time, s (busy + batch + 1.2 s quiet phases)", 1),
     ("service_day", "cpu_s", "user+sys CPU-s", 1),
     ("service_day", "user_s", "user CPU-s", 1),
@@ -167,6 +168,7 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("service_day", "minflt", "minor faults, thousands", 1e-3),
     ("service_day", "rss_before_quiet_kb", "RSS at the start of the last quiet phase, MiB", 1 / 1024),
     ("service_day", "rss_after_quiet_kb", "RSS after the last quiet phase, MiB", 1 / 1024),
+    ("service_day", "anon_huge_before_quiet_kb", "in transparent huge pages at the start of the last quiet phase, MiB", 1 / 1024),
 ]
 EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
