@@ -134,6 +134,21 @@ static long proc_status_kb(const char *field)
     return v;
 }
 
+/* A field of /proc/self/smaps_rollup in kB (AnonHugePages: memory backed by
+ * transparent huge pages, where one minor fault maps 2 MiB); -1 if absent. */
+static inline long smaps_rollup_kb(const char *field)
+{
+    char line[256];
+    size_t n = strlen(field);
+    long v = -1;
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') { v = strtol(line + n + 1, NULL, 10); break; }
+    fclose(f);
+    return v;
+}
+
 /* Which malloc library is mapped into this process (for preload verification):
  * every mapped file whose name starts with a known allocator's name, and every
  * mapped file with the basename of an LD_PRELOAD entry (symlinks resolved), so
@@ -207,7 +222,7 @@ static void bench_clock_stop(void)
 }
 /* Print ops (deterministic), the separator, and the standard measured lines.
  * Everything printed after this call belongs to the measured section. */
-static void bench_report(uint64_t ops)
+static inline void bench_report(uint64_t ops)
 {
     printf("ops=%" PRIu64 "\n", ops);
     printf("# measured (varies run to run)\n");
@@ -225,6 +240,20 @@ static void bench_end(void)
      * background thread) -- the runner uses it to confirm ACE was running */
     printf("threads_at_end=%ld\n", proc_status_kb("Threads"));
     fflush(stdout);
+}
+
+/* user/system CPU and page faults of the whole process (every thread) over a
+ * region: bench_ru(&a) before, bench_ru(&b) after, bench_print_ru(&a, &b)
+ * prints user_s, sys_s, minflt (ru_minflt: minor faults, each a page the
+ * kernel had to map -- a fresh page from the allocator), majflt. */
+static inline void bench_ru(struct rusage *ru) { getrusage(RUSAGE_SELF, ru); }
+static inline double tv_s(struct timeval tv) { return tv.tv_sec + tv.tv_usec * 1e-6; }
+static inline void bench_print_ru(const struct rusage *a, const struct rusage *b)
+{
+    printf("user_s=%.4f\n", tv_s(b->ru_utime) - tv_s(a->ru_utime));
+    printf("sys_s=%.4f\n", tv_s(b->ru_stime) - tv_s(a->ru_stime));
+    printf("minflt=%ld\n", b->ru_minflt - a->ru_minflt);
+    printf("majflt=%ld\n", b->ru_majflt - a->ru_majflt);
 }
 
 /* Touch a block so that its memory is really used (first and last cache line). */

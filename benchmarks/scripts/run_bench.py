@@ -84,6 +84,11 @@ WORKLOADS = [
     # other thread; a time row) and big buffers replaced (ops = KiB written)
     ("xmalloc_16k", "prodcons", ["name=xmalloc_16k", "min=16", "max=16384"], None),
     ("large_replace", "large_replace", [], None),
+    # the large-block issue: 100 live blocks of 300 KiB-4 MiB replaced at random
+    # (every page written), and a phased service (busy / batch / quiet) whose
+    # busy phases replace such blocks; faults, CPU-seconds, RSS after the quiet phase
+    ("large_churn", "large_churn", [], None),
+    ("service_day", "service_day", [], None),
 ]
 # The one parameter that sets how much work a workload does: the confirmation
 # stage scales it so that each run lasts long enough for ACE's loops to act.
@@ -92,7 +97,7 @@ WORK_PARAM = {"fragment_stress": "phase_ops", "huge_ws": "ops", "realloc_heavy":
               "cache_scratch": "iterations", "small_churn": "ops", "huge_ws_tls": "ops",
               "remote_heavy": "objects", "phase_change": "ops", "prodcons_512": "objects",
               "xmalloc_64": "objects", "malloc_simple": "allocs", "xmalloc_16k": "objects",
-              "large_replace": "replaces"}
+              "large_replace": "replaces", "large_churn": "replaces", "service_day": "busy_ops"}
 MODES = {"quick": 0, "default": 1, "long": 2}
 DEFAULT_REPS = {"quick": 3, "default": 4, "long": 7}
 SWEEP_REPS = {"quick": 2, "default": 3, "long": 5}
@@ -114,6 +119,8 @@ SELFTEST_ARGS = {
     "phase_change": ["ops=100000", "slots=20000"],
     "prodcons_512": ["objects=100000"], "xmalloc_64": ["objects=100000"], "malloc_simple": ["allocs=20000"],
     "xmalloc_16k": ["objects=100000"], "large_replace": ["replaces=10", "max_mb=6", "idle_ms=10"],
+    "large_churn": ["blocks=20", "replaces=200"],
+    "service_day": ["cycles=1", "slots=200", "busy_ops=2000", "batch=20", "quiet_ms=50"],
 }
 
 # Tables: metric key, title, scale, unit, better
@@ -145,6 +152,23 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("malloc_simple", "wall_s", "time, s", 1),
     ("malloc_simple", "ns_per_pair_n25", "malloc+write+free, 25 blocks, ns", 1),
     ("malloc_simple", "ns_per_pair_n1600", "malloc+write+free, 1600 blocks, ns", 1),
+    # large blocks: time, CPU-seconds (user+sys, and each), minor faults (getrusage)
+    ("large_churn", "throughput", "replacements per second, thousands (higher is better)", 1e-3),
+    ("large_churn", "wall_s", "time, s", 1),
+    ("large_churn", "cpu_s", "user+sys CPU-s", 1),
+    ("large_churn", "user_s", "user CPU-s", 1),
+    ("large_churn", "sys_s", "system CPU-s", 1),
+    ("large_churn", "minflt", "minor faults, thousands", 1e-3),
+    ("large_churn", "anon_huge_kb", "in transparent huge pages at the end (1 fault per 2 MiB), MiB", 1 / 1024),
+    ("service_day", "wall_s", "time, s (busy + batch + 1.2 s quiet phases)", 1),
+    ("service_day", "cpu_s", "user+sys CPU-s", 1),
+    ("service_day", "user_s", "user CPU-s", 1),
+    ("service_day", "sys_s", "system CPU-s", 1),
+    ("service_day", "quiet_cpu_s", "CPU-s in the quiet phases", 1),
+    ("service_day", "minflt", "minor faults, thousands", 1e-3),
+    ("service_day", "rss_before_quiet_kb", "RSS at the start of the last quiet phase, MiB", 1 / 1024),
+    ("service_day", "rss_after_quiet_kb", "RSS after the last quiet phase, MiB", 1 / 1024),
+    ("service_day", "anon_huge_before_quiet_kb", "in transparent huge pages at the start of the last quiet phase, MiB", 1 / 1024),
 ]
 EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
