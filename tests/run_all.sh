@@ -249,6 +249,8 @@ docs_options() {
 }
 export -f docs_options
 t "docs.options" 60 docs_options
+# RESULTS.md's and the README's tables are what their data files in docs/results/ give
+t "docs.results_tables" 60 python3 "$ROOT/benchmarks/scripts/results_tables.py" --check
 # no function in core/ over 60 lines
 t "lint.fn_length" 60 python3 "$ROOT/scripts/check_fn_length.py"
 

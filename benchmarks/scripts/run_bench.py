@@ -704,6 +704,9 @@ def compare(args):
     if not args.selftest:
         print("\n".join(term))
     print("\nwritten: " + ", ".join(os.path.relpath(p, ROOT) for k, p in paths.items() if os.path.exists(p)))
+    if not args.selftest and not failures and os.path.abspath(outdir) == os.path.join(ROOT, "docs", "results"):
+        print("to make this run the one docs/RESULTS.md and README.md show: "
+              "python3 benchmarks/scripts/results_tables.py --stem " + stem)
     if args.selftest:
         return selftest_check(paths, rows, cols, notes, failures, reps)
     return 1 if failures and args.strict else 0
