@@ -63,7 +63,7 @@ HAK_API const char *hak_version(void);
  * len > 0).  Takes no lock a running malloc may wait on and allocates
  * nothing.  Cost: called every 1 ms from a third thread it slows a 2-thread
  * malloc/free workload on 2 cores by at most 1.9 % (the polling thread's CPU share,
- * 0.9 % of it its 1 ms wake-ups; the call is 13-15 us; docs/RESULTS.md). */
+ * 0.9 % of it its 1 ms wake-ups; the call is 13-15 us; docs/history/stats-polling.md). */
 HAK_API size_t hak_stats_json(char *buf, size_t len);
 
 /* glibc's extension API with hakmem's figures; libhakmem.so and libhakmem.a

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ACE's regret against the best static setting (issue 12 item 2) and the
 signal's gate (item 1), on a workload whose best static setting the re-sweep
-confirmed (docs/RESULTS.md "Re-sweep after core v2").
+confirmed (docs/history/knob-sweeps.md).
 
   benchmarks/scripts/ace_regret.py regret [--reps 3] [--workloads larson,phase_change]
   benchmarks/scripts/ace_regret.py gate [--runs 5]
