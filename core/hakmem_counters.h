@@ -20,9 +20,8 @@ typedef struct hak_counters {
     hak_class_counters_t cls[HAK_NCLASS];
     uint64_t lock_waits, lock_wait_ns;   /* contended lock acquisitions and time waited */
     uint64_t pages_released;             /* 4 KiB pages given back with madvise/munmap */
-    uint64_t slabs_adopted;              /* spans of exited threads taken over */
+    uint64_t spans_adopted;              /* spans of exited threads taken over */
     uint64_t large_allocs, large_frees;
-    uint64_t lat_samples;                /* sampled allocation latencies recorded */
 } hak_counters_t;
 
 /* Only the owning thread writes its counters; an aligned 64-bit add is never

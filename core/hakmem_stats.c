@@ -75,7 +75,7 @@ enum {
 };
 static const char *const tot_names[T_N] = {
     "allocs", "frees", "refills", "flushes", "remote_frees", "drains", "large_allocs", "large_frees",
-    "lock_waits", "lock_wait_ns", "pages_released", "slabs_adopted", "bytes_held", "bytes_live", "partial_spans",
+    "lock_waits", "lock_wait_ns", "pages_released", "spans_adopted", "bytes_held", "bytes_live", "partial_spans",
     "threads", "remote_backlog", "span_bytes", "large_blocks", "large_bytes", "large_cached_bytes",
 };
 /* the text form's line breaks: each total line starts at one of these */
@@ -116,7 +116,7 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_LOCK_WAITS] = s->sum.lock_waits;
     t[T_LOCK_WAIT_NS] = s->sum.lock_wait_ns;
     t[T_PAGES_RELEASED] = s->sum.pages_released;
-    t[T_ADOPTED] = s->sum.slabs_adopted;
+    t[T_ADOPTED] = s->sum.spans_adopted;
     t[T_HELD] = s->bytes_held;
     t[T_LIVE] = s->bytes_live;
     t[T_PARTIAL] = s->partial_spans;
@@ -143,7 +143,7 @@ void hak_get_stats(hak_public_stats_t *out)
     out->lock_waits = t[T_LOCK_WAITS];
     out->lock_wait_ns = t[T_LOCK_WAIT_NS];
     out->pages_released = t[T_PAGES_RELEASED];
-    out->slabs_adopted = t[T_ADOPTED];
+    out->spans_adopted = t[T_ADOPTED];
     out->bytes_held = t[T_HELD];
     out->bytes_live = t[T_LIVE];
     out->remote_backlog = t[T_BACKLOG];

@@ -41,7 +41,7 @@ HAK_API void   hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 /* Statistics: totals summed over all threads without locks. */
 typedef struct hak_public_stats {
     unsigned long long allocs, frees, refills, flushes, remote_frees, drains;
-    unsigned long long lock_waits, lock_wait_ns, pages_released, slabs_adopted;
+    unsigned long long lock_waits, lock_wait_ns, pages_released, spans_adopted;
     unsigned long long bytes_held;  /* bytes of pages held from the OS (resident or not yet released) */
     unsigned long long bytes_live;  /* bytes in blocks handed out and not yet freed (block sizes) */
     unsigned long long remote_backlog;  /* Tiny blocks freed by other threads, not yet back in their spans */

@@ -211,7 +211,7 @@ for m in preload hak; do
     HAKMEM_TLS_CAP=4 HAKMEM_BUNDLE_WIDTH=16 t "counters.$m.lock_waits" 180 $run $b lock_waits
     HAKMEM_DRAIN_THRESHOLD=32 t "counters.$m.remote_drains" 180 $run $b remote
     t "counters.$m.pages_released" 180 $run $b release
-    t "counters.$m.slabs_adopted" 180 $run $b adopt
+    t "counters.$m.spans_adopted" 180 $run $b adopt
 done
 
 echo "== bad input (child processes)"
