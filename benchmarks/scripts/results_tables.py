@@ -105,15 +105,15 @@ def headline(s):
            "|---|---|---|---|---|---|---|"]
     for w in s.workloads:
         h = s.get(w, REF, "throughput")
-        if not h:
-            continue
         bt, vt = s.best_peer(w, "throughput", True)
         bc, vc = s.best_peer(w, "ops_per_cpu_s", True)
         br, vr = s.best_peer(w, "peak_rss_kb", False)
         hc, hr = s.get(w, REF, "ops_per_cpu_s"), s.get(w, REF, "peak_rss_kb")
+        if not (h and hc and hr and bt and bc and br):
+            continue
         out.append("| %s | %.1f | %s | %.2f× | %s | %.2f× | %.1f / %.1f (%s) |" % (
             w, h[0] * 1e-6, bt, vt / h[0], bc, vc / hc[0], hr[0] / 1024, vr / 1024, br))
-    lead = sum(1 for w in s.workloads if s.get(w, REF, "throughput") and
+    lead = sum(1 for w in s.workloads if s.get(w, REF, "throughput") and s.best_peer(w, "throughput", True)[0] and
                s.best_peer(w, "throughput", True)[1] <= s.get(w, REF, "throughput")[0])
     out.append("")
     out.append("hakmem (ACE off) has the highest median throughput on %d of %d workloads; above 1× a peer is "
@@ -123,6 +123,8 @@ def headline(s):
 
 def method(s):
     iv = dict(re.findall(r"HAKMEM_ACE_(FAST|SLOW)_INTERVAL_(?:MS|S)=([0-9.]+)", s.head["Columns"]))
+    charts = ["[%s](results/%s-%s.png)" % (t, s.stem, k) for k, t in (("throughput", "throughput"), ("rss", "peak RSS"))
+              if os.path.exists(os.path.join(RESULTS_DIR, "%s-%s.png" % (s.stem, k)))]
     return [
         "- Run: %s, %s mode; data [%s.csv](results/%s.csv) (medians), [%s-raw.csv](results/%s-raw.csv) "
         "(every run with its command), [%s.md](results/%s.md) (min–max of every cell, workload-specific "
@@ -134,7 +136,7 @@ def method(s):
         "every column in turn), medians; ratios to `hakmem` (ACE off). `hakmem-ace` runs ACE with its loops at "
         "%s ms / %s s (the defaults are 500 ms / 30 s) so it acts within runs of a few seconds."
         % (s.reps, iv.get("FAST", "?"), iv.get("SLOW", "?")),
-    ]
+    ] + (["- Charts (ratio to hakmem per workload): " + ", ".join(charts) + "."] if charts else [])
 
 
 def suite(s):
@@ -175,10 +177,10 @@ def seed(s):
         higher = metric == "throughput"
         bp, bv = s.best_peer(w, metric, higher)
         c = s.get(w, ACE, "ace_cpu_pct") if cpu else None
-        out.append("| %s | %s | %s | %s | %.2f× | %s %s | %.2f× | %s |" % (
+        out.append("| %s | %s | %s | %s | %.2f× | %s | %s | %s |" % (
             label.format(floor=fmt(floor[0] / 1024, 1) if floor else "?"), target, span(off, scale, d),
-            span(on, scale, d), on[0] / off[0], bp, fmt(bv * scale, d), on[0] / bv,
-            "%.2f" % c[0] if c else ""))
+            span(on, scale, d), on[0] / off[0], "%s %s" % (bp, fmt(bv * scale, d)) if bp else "–",
+            "%.2f×" % (on[0] / bv) if bp else "–", "%.2f" % c[0] if c else ""))
     return out
 
 
