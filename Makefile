@@ -79,9 +79,11 @@ build/man/hakmem.3: docs/man/hakmem.3.in include/hakmem.h build/gen_options
 	mkdir -p build/man && $(GEN_OPTIONS) roff > build/man/options.roff
 	sed -e 's|@VERSION@|$(VERSION)|' -e '/^@OPTIONS@$$/{r build/man/options.roff' -e 'd;}' $< > $@
 
-# docs/OPTIONS.md is committed; the test docs.options fails when it is stale.
+# docs/OPTIONS.md and the result tables are committed; the tests docs.options
+# and docs.results_tables fail when they are stale.
 docs: build/gen_options
 	$(GEN_OPTIONS) md > docs/OPTIONS.md
+	python3 benchmarks/scripts/results_tables.py
 
 # What make install puts under PREFIX; make uninstall removes exactly these
 # and the one directory of hakmem's own, lib/cmake/hakmem.

@@ -6,7 +6,7 @@
  *   callgrind_pair batch-empty N size B  the batch loop without the calls
  * scripts/callgrind_pair.sh runs them at two counts and reports the
  * instruction difference per pair, which cancels start-up and first-call
- * initialisation (the batch measure keeps the loop in: issue 9's method). */
+ * initialisation (the batch measure keeps the loop in, the same for every allocator). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

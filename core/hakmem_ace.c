@@ -1,7 +1,7 @@
 /* ACE thread and lifecycle (implements hakmem_ace.h): configuration from the
  * options table (hakmem_options.h), the observe -> decide -> apply loop,
- * logging, the trace CSV, the safety valves' shutdown, and fork.  DESIGN.md
- * §2, docs/ACE.md.  Every OS contact goes through hakmem_os.h.
+ * logging, the trace CSV, the safety valves' shutdown, and fork (docs/ACE.md).
+ * Every OS contact goes through hakmem_os.h.
  *
  * Nothing here calls the malloc family except through hak_os_spawn_detached
  * (pthread_create: made outside every allocator lock, re-entry guarded) and
@@ -14,6 +14,7 @@
 #include "hakmem_ace_scavenge.h"
 #include "hakmem_knobs.h"
 #include "hakmem_release.h"
+#include "hakmem_large.h"
 #include "hakmem_options.h"
 #include "hakmem_os.h"
 
@@ -460,7 +461,7 @@ static void run_releases(const ace_moves_t *o, const ace_metrics_t *m, uint64_t 
         uint32_t n = o->scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
         ace_scavenge_budgeted(n, o->budget_ns, &r);
         if (o->scavenge == ACE_SCAV_IDLE)
-            r.pages_empty += hak_release_large_cache();   /* idle: keep nothing warm */
+            r.pages_empty += hak_large_release_cache();   /* idle: keep nothing warm */
         *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
         if (ace_log_level >= 1)
             log_scavenge(o->scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)", &r, o->budget_ns, m, n);

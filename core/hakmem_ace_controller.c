@@ -144,8 +144,7 @@ static void init_bandits(ace_state_t *st)
     st->gap_left = 0;
     /* the round robin starts at the diet: one knob that scales every busy
      * class's cap, so one visit covers them all (a choice: no workload here
-     * confirms a diet win since the harness fix, RESULTS "Re-sweep after the
-     * harness fix") */
+     * confirms a diet win since the harness fix: docs/history/knob-sweeps.md) */
     st->rr_next = ACE_G_DIET;
 }
 

@@ -1,5 +1,5 @@
 /* ACE decide step: the fast and slow loops, the UCB1 schedule and the safety
- * valves as one pure function over a metrics snapshot (DESIGN.md §2).
+ * valves as one pure function over a metrics snapshot (docs/ACE.md).
  *
  *   ace_step(&metrics, &state, &moves)
  *
@@ -164,7 +164,7 @@ typedef struct ace_state {
     int          stopped;
 } ace_state_t;
 
-/* candidates (DESIGN.md §2 table) */
+/* the seed's candidates per knob (docs/ACE.md) */
 extern const uint32_t ace_cand_tls_cap[5];
 extern const uint32_t ace_cand_drain[5];
 extern const uint32_t ace_cand_partial[4];

@@ -1,4 +1,4 @@
-/* ACE metrics: what the observe step of the loop sees (DESIGN.md §2).
+/* ACE metrics: what the observe step of the loop sees (docs/ACE.md).
  * The OS contact (clocks, /proc, sysfs, perf counters) and the malloc-free
  * formatter are hakmem_os.h's.  Nothing here may call the malloc family. */
 #ifndef HAK_ACE_METRICS_H

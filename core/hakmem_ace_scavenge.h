@@ -1,6 +1,6 @@
 /* ACE's release actions (slow loop): partial release and the budgeted
  * scavenge, each bounded by a budget of ACE's own CPU time (and a wall cap
- * of 4 x that) and timed (DESIGN.md §2). */
+ * of 4 x that) and timed (docs/ACE.md). */
 #ifndef HAK_ACE_SCAVENGE_H
 #define HAK_ACE_SCAVENGE_H
 

@@ -1,4 +1,4 @@
-/* UCB1 over a knob's discrete candidates (DESIGN.md §2).  Pure: no I/O, no
+/* UCB1 over a knob's discrete candidates (docs/ACE.md).  Pure: no I/O, no
  * allocation.
  *
  * An arm's value is what the duels measured for it (hakmem_ace_duel.h): its

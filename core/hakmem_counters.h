@@ -22,13 +22,12 @@ typedef struct hak_counters {
     /* 4 KiB pages given back with madvise/munmap, by the layer that held
      * them: Tiny/Mid spans, the page heap, Large blocks' own mappings */
     uint64_t pages_released_spans, pages_released_heap, pages_released_maps;
-    uint64_t slabs_adopted;              /* spans of exited threads taken over */
+    uint64_t spans_adopted;              /* spans of exited threads taken over */
     uint64_t large_allocs, large_frees;
     /* page heap: blocks from a free range / from a new region; ranges purged */
     uint64_t heap_hits, heap_misses, heap_purges;
     /* own mappings' cache: hits, misses, pieces unmapped, mremap growths */
     uint64_t map_hits, map_misses, map_evictions, map_remaps;
-    uint64_t lat_samples;                /* sampled allocation latencies recorded */
 } hak_counters_t;
 
 /* Only the owning thread writes its counters; an aligned 64-bit add is never

@@ -1,4 +1,4 @@
-/* The one runtime knob table ACE turns (DESIGN.md §2).  Knobs are read only on
+/* The one runtime knob table ACE turns.  Knobs are read only on
  * slow paths (refill, flush, drain, release); writers store relaxed atomics so
  * values may change while threads run.  A knob given by its static override
  * (HAKMEM_TLS_CAP, ...) is marked fixed and ACE must leave it alone. */
@@ -8,12 +8,15 @@
 #include <stdint.h>
 #include "hakmem_size_class.h"
 
+/* The ranges in brackets are what the static overrides accept (the option
+ * table, hakmem_options.c); ACE moves a knob only among its candidates, a
+ * narrower set (hakmem_ace_controller.h). */
 typedef struct hak_knobs {
-    uint32_t tls_cap[HAK_NCLASS];          /* candidate magazine capacity: 4..64 */
-    uint32_t drain_threshold[HAK_NCLASS];  /* remote backlog that makes the owner drain: 32..512 */
-    uint32_t bundle_width;                 /* blocks moved per central free list transfer: 16..128 */
-    uint32_t partial_release_pages;        /* OS pages released per partly used span per pass: 1..8 */
-    uint32_t diet_permille;                /* TLS diet factor x1000: 500..1000 */
+    uint32_t tls_cap[HAK_NCLASS];          /* magazine capacity [1, HAK_MAG_MAX] */
+    uint32_t drain_threshold[HAK_NCLASS];  /* remote backlog that makes the owner drain [1, 2^20] */
+    uint32_t bundle_width;                 /* blocks moved per central free list transfer [1, 1024] */
+    uint32_t partial_release_pages;        /* OS pages released per partly used span per pass [0, 512] */
+    uint32_t diet_permille;                /* TLS diet factor x1000 [100, 1000] */
     uint8_t  fixed_tls_cap[HAK_NCLASS];    /* 1 = set by HAKMEM_TLS_CAP, ACE must not move it */
     uint8_t  fixed_drain[HAK_NCLASS];
     uint8_t  fixed_bundle, fixed_partial, fixed_diet;

@@ -32,8 +32,6 @@ size_t hak_release_partial(uint32_t pages_per_span, uint64_t deadline_ns)
     return release_all(0, pages_per_span, deadline_ns);
 }
 
-size_t hak_release_large_cache(void) { return hak_large_release_cache(); }
-
 void hak_release_own_caches(void)
 {
     hak_heap_t *h = hak_tl_heap;   /* the static empty heap has nothing cached */
@@ -50,5 +48,5 @@ void hak_release_own_caches(void)
 size_t hak_release_free_memory(void)
 {
     hak_tiny_outbox_flush_all(hak_tl_heap);
-    return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX) + hak_release_large_cache();
+    return release_all(1, 0, UINT64_MAX) + release_all(0, UINT32_MAX, UINT64_MAX) + hak_large_release_cache();
 }

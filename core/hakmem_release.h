@@ -1,5 +1,8 @@
-/* Giving memory back to the OS.  The same functions serve the free slow path
- * (ACE off: small bounded steps) and ACE's budgeted scavenge (deadline). */
+/* Release passes over the whole allocator, for the callers that want memory
+ * back now: ACE's budgeted scavenge (in slices with a deadline) and
+ * malloc_trim (hak_release_free_memory: everything).  The free slow path does
+ * not come here: it releases in small bounded steps of its own, when a block
+ * returns to a sparse span and in its heap's maintenance pass (hakmem_span.c). */
 #ifndef HAK_RELEASE_H
 #define HAK_RELEASE_H
 
@@ -13,10 +16,6 @@ uint64_t hak_now_ns(void);
  * and cached large pieces past their decay, until done or now >= deadline_ns.
  * Returns 4 KiB pages released. */
 size_t hak_release_empty(uint64_t deadline_ns);
-
-/* Unmap every cached freed large block, whatever its age (for an idle
- * program: nothing is about to reuse them).  Returns 4 KiB pages released. */
-size_t hak_release_large_cache(void);
 
 /* Release up to pages_per_span free OS pages inside each partly used span,
  * until done or now >= deadline_ns.  Returns 4 KiB pages released. */

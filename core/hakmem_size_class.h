@@ -1,6 +1,6 @@
 /* Size classes: 16-byte steps to 128 B, then four per power of two up to
  * HAK_MID_MAX.  Classes below HAK_TINY_CLASSES are Tiny (<= 1 KiB, owner-based
- * slabs with remote-free queues); the rest are Mid (central pool, bundles). */
+ * spans with remote-free queues); the rest are Mid (central pool, bundles). */
 #ifndef HAK_SIZE_CLASS_H
 #define HAK_SIZE_CLASS_H
 

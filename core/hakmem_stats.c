@@ -82,7 +82,7 @@ enum {
 };
 static const char *const tot_names[T_N] = {
     "allocs", "frees", "refills", "flushes", "remote_frees", "drains", "large_allocs", "large_frees",
-    "lock_waits", "lock_wait_ns", "pages_released", "slabs_adopted", "bytes_held", "bytes_live", "partial_spans",
+    "lock_waits", "lock_wait_ns", "pages_released", "spans_adopted", "bytes_held", "bytes_live", "partial_spans",
     "threads", "remote_backlog", "span_bytes", "large_blocks", "large_bytes", "large_cached_bytes",
     "pages_released_spans", "pages_released_heap", "pages_released_maps", "minor_faults",
     "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes",
@@ -139,7 +139,7 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_MAP_MISSES] = s->sum.map_misses;
     t[T_MAP_EVICTIONS] = s->sum.map_evictions;
     t[T_MAP_REMAPS] = s->sum.map_remaps;
-    t[T_ADOPTED] = s->sum.slabs_adopted;
+    t[T_ADOPTED] = s->sum.spans_adopted;
     t[T_HELD] = s->bytes_held;
     t[T_LIVE] = s->bytes_live;
     t[T_PARTIAL] = s->partial_spans;
@@ -166,7 +166,7 @@ void hak_get_stats(hak_public_stats_t *out)
     out->lock_waits = t[T_LOCK_WAITS];
     out->lock_wait_ns = t[T_LOCK_WAIT_NS];
     out->pages_released = t[T_PAGES_RELEASED];
-    out->slabs_adopted = t[T_ADOPTED];
+    out->spans_adopted = t[T_ADOPTED];
     out->bytes_held = t[T_HELD];
     out->bytes_live = t[T_LIVE];
     out->remote_backlog = t[T_BACKLOG];

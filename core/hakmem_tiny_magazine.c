@@ -244,7 +244,7 @@ static hak_span_t *adopt_any(hak_heap_t *h, int c)
         hak_spans_remove(&abandoned[c], sp);
         abandoned_sync(c);
         own_span(h, sp);
-        HAK_CNT_INC(h->cnt.slabs_adopted);
+        HAK_CNT_INC(h->cnt.spans_adopted);
     }
     hak_unlock(&abandoned_lock);
     return sp;

@@ -41,7 +41,7 @@ HAK_API void   hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 /* Statistics: totals summed over all threads without locks. */
 typedef struct hak_public_stats {
     unsigned long long allocs, frees, refills, flushes, remote_frees, drains;
-    unsigned long long lock_waits, lock_wait_ns, pages_released, slabs_adopted;
+    unsigned long long lock_waits, lock_wait_ns, pages_released, spans_adopted;
     unsigned long long bytes_held;  /* bytes of pages held from the OS (resident or not yet released) */
     unsigned long long bytes_live;  /* bytes in blocks handed out and not yet freed (block sizes) */
     unsigned long long remote_backlog;  /* Tiny blocks freed by other threads, not yet back in their spans */
@@ -63,7 +63,7 @@ HAK_API const char *hak_version(void);
  * len > 0).  Takes no lock a running malloc may wait on and allocates
  * nothing.  Cost: called every 1 ms from a third thread it slows a 2-thread
  * malloc/free workload on 2 cores by at most 1.9 % (the polling thread's CPU share,
- * 0.9 % of it its 1 ms wake-ups; the call is 13-15 us; docs/RESULTS.md). */
+ * 0.9 % of it its 1 ms wake-ups; the call is 13-15 us; docs/history/stats-polling.md). */
 HAK_API size_t hak_stats_json(char *buf, size_t len);
 
 /* glibc's extension API with hakmem's figures; libhakmem.so and libhakmem.a

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Instructions per malloc/free pair, counted by callgrind, for hakmem and the peers.
 #
-# Main measure (issue 9's method): PAIRS malloc+free pairs in batches of B --
+# Main measure: PAIRS malloc+free pairs in batches of B --
 # allocate B blocks of SIZE, then free them in reverse order -- run at two
 # values of PAIRS; per pair = (Ir(P2) - Ir(P1)) / (P2 - P1).  The difference
 # cancels start-up and lazy initialisation; the loop's own instructions (about

@@ -18,6 +18,7 @@ static const char *type_name(int t)
     case HAK_OPT_REAL: return "number";
     case HAK_OPT_PATH: return "file";
     case HAK_OPT_PER_CLASS: return "integer per class";
+    case HAK_OPT_CHOICE: return "word";
     }
     return "?";
 }
@@ -43,16 +44,37 @@ static const char *num(double x, char *buf, size_t len)
     return buf;
 }
 
+/* A CHOICE's words ('|' between them in the table): every one with sep
+ * between them (all != 0), or only the one whose index is the value v. */
+static const char *words(const hak_option_t *o, int all, int v, const char *sep, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (const char *w = o->words; *w && n < len; v--) {
+        size_t wl = strcspn(w, "|");
+        if (all || v == 0)
+            n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? sep : "", (int)wl, w);
+        w += wl + (w[wl] == '|');
+    }
+    return buf;
+}
+
 static const char *def_str(const hak_option_t *o, char *buf, size_t len)
 {
+    if (o->type == HAK_OPT_CHOICE)
+        return words(o, 0, (int)o->def, "", buf, len);
     return o->type == HAK_OPT_PATH ? "none" : num(o->def, buf, len);
 }
 
 static const char *range_str(const hak_option_t *o, char *buf, size_t len)
 {
     char lo[32], hi[32];
+    char w[64];
     if (o->type == HAK_OPT_PATH)
         snprintf(buf, len, "at most %s bytes", num(o->hi, hi, sizeof hi));
+    else if (o->type == HAK_OPT_CHOICE)
+        snprintf(buf, len, "%s, or %s..%s", words(o, 1, 0, ", ", w, sizeof w), num(o->lo, lo, sizeof lo),
+                 num(o->hi, hi, sizeof hi));
     else
         snprintf(buf, len, "%s..%s", num(o->lo, lo, sizeof lo), num(o->hi, hi, sizeof hi));
     return buf;

@@ -65,7 +65,7 @@ extern void free_aligned_sized(void *, size_t, size_t) __attribute__((weak));
  * so this mode does not need the header). */
 typedef struct {
     unsigned long long allocs, frees, refills, flushes, remote_frees, drains;
-    unsigned long long lock_waits, lock_wait_ns, pages_released, slabs_adopted;
+    unsigned long long lock_waits, lock_wait_ns, pages_released, spans_adopted;
     unsigned long long bytes_held, bytes_live;
     unsigned long long remote_backlog;
 } hak_public_stats_t;

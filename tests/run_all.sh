@@ -212,7 +212,7 @@ for m in preload hak; do
     HAKMEM_TLS_CAP=4 HAKMEM_BUNDLE_WIDTH=16 t "counters.$m.lock_waits" 180 $run $b lock_waits
     HAKMEM_DRAIN_THRESHOLD=32 t "counters.$m.remote_drains" 180 $run $b remote
     t "counters.$m.pages_released" 180 $run $b release
-    t "counters.$m.slabs_adopted" 180 $run $b adopt
+    t "counters.$m.spans_adopted" 180 $run $b adopt
 done
 
 echo "== bad input (child processes)"
@@ -250,6 +250,17 @@ docs_options() {
 }
 export -f docs_options
 t "docs.options" 60 docs_options
+# RESULTS.md's and the README's tables are what their data files in docs/results/ give
+t "docs.results_tables" 60 python3 "$ROOT/benchmarks/scripts/results_tables.py" --check
+# nothing .gitignore names is committed (build outputs, compiled Python)
+no_build_outputs() {
+    git -C "$ROOT" rev-parse --git-dir > /dev/null 2>&1 || { echo "not a git checkout: nothing to check"; return 0; }
+    local f
+    f=$(git -C "$ROOT" ls-files -ci --exclude-standard)
+    [ -z "$f" ] || { echo "FAIL: committed files that .gitignore names (git rm --cached them):"; echo "$f"; return 1; }
+}
+export -f no_build_outputs
+t "lint.no_build_outputs" 60 no_build_outputs
 # no function in core/ over 60 lines
 t "lint.fn_length" 60 python3 "$ROOT/scripts/check_fn_length.py"
 

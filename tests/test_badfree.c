@@ -12,7 +12,7 @@
  *   - a double free after the block has been handed out again (the second
  *     free frees the new owner's block; indistinguishable from a valid free)
  *   - a free of a pointer into a hakmem segment that looks like a valid block
- *     start of the right class (e.g. p + block_size inside the same slab when
+ *     start of the right class (e.g. p + block_size inside the same span when
  *     that neighbour is live) - it is a valid block, just not the caller's
  *   - use after free, buffer overflows into a neighbour (no canaries)
  *   - free_sized / free_aligned_sized with a wrong size (not cross-checked

@@ -9,7 +9,7 @@
  *                 dropped, VmRSS dropped
  *   adopt         threads allocate tiny blocks and exit leaving some live;
  *                 other threads free those and allocate the same classes:
- *                 slabs_adopted > 0
+ *                 spans_adopted > 0
  * In plain mode (LD_PRELOAD) hak_get_stats is looked up with dlsym.
  */
 #include "common.h"
@@ -19,9 +19,9 @@
 static void print_stats(const char *when, const hak_public_stats_t *s)
 {
     fprintf(stderr, "%s: allocs=%llu frees=%llu refills=%llu flushes=%llu remote_frees=%llu drains=%llu "
-            "lock_waits=%llu lock_wait_ns=%llu pages_released=%llu slabs_adopted=%llu bytes_held=%llu bytes_live=%llu\n",
+            "lock_waits=%llu lock_wait_ns=%llu pages_released=%llu spans_adopted=%llu bytes_held=%llu bytes_live=%llu\n",
             when, s->allocs, s->frees, s->refills, s->flushes, s->remote_frees, s->drains, s->lock_waits,
-            s->lock_wait_ns, s->pages_released, s->slabs_adopted, s->bytes_held, s->bytes_live);
+            s->lock_wait_ns, s->pages_released, s->spans_adopted, s->bytes_held, s->bytes_live);
 }
 
 static int get(hak_public_stats_t *s)
@@ -166,7 +166,7 @@ static int test_release(void)
     return ok;
 }
 
-/* ---- slabs adopted ---- */
+/* ---- spans adopted ---- */
 #define AD_N 20000
 static void *ad_blocks[8][AD_N];
 static void *ad_alloc_exit(void *a)
@@ -213,8 +213,8 @@ static int test_adopt(void)
     for (int i = 0; i < AD_N; i++) T_FREE(T_MALLOC(16 + (size_t)(i % 8) * 16));
     get(&b);
     print_stats("adopt", &b);
-    int ok = b.slabs_adopted > a.slabs_adopted;
-    if (!ok) fprintf(stderr, "FAIL: slabs_adopted stayed %llu\n", b.slabs_adopted);
+    int ok = b.spans_adopted > a.spans_adopted;
+    if (!ok) fprintf(stderr, "FAIL: spans_adopted stayed %llu\n", b.spans_adopted);
     return ok;
 }
 

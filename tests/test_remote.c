@@ -1,4 +1,4 @@
-/* Remote frees go to the span that owns the block (core v2).  Subtests:
+/* Remote frees go to the span that owns the block.  Subtests:
  *   idle_release   an owner allocates full spans and goes idle; another
  *                  thread frees every block; hak_release_free_memory()
  *                  collects them (backlog 0) and gives the spans back
@@ -154,14 +154,14 @@ static int run_abandoned(void)
     pthread_create(&th[0], NULL, adopter, NULL);
     pthread_join(th[0], NULL);
     hak_public_stats_t s1 = stats();
-    CHECKF(s1.slabs_adopted > s0.slabs_adopted, "no span adopted");
+    CHECKF(s1.spans_adopted > s0.spans_adopted, "no span adopted");
     for (long i = 0; i < nblocks; i++)       /* the live half is intact */
         if (blocks[i]) CHECKF(t_check(blocks[i], BSZ, 3) == (size_t)-1, "live block %ld changed", i);
     free_range(1, nblocks, 2, 3);
     t_release_free_memory();
     hak_public_stats_t s2 = stats();
     fprintf(stderr, "held %llu -> %llu, adopted %llu, backlog %llu\n", s0.bytes_held, s2.bytes_held,
-            s1.slabs_adopted - s0.slabs_adopted, s2.remote_backlog);
+            s1.spans_adopted - s0.spans_adopted, s2.remote_backlog);
     CHECKF(s2.bytes_held <= s0.bytes_held + (2u << 20), "spans kept after everything was freed");
     CHECKF(s2.remote_backlog == 0, "backlog %llu", s2.remote_backlog);
     free(blocks);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What each of ACE's groups and rules does on the suite (issue 12, item 5).
+"""What each of ACE's groups and rules does on the suite.
 
   benchmarks/scripts/ace_ablation.py census [--reps 2] [--secs 5] [--workloads a,b]
   benchmarks/scripts/ace_ablation.py ablate --group G[,G] --workloads a,b [--reps 5] [--secs 5]

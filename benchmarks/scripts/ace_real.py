@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ACE on vs off on real programs (issue 12 item 3), under LD_PRELOAD with the
+"""ACE on vs off on real programs, under LD_PRELOAD with the
 seed's default intervals (500 ms / 30 s): what a user gets.
 
   benchmarks/scripts/ace_real.py [--reps N] [--only redis,sqlite,python] [--idle-s 65]

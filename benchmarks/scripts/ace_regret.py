@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""ACE's regret against the best static setting (issue 12 item 2) and the
-signal's gate (item 1), on a workload whose best static setting the re-sweep
-confirmed (docs/RESULTS.md "Re-sweep after core v2").
+"""ACE's regret against the best static setting and the signal's gate (does
+a duel rank a known static win above the defaults), on a workload whose best static setting the re-sweep
+confirmed (docs/history/knob-sweeps.md).
 
   benchmarks/scripts/ace_regret.py regret [--reps 3] [--workloads larson,phase_change]
   benchmarks/scripts/ace_regret.py gate [--runs 5]
@@ -28,7 +28,7 @@ BIN = os.path.join(ROOT, "benchmarks", "bin")
 # defaults (measured: larson gens=600 ~1.5 s; phase_change ~14M ops a second on the
 # fixed harness, 16M taken, 8M before it), static settings to measure besides the
 # defaults).  larson: the re-sweep's confirmed win until the harness fix (b70c523)
-# showed it was the benchmark's own false sharing; phase_change: the issue's phase workload, with the three best settings of the
+# showed it was the benchmark's own false sharing; phase_change: the phased workload (Tiny sizes, then Mid), with the three best settings of the
 # sweep after the harness fix (bundle 64, partial pages 1 and 4; before it:
 # November's diet 0.66, the first re-sweep's partial pages 4, bundle 16).
 PHASE = ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",

@@ -75,12 +75,12 @@ WORKLOADS = [
      (["objects=1000000"], ["objects=4000000"], ["objects=16000000"])),
     ("phase_change", "mt_churn", ["name=phase_change", "threads=2", "slots=200000", "min=16", "max=256",
                                   "p2min=1024", "p2max=32768", "p2slots=4000"], None),
-    # issue 9's shapes not covered above (larson and the 512 MiB random replace are: larson, huge_ws)
+    # the producer/consumer and glibc malloc-simple shapes (larson's and a 512 MiB random replace: above)
     ("prodcons_512", "prodcons", ["name=prodcons_512", "min=16", "max=512"], None),
     ("xmalloc_64", "prodcons", ["name=xmalloc_64", "min=64", "max=64", "keep=0"],
      (["objects=4000000"], ["objects=16000000"], ["objects=64000000"])),
     ("malloc_simple", "malloc_simple", [], None),
-    # issue 10's shapes: rpmalloc's test (2 threads, 16 B-16 KB, freed by the
+    # rpmalloc's test (2 threads, 16 B-16 KB, freed by the
     # other thread; a time row) and big buffers replaced (ops = KiB written)
     ("xmalloc_16k", "prodcons", ["name=xmalloc_16k", "min=16", "max=16384"], None),
     ("large_replace", "large_replace", [], None),
@@ -147,7 +147,7 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
     ("large_replace", "wall_s", "time, s", 1),
     ("large_replace", "rss_after_free_kb", "RSS right after freeing every buffer, MiB", 1 / 1024),
     ("large_replace", "rss_after_idle_kb", "RSS after 1.5 s idle (no allocator call), MiB", 1 / 1024),
-    # the two workloads issue 9 measures as time (fixed work)
+    # the two fixed-work workloads, also as time
     ("xmalloc_64", "wall_s", "time, s", 1),
     ("malloc_simple", "wall_s", "time, s", 1),
     ("malloc_simple", "ns_per_pair_n25", "malloc+write+free, 25 blocks, ns", 1),
@@ -172,7 +172,7 @@ EXTRAS = [  # workload-specific figures: workload, key, label, scale
 ]
 EXTRAS += [(w[0], "ace_cpu_pct", "ACE thread CPU, % of one core", 1) for w in WORKLOADS]
 
-KNOBS = {  # the seed's candidates (DESIGN.md section 2)
+KNOBS = {  # the seed's candidates (ace_cand_* in core/hakmem_ace_controller.c)
     "HAKMEM_TLS_CAP": ["4", "8", "16", "32", "64"],
     "HAKMEM_DRAIN_THRESHOLD": ["32", "64", "128", "256", "512"],
     "HAKMEM_BUNDLE_WIDTH": ["16", "32", "64", "128"],
@@ -728,6 +728,9 @@ def compare(args):
     if not args.selftest:
         print("\n".join(term))
     print("\nwritten: " + ", ".join(os.path.relpath(p, ROOT) for k, p in paths.items() if os.path.exists(p)))
+    if not args.selftest and not failures and os.path.abspath(outdir) == os.path.join(ROOT, "docs", "results"):
+        print("to make this run the one docs/RESULTS.md and README.md show: "
+              "python3 benchmarks/scripts/results_tables.py --stem " + stem)
     if args.selftest:
         return selftest_check(paths, rows, cols, notes, failures, reps)
     return 1 if failures and args.strict else 0

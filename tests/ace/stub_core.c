@@ -7,6 +7,7 @@
 #include "hakmem_knobs.h"
 #include "hakmem_stats.h"
 #include "hakmem_release.h"
+#include "hakmem_large.h"
 #include "hakmem.h"
 #include "hakmem_os.h"
 #include "stub_core.h"
@@ -55,7 +56,7 @@ size_t hak_release_empty(uint64_t deadline_ns)
     stub_release_empty_pages = 0;
     return p;
 }
-size_t hak_release_large_cache(void) { stub_release_cache_calls++; return 0; }
+size_t hak_large_release_cache(void) { stub_release_cache_calls++; return 0; }
 /* PREEMPTED: a thread preempted until the deadline (wall time passes, no CPU);
  * BUSY: a thread busy until the deadline (CPU time passes); 10 pages either way */
 int stub_release_mode = STUB_RELEASE_NORMAL;
