@@ -78,21 +78,31 @@ void hak_realloc_copy(void *dst, const void *src, size_t n)
 
 /* ---- moving a block ---- */
 
-/* Allocate `want` bytes (falling back to exactly n), copy `keep` bytes of p,
- * free p.  large: the new block is a Large one whatever its size (growth past
- * the border).  On failure p is untouched and errno is ENOMEM. */
-static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want, int large)
+/* Where a moved block goes: the class of its size, a Large block (a copy
+ * after mremap was refused), or a mapping of its own (growth past the
+ * border: its next steps are mremap, no copies). */
+enum { TO_CLASS, TO_LARGE, TO_MAPPING };
+
+static void *alloc_to(size_t n, int to)
 {
-    void *q = large ? hak_large_alloc(want, 0, 0) : hak_malloc_fast(want);
+    return to == TO_CLASS ? hak_malloc_fast(n) : to == TO_LARGE ? hak_large_alloc(n, 0, 0) : hak_large_alloc_mapping(n);
+}
+
+/* Allocate `want` bytes (falling back to exactly n) where `to` says, copy
+ * `keep` bytes of p, free p.  On failure p is untouched and errno is ENOMEM. */
+static HAK_NOINLINE void *move_block(void *p, size_t keep, size_t n, size_t want, int to)
+{
+    void *q = alloc_to(want, to);
     if (!q && want != n)
-        q = large ? hak_large_alloc(n, 0, 0) : hak_malloc_fast(n);
+        q = alloc_to(n, to);
     if (!q) {
         errno = ENOMEM;
         return NULL;
     }
-    if (keep >= (64u << 10) && (large || want > HAK_MID_MAX || n > HAK_MID_MAX))
-        /* a fresh Large mapping: one system call faults the copied range in,
-         * about 25% cheaper than a page fault per 4 KiB (docs/REALLOC.md) */
+    if (keep >= (64u << 10) && (to != TO_CLASS || want > HAK_MID_MAX || n > HAK_MID_MAX))
+        /* a Large block, maybe fresh pages: one system call faults the copied
+         * range in, about 25% cheaper than a page fault per 4 KiB
+         * (docs/REALLOC.md) */
         hak_os_populate((void *)((uintptr_t)q & ~(uintptr_t)(HAK_OS_PAGE - 1)),
                         (keep + HAK_OS_PAGE - 1) & ~(size_t)(HAK_OS_PAGE - 1));
     hak_realloc_copy(q, p, keep);
@@ -127,12 +137,12 @@ static HAK_NOINLINE void *realloc_large(void *p, size_t n)
         if (q)
             return q;
         /* mremap refused (e.g. the map count limit): a copy, if memory allows */
-        return move_block(p, old, n, n, 1);
+        return move_block(p, old, n, n, TO_LARGE);
     }
     if (old - n < old / 8)
         return p;                      /* saving a little: nothing to do */
     if (n < HAK_REALLOC_BORDER / 2 && n <= old / 2)
-        return move_block(p, n, n, n, 0); /* well below the border: into Mid/Tiny */
+        return move_block(p, n, n, n, TO_CLASS); /* well below the border: into Mid/Tiny */
     void *q = hak_large_resize(p, n);  /* in place; the tail is a freed piece */
     return q ? q : p;                  /* a failed shrink keeps the block: still valid */
 }
@@ -158,7 +168,7 @@ void *hak_realloc(void *p, size_t n)
         /* in place while the block would not waste more than half */
         if (n >= bs / 2 || bs <= 16)
             return p;
-        return move_block(p, n, n, n, 0);
+        return move_block(p, n, n, n, TO_CLASS);
     }
     if (HAK_UNLIKELY(n > PTRDIFF_MAX)) {   /* impossible: keep the block */
         errno = ENOMEM;
@@ -167,5 +177,6 @@ void *hak_realloc(void *p, size_t n)
     /* past the border a growing block gets its own mapping, so the next
      * steps are mremap or a join with the cached piece after it, not copies;
      * within a bounded number of mappings (vm.max_map_count) */
-    return move_block(p, bs, n, grow_target(bs, n), n >= HAK_REALLOC_BORDER && hak_large_room());
+    int to = n >= HAK_REALLOC_BORDER && hak_large_room() ? TO_MAPPING : TO_CLASS;
+    return move_block(p, bs, n, grow_target(bs, n), to);
 }

@@ -26,6 +26,7 @@ typedef struct hak_counters {
     uint64_t large_allocs, large_frees;
     /* page heap: blocks from a free range / from a new region; ranges purged */
     uint64_t heap_hits, heap_misses, heap_purges;
+    uint64_t heap_lock_waits, heap_lock_wait_ns;   /* of lock_waits, lock_wait_ns: the page heap's lock */
     /* own mappings' cache: hits, misses, pieces unmapped, mremap growths */
     uint64_t map_hits, map_misses, map_evictions, map_remaps;
 } hak_counters_t;

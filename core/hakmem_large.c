@@ -340,6 +340,16 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
     return p ? p : map_alloc(len, align, huge, zero);
 }
 
+void *hak_large_alloc_mapping(size_t size)
+{
+    size_t len = block_len(size);
+    if (len < size || len > ((size_t)1 << 47)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return map_alloc(len, 0, huge_align(len), 0);
+}
+
 static void count_freed(size_t len)
 {
     __atomic_fetch_sub(&hak_large_live_bytes, len, __ATOMIC_RELAXED);

@@ -21,6 +21,9 @@ extern uint64_t hak_large_cached_bytes;  /* resident bytes of cached freed piece
 
 /* align: 0 or a power of two; zero: the block must read as zeros (calloc). */
 void  *hak_large_alloc(size_t size, size_t align, int zero);
+/* A block of its own mapping whatever its size: realloc's growth past the
+ * Mid border, whose next steps are then mremap, not copies. */
+void  *hak_large_alloc_mapping(size_t size);
 /* 1 if p was a live large block (now freed), 0 if hakmem never gave it out. */
 int    hak_large_free(void *p);
 /* 1 while the live large blocks are few enough for one more mapping: a

@@ -1,6 +1,6 @@
 /* The page heap: Large blocks below HAK_PH_MAX are carved in 4 KiB pages from
  * regions, 2 MiB aligned mappings whose size grows with the heap (4 to
- * 64 MiB).  A freed range joins its free neighbours by address, whatever
+ * 256 MiB).  A freed range joins its free neighbours by address, whatever
  * blocks they were, and a request of any size takes the best-fitting free
  * range, so a program that replaces buffers of different sizes reuses warm
  * pages.  Free ranges stay resident until they have been free for the decay

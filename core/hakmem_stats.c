@@ -77,7 +77,7 @@ enum {
     T_LOCK_WAITS, T_LOCK_WAIT_NS, T_PAGES_RELEASED, T_ADOPTED, T_HELD, T_LIVE, T_PARTIAL, T_THREADS,
     T_BACKLOG, T_SPAN_BYTES, T_LARGE_LIVE, T_LARGE_LIVE_BYTES, T_LARGE_CACHED,
     T_PR_SPANS, T_PR_HEAP, T_PR_MAPS, T_MINFLT,
-    T_HEAP_HITS, T_HEAP_MISSES, T_HEAP_PURGES, T_HEAP_MAPPED, T_HEAP_DIRTY,
+    T_HEAP_HITS, T_HEAP_MISSES, T_HEAP_PURGES, T_HEAP_MAPPED, T_HEAP_DIRTY, T_HEAP_LOCK_WAITS, T_HEAP_LOCK_NS,
     T_MAP_HITS, T_MAP_MISSES, T_MAP_EVICTIONS, T_MAP_REMAPS, T_N
 };
 static const char *const tot_names[T_N] = {
@@ -85,11 +85,12 @@ static const char *const tot_names[T_N] = {
     "lock_waits", "lock_wait_ns", "pages_released", "spans_adopted", "bytes_held", "bytes_live", "partial_spans",
     "threads", "remote_backlog", "span_bytes", "large_blocks", "large_bytes", "large_cached_bytes",
     "pages_released_spans", "pages_released_heap", "pages_released_maps", "minor_faults",
-    "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes",
+    "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes", "heap_lock_waits",
+    "heap_lock_wait_ns",
     "map_hits", "map_misses", "map_evictions", "map_remaps",
 };
 /* the text form's line breaks: each total line starts at one of these */
-static const int tot_lines[] = { T_ALLOCS, T_LOCK_WAITS, T_BACKLOG, T_PR_SPANS, T_HEAP_HITS, T_N };
+static const int tot_lines[] = { T_ALLOCS, T_LOCK_WAITS, T_BACKLOG, T_PR_SPANS, T_HEAP_HITS, T_MAP_HITS, T_N };
 
 static void class_row(const hak_snapshot_t *s, int c, uint64_t v[C_N])
 {
@@ -135,6 +136,8 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_HEAP_PURGES] = s->sum.heap_purges;
     t[T_HEAP_MAPPED] = s->heap_mapped_bytes;
     t[T_HEAP_DIRTY] = s->heap_dirty_bytes;
+    t[T_HEAP_LOCK_WAITS] = s->sum.heap_lock_waits;
+    t[T_HEAP_LOCK_NS] = s->sum.heap_lock_wait_ns;
     t[T_MAP_HITS] = s->sum.map_hits;
     t[T_MAP_MISSES] = s->sum.map_misses;
     t[T_MAP_EVICTIONS] = s->sum.map_evictions;
