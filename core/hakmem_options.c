@@ -26,12 +26,12 @@ static const hak_option_t table[HAK_OPT_N] = {
     [HAK_OPT_STATS] = { "HAKMEM_STATS", HAK_OPT_CHOICE, CORE, 0, 0, 0, 2,
         "statistics at exit: 1 or text per-class and total lines, json one JSON object (hak_stats_json); to stderr or HAKMEM_STATS_FILE",
         "off|text|json" },
-    [HAK_OPT_STATS_FILE] = { "HAKMEM_STATS_FILE", HAK_OPT_PATH, CORE, 0, 0, 0, 400,
+    [HAK_OPT_STATS_FILE] = { "HAKMEM_STATS_FILE", HAK_OPT_PATH, CORE, 0, 0, 0, HAK_PATH_MAX,
         "file the exit statistics are written to instead of stderr (<file>.<pid> in a forked child)" },
     [HAK_OPT_VERBOSE] = { "HAKMEM_VERBOSE", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
         "1: at start, print every option and knob with its value and source, page, segment and LLC sizes, hardware counters" },
     [HAK_OPT_LARGE_CACHE_MB] = { "HAKMEM_LARGE_CACHE_MB", HAK_OPT_INT, CORE, 1, 64, 0, 1u << 20,
-        "MiB of freed large blocks kept resident for reuse, or as many bytes as live large blocks hold if more (0: freed large blocks go back to the OS at once)" },
+        "MiB of freed large blocks kept resident for reuse, or twice the bytes live large blocks hold if more (0: freed large blocks go back to the OS at once)" },
     [HAK_OPT_LARGE_DECAY_MS] = { "HAKMEM_LARGE_DECAY_MS", HAK_OPT_INT, CORE, 1, 1000, 0, 3600000,
         "ms a freed large block stays resident before a later large call or maintenance pass gives its pages back" },
     [HAK_OPT_HUGEPAGES] = { "HAKMEM_HUGEPAGES", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
@@ -48,7 +48,7 @@ static const hak_option_t table[HAK_OPT_N] = {
         "length of one slice of a bandit duel, ms (at least 1; at most the fast tick)" },
     [HAK_OPT_ACE_LOG_LEVEL] = { "HAKMEM_ACE_LOG_LEVEL", HAK_OPT_INT, ACE, 1, 0, 0, 2,
         "0 off (safety-valve line only), 1 info, 2 debug" },
-    [HAK_OPT_ACE_TRACE] = { "HAKMEM_ACE_TRACE", HAK_OPT_PATH, ACE, 0, 0, 0, 400,
+    [HAK_OPT_ACE_TRACE] = { "HAKMEM_ACE_TRACE", HAK_OPT_PATH, ACE, 0, 0, 0, HAK_PATH_MAX,
         "file: a CSV row of metrics and knob values per tick (<file>.<pid> in a forked child)" },
     [HAK_OPT_ACE_MAX_P99_LAT_NS] = { "HAKMEM_ACE_MAX_P99_LAT_NS", HAK_OPT_INT, ACE, 1, HAK_DEF_ACE_MAX_P99_LAT_NS, 0, U64_MAX_D,
         "safety valve: sampled p99 allocation latency, ns" },
@@ -63,7 +63,10 @@ typedef struct opt_val {
     uint8_t     reported;   /* an unusable value was reported (never twice) */
     uint64_t    u;
     double      d;
-    const char *s;          /* PATH: points into the environment */
+    const char *s;          /* PATH: path[] once set, else NULL */
+    /* a copy: programs rewrite their environment (redis-server writes its
+     * process title over it), and the file is opened later, at exit */
+    char        path[HAK_PATH_MAX + 1];
 } opt_val_t;
 
 static opt_val_t val[HAK_OPT_N];
@@ -261,8 +264,9 @@ static void parse_one(int id)
         parse_per_class(id, s);
         return;
     case HAK_OPT_PATH:
-        v->set = strlen(s) <= (size_t)o->hi;
-        v->s = v->set ? s : NULL;
+        v->set = strlen(s) <= HAK_PATH_MAX;
+        if (v->set)
+            v->s = memcpy(v->path, s, strlen(s) + 1);
         break;
     default:   /* FLAG (a word, or 0..1 clamped: non-zero is on), CHOICE (a word or its index), INT, REAL */
         v->set = (uint8_t)((o->type == HAK_OPT_FLAG || o->type == HAK_OPT_CHOICE) && parse_word(o, s, v)) ||

@@ -25,6 +25,7 @@
 
 /* Defaults that code outside the table also starts from (hak_knobs_init,
  * ace_config_default). */
+#define HAK_PATH_MAX                   400   /* longest PATH value (bytes) */
 #define HAK_DEF_TLS_CAP                64
 #define HAK_DEF_DRAIN_THRESHOLD        128
 #define HAK_DEF_BUNDLE_WIDTH           32

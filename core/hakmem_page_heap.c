@@ -73,10 +73,13 @@ static void ph_lock_take(void)
 
 static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
 /* mallopt's bound as given; else HAKMEM_LARGE_CACHE_MB (0: none kept) or
- * the live Large bytes, whichever is more: a heap of live blocks of mixed sizes has free
- * gaps between them in proportion to its size (large_churn: up to 40 %), and
- * purging those while the program is busy only makes the next blocks fault
- * them in again; the decay takes them back once it is not. */
+ * twice the live Large bytes, whichever is more: a heap of live blocks of
+ * mixed sizes has free gaps between them in proportion to its size (up to as
+ * much as it holds with 5-25 MiB blocks), and purging those while the program
+ * is busy only makes the next blocks fault them in again (malloc-large: with
+ * the live bytes as the bound 274 purges, 792 k faults, 4.2 s and 566 MiB
+ * peak; with twice them 127 k faults, 3.2 s and 511 MiB); the decay takes
+ * them back once the program is not busy. */
 static uint64_t bound(void)
 {
     uint64_t b = __atomic_load_n(&bound_bytes, __ATOMIC_RELAXED);
@@ -86,7 +89,7 @@ static uint64_t bound(void)
     if (!b)
         return 0;
     uint64_t live = __atomic_load_n(&hak_large_live_bytes, __ATOMIC_RELAXED);
-    return live > b ? live : b;
+    return live * 2 > b ? live * 2 : b;
 }
 void hak_pageheap_set_bound(uint64_t bytes) { __atomic_store_n(&bound_bytes, bytes, __ATOMIC_RELAXED); }
 

@@ -196,13 +196,24 @@ EOT
     rm -rf $d
     return $rc
 }
-export -f churn_err opt_verbose opt_unknown opt_bad_values opt_flag_words opt_stats_file
+# the statistics file is named by a copy of the variable: the program may
+# rewrite its environment before exit (redis-server's process title)
+opt_stats_file_clobbered() {
+    local run=$1 b=$2 d rc=0
+    d=$(mktemp -d)
+    HAKMEM_STATS=1 HAKMEM_STATS_FILE=$d/c $run $b clobber_env 2>$d/c.err >/dev/null
+    grep -q '^\[hakmem\] total ' $d/c 2>/dev/null || { echo "FAIL: no statistics in $d/c"; cat $d/c.err; rc=1; }
+    rm -rf $d
+    return $rc
+}
+export -f churn_err opt_verbose opt_unknown opt_bad_values opt_flag_words opt_stats_file opt_stats_file_clobbered
 if [ "$LIB" != none ]; then
     t "options.verbose" 60 opt_verbose
     t "options.unknown_var" 60 opt_unknown
     t "options.bad_values" 60 opt_bad_values
     t "options.flag_words" 120 opt_flag_words
     t "options.stats_file.preload" 60 opt_stats_file prebin test_glibc
+    t "options.stats_file.clobbered_env" 60 opt_stats_file_clobbered prebin test_glibc
     HAKTEST_REQUIRE_HAKMEM=1 t "options.stats_file.static" 60 opt_stats_file bin test_glibc_static
 fi
 

@@ -3,7 +3,9 @@
  * hak_stats_json.  Built three ways like test_api: plain names under
  * LD_PRELOAD, hak_ names (-DHAK_API_MODE, libhakmem_api.a), plain names
  * linked with libhakmem.a.  Run with a subtest name; `churn` is a helper for
- * run_all.sh's option tests (a short allocation loop). */
+ * run_all.sh's option tests (a short allocation loop), `clobber_env` another
+ * (overwrites the program's environment strings, as redis-server does for its
+ * process title, then allocates: HAKMEM_STATS_FILE must still be honoured). */
 #include "common.h"
 #include <limits.h>
 #include <pthread.h>
@@ -324,6 +326,17 @@ static void t_churn(void)
     pthread_join(th, NULL);
 }
 
+extern char **environ;
+
+static void t_clobber_env(void)
+{
+    for (char **e = environ; *e; e++)
+        for (char *c = strchr(*e, '='); c && *++c;)
+            *c = 'x';
+    for (int i = 0; i < 1000; i++)
+        T_FREE(T_MALLOC((size_t)i * 16 + 1));
+}
+
 int main(int argc, char **argv)
 {
     static const struct test tests[] = {
@@ -333,6 +346,10 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "churn")) {
         t_require_hakmem();
         t_churn();
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "clobber_env")) {
+        t_clobber_env();
         return 0;
     }
     return t_run("test_glibc", tests, sizeof tests / sizeof tests[0], argc, argv);

@@ -14,8 +14,9 @@ A table lives between two marker lines, which record where its data come from:
 
 NAME is one of: headline (hakmem against the best peer per workload), method (the
 suite's command, machine, commit and repetitions), suite (every column of the
-throughput, CPU and peak-RSS tables), seed (the seed's rows: ACE off / on / best
-peer / the seed's targets), callgrind (the first table of scripts/callgrind_pair.sh's
+throughput and peak-RSS tables), seed (the seed's rows: ACE off / on / best
+peer / the seed's targets), large (the Large-block rows with time, CPU-seconds, page
+faults and RSS: LARGE_ROWS), callgrind (the first table of scripts/callgrind_pair.sh's
 output file).  Text outside the markers is left alone.  Python 3 standard library only.
 """
 import argparse
@@ -91,6 +92,24 @@ class Suite:
         return c, v
 
 
+# The Large-block rows: workload, metric, label, scale, digits, whether higher is better.
+LARGE_ROWS = [
+    ("large_churn", "wall_s", "large_churn: time, s", 1, 2, False),
+    ("large_churn", "cpu_s", "… user+sys CPU-s", 1, 2, False),
+    ("large_churn", "minflt", "… minor faults, k", 1e-3, 1, False),
+    ("large_churn", "peak_rss_kb", "… peak RSS, MiB", 1 / 1024, 0, False),
+    ("service_day", "wall_s", "service_day: time, s (1.2 s quiet phases included)", 1, 2, False),
+    ("service_day", "cpu_s", "… user+sys CPU-s", 1, 2, False),
+    ("service_day", "minflt", "… minor faults, k", 1e-3, 0, False),
+    ("service_day", "peak_rss_kb", "… peak RSS, MiB", 1 / 1024, 0, False),
+    ("service_day", "rss_after_quiet_kb", "… RSS after the last quiet phase, MiB", 1 / 1024, 0, False),
+    ("large_replace", "wall_s", "large_replace: time, s", 1, 2, False),
+    ("large_replace", "peak_rss_kb", "… peak RSS, MiB", 1 / 1024, 0, False),
+    ("large_replace", "rss_after_idle_kb", "… RSS after 1.5 s without a call, MiB", 1 / 1024, 0, False),
+    ("realloc_heavy", "double_p99_ns", "realloc_heavy: doubling p99, µs", 1e-3, 1, False),
+]
+
+
 def fmt(v, digits):
     return "%.*f" % (digits, v)
 
@@ -139,31 +158,50 @@ def method(s):
     ] + (["- Charts (ratio to hakmem per workload): " + ", ".join(charts) + "."] if charts else [])
 
 
+# The suite tables RESULTS shows in full; ops per CPU-second is in the
+# headline (best peer per workload) and, every column, in STEM.md.
+SUITE_METRICS = ("throughput", "peak_rss_kb")
+
+
 def suite(s):
     out = []
     for key, title, scale, better in run_bench.METRICS:
+        if key not in SUITE_METRICS:
+            continue
         higher = better == "higher"
         vals = [s.get(w, c, key) for w in s.workloads for c in s.cols]
         d = run_bench.digits_for([v[0] * scale for v in vals if v])
         out += ["**%s**; ratio to hakmem in brackets, the best column in bold:" % title, "",
                 "| workload | " + " | ".join(s.cols) + " |", "|---|" + "---|" * len(s.cols)]
-        for w in s.workloads:
-            ref = s.get(w, REF, key)
-            have = [s.get(w, c, key)[0] for c in s.cols if s.get(w, c, key)]
-            best = (max if higher else min)(have) if have else None
-            cells = []
-            for c in s.cols:
-                st = s.get(w, c, key)
-                if not st:
-                    cells.append("–")
-                    continue
-                txt = fmt(st[0] * scale, d)
-                if c != REF and ref:
-                    txt += " (%.2f)" % (st[0] / ref[0])
-                cells.append("**%s**" % txt if st[0] == best else txt)
-            out.append("| %s | %s |" % (w, " | ".join(cells)))
+        out += ["| %s | %s |" % (w, " | ".join(row_cells(s, w, key, scale, d, higher))) for w in s.workloads]
         out.append("")
     return out[:-1]
+
+
+def row_cells(s, w, key, scale, d, higher):
+    """Every column's median of one workload's metric, its ratio to hakmem in
+    brackets, the best in bold."""
+    ref = s.get(w, REF, key)
+    have = [s.get(w, c, key)[0] for c in s.cols if s.get(w, c, key)]
+    best = (max if higher else min)(have) if have else None
+    cells = []
+    for c in s.cols:
+        st = s.get(w, c, key)
+        if not st:
+            cells.append("–")
+            continue
+        txt = fmt(st[0] * scale, d)
+        if c != REF and ref and ref[0]:
+            txt += " (%.2f)" % (st[0] / ref[0])
+        cells.append("**%s**" % txt if st[0] == best else txt)
+    return cells
+
+
+def large(s):
+    out = ["| row | " + " | ".join(s.cols) + " |", "|---|" + "---|" * len(s.cols)]
+    for w, key, label, scale, d, higher in LARGE_ROWS:
+        out.append("| %s | %s |" % (label, " | ".join(row_cells(s, w, key, scale, d, higher))))
+    return out
 
 
 def seed(s):
@@ -192,7 +230,7 @@ def callgrind(name):
     return ["```"] + first.split("\n") + ["```"]
 
 
-BLOCKS = {"headline": headline, "method": method, "suite": suite, "seed": seed}
+BLOCKS = {"headline": headline, "method": method, "suite": suite, "seed": seed, "large": large}
 
 
 def render(text, new_stem, cache):
