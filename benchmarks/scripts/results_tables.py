@@ -14,7 +14,7 @@ A table lives between two marker lines, which record where its data come from:
 
 NAME is one of: headline (hakmem against the best peer per workload), method (the
 suite's command, machine, commit and repetitions), suite (every column of the
-throughput and peak-RSS tables), seed (the seed's rows: ACE off / on / best
+throughput table), seed (the seed's rows: ACE off / on / best
 peer / the seed's targets), large (the Large-block rows with time, CPU-seconds, page
 faults and RSS: LARGE_ROWS), callgrind (the first table of scripts/callgrind_pair.sh's
 output file).  Text outside the markers is left alone.  Python 3 standard library only.
@@ -158,9 +158,9 @@ def method(s):
     ] + (["- Charts (ratio to hakmem per workload): " + ", ".join(charts) + "."] if charts else [])
 
 
-# The suite tables RESULTS shows in full; ops per CPU-second is in the
-# headline (best peer per workload) and, every column, in STEM.md.
-SUITE_METRICS = ("throughput", "peak_rss_kb")
+# The suite table RESULTS shows in full; ops per CPU-second and peak RSS are
+# in the headline (best peer, lowest peer) and, every column, in STEM.md.
+SUITE_METRICS = ("throughput",)
 
 
 def suite(s):
