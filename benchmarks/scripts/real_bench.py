@@ -279,7 +279,9 @@ class Redis(Script):
         time.sleep(0.2)   # INFO's allocator figures are refreshed by serverCron every 100 ms
         info = dict(re.findall(r"^(\w+):(\S+)", subprocess.run(cli + ["info", "memory"], env=plain,
                                                               capture_output=True, text=True).stdout, re.M))
-        values["used_memory"], values["jemalloc_allocated"] = info.get("used_memory"), info.get("allocator_allocated")
+        if not info.get("used_memory") or not info.get("allocator_allocated"):
+            raise Failed("INFO memory without used_memory and allocator_allocated")
+        values["used_memory"], values["jemalloc_allocated"] = info["used_memory"], info["allocator_allocated"]
         with open(check, "rb") as fin:
             p = subprocess.run(cli, env=plain, stdin=fin, capture_output=True, timeout=timeout)
         values["output_sha256"] = output_sha(p.stdout.decode(errors="replace"))
