@@ -323,10 +323,18 @@ class RealRun(rb.Run):
         preload = so
         if prog.links and name == "glibc":
             preload = LIBC   # the binary's own jemalloc would serve otherwise
-        super().__init__(prog.name, name, [prog.argv[0]], env, preload, None, TIMEOUT[mode])
-        self.prog, self.n, self.reference = prog, prog.scale[mode], reference
         self.want = basename_of(so) if so else None
         self.ace = env.get("HAKMEM_ACE_ENABLED") == "1"
+        env = dict(env)
+        if self.want == basename_of(rb.HAKMEM_SO):
+            # to stderr: HAKMEM_STATS_FILE's name is lost in redis-server, which
+            # overwrites its environment for its process title
+            env["HAKMEM_STATS"] = "1"
+        if self.ace:
+            # its start line: ACE's trace (run_bench's ACE CPU figure) is lost in redis-server
+            env["HAKMEM_ACE_LOG_LEVEL"] = "1"
+        super().__init__(prog.name, name, [prog.argv[0]], env, preload, None, TIMEOUT[mode])
+        self.prog, self.n, self.reference = prog, prog.scale[mode], reference
         self.others = preload_names - {self.want}
 
     def command(self):
@@ -336,13 +344,6 @@ class RealRun(rb.Run):
         return " ".join("%s=%s" % (k, rb.shell_quote(v)) for k, v in env.items()) + " " + self.prog.describe(self.n)
 
     def _execute(self, env):
-        if self.want == basename_of(rb.HAKMEM_SO):
-            # to stderr: HAKMEM_STATS_FILE's name is lost in redis-server, which
-            # overwrites its environment for its process title
-            env["HAKMEM_STATS"] = "1"
-        if self.ace:
-            # its start line: ACE's trace (run_bench's ACE CPU figure) is lost in redis-server
-            env.setdefault("HAKMEM_ACE_LOG_LEVEL", "1")
         t0 = time.time()
         try:
             values, maps, stderr = self.prog.run(env, self.n, self.timeout)
@@ -591,7 +592,7 @@ def selftest(args):
         for a in res["allocs"]:
             if a[2].get("HAKMEM_ACE_ENABLED") == "1":
                 r = RealRun(p, a, "selftest", res["refs"][p.name], names)
-                r.env_extra = dict(a[2], HAKMEM_ACE_ENABLED="0")
+                r.env_extra["HAKMEM_ACE_ENABLED"] = "0"
                 controls.append((r, "ACE's start line is not"))
     for p in res["progs"]:
         if p.links:
