@@ -40,6 +40,7 @@ typedef struct ph_region {
     uintptr_t base;            /* first page; 0 while not mapped */
     uint32_t npages;
     uint32_t huge;             /* MADV_HUGEPAGE in force */
+    uint32_t used;             /* slot taken (ph_lock) */
     uint32_t *tag;             /* per page; with node[], one metadata mapping */
     ph_free_t *node;
     size_t meta_len;
@@ -249,18 +250,18 @@ static ph_region_t *region_map(uint32_t need, ph_region_t *r)
     return r;
 }
 
-/* A free descriptor slot, reserved (meta_len = 1) until the region is mapped
- * or given up (ph_lock held). */
+/* A free descriptor slot, taken until the region is mapped and unmapped
+ * again, or given up (ph_lock held). */
 static ph_region_t *slot_reserve(void)
 {
     for (uint32_t i = 0; i < nregions; i++)
-        if (!regions[i].meta_len) {
-            regions[i].meta_len = 1;
+        if (!regions[i].used) {
+            regions[i].used = 1;
             return &regions[i];
         }
     if (nregions == REGIONS)
         return NULL;
-    regions[nregions].meta_len = 1;
+    regions[nregions].used = 1;
     return &regions[nregions++];
 }
 
@@ -283,7 +284,7 @@ static size_t region_unmap(ph_region_t *r)
     hak_lock(&ph_lock, &hak_global_counters);
     memset(r->live, 0, sizeof r->live);
     r->huge = 0;
-    r->meta_len = 0;
+    r->used = 0;
     hak_unlock(&ph_lock);
     return len >> PG_SHIFT;
 }
@@ -338,7 +339,7 @@ void *hak_pageheap_alloc(size_t len, size_t align, int zero)
         hak_lock(&ph_lock, &hak_global_counters);
         if (!r) {
             if (slot)
-                slot->meta_len = 0;
+                slot->used = 0;
             hak_unlock(&ph_lock);
             return NULL;
         }
