@@ -541,6 +541,17 @@ def write_raw(path, results):
                        [r.values.get(k, "") for k in keys])
 
 
+def write_report(paths, md, csv_header, csv_rows, results):
+    """paths["md"] (the lines of md), paths["csv"] (the header and rows), paths["raw"] (every run)"""
+    with open(paths["md"], "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(paths["csv"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(csv_header)
+        w.writerows(csv_rows)
+    write_raw(paths["raw"], results)
+
+
 def compare(args):
     mode = args.mode
     reps = args.reps or DEFAULT_REPS[mode]
@@ -718,13 +729,8 @@ def compare(args):
 
     md.append("Files: `%s` (medians), `%s` (every run, with its exact command).\n" % (
         os.path.basename(paths["csv"]), os.path.basename(paths["raw"])))
-    with open(paths["md"], "w") as f:
-        f.write("\n".join(md) + "\n")
-    with open(paths["csv"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["workload", "allocator", "metric", "median", "min", "max", "n", "ratio_to_" + ref])
-        w.writerows(csv_rows)
-    write_raw(paths["raw"], results)
+    write_report(paths, md, ["workload", "allocator", "metric", "median", "min", "max", "n", "ratio_to_" + ref],
+                 csv_rows, results)
     if not args.selftest:
         print("\n".join(term))
     print("\nwritten: " + ", ".join(os.path.relpath(p, ROOT) for k, p in paths.items() if os.path.exists(p)))
