@@ -24,41 +24,7 @@
  * minflt alone does not compare it with one that faults 4 KiB pages). */
 #include "bench_common.h"
 
-#define PAGE 4096
 
-static inline uint64_t stamp(uint64_t slot, uint64_t gen, uint64_t page)
-{
-    uint64_t z = (slot << 40) ^ (gen << 20) ^ page ^ 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    return z ^ (z >> 29);
-}
-
-/* write one stamp per 4 KiB page and the last 8 bytes; returns pages written */
-static uint64_t fill(unsigned char *p, size_t n, uint64_t slot, uint64_t gen)
-{
-    uint64_t pages = 0;
-    for (size_t off = 0; off + 8 <= n; off += PAGE, pages++) {
-        uint64_t v = stamp(slot, gen, off / PAGE);
-        memcpy(p + off, &v, 8);
-    }
-    uint64_t v = stamp(slot, gen, UINT64_MAX);
-    memcpy(p + n - 8, &v, 8);
-    return pages;
-}
-
-static int check(const unsigned char *p, size_t n, uint64_t slot, uint64_t gen)
-{
-    size_t last = (n - 8) / PAGE;
-    if (last && last * PAGE + 16 > n) last--;   /* that stamp is under the tail's */
-    size_t mid = last / 2;
-    uint64_t v;
-    int bad = 0;
-    memcpy(&v, p, 8); bad |= v != stamp(slot, gen, 0);
-    memcpy(&v, p + mid * PAGE, 8); bad |= v != stamp(slot, gen, mid);
-    memcpy(&v, p + last * PAGE, 8); bad |= v != stamp(slot, gen, last);
-    memcpy(&v, p + n - 8, 8); bad |= v != stamp(slot, gen, UINT64_MAX);
-    return bad;
-}
 
 int main(int argc, char **argv)
 {
@@ -82,26 +48,26 @@ int main(int argc, char **argv)
         len[k] = logsize ? rng_logsize(&r, slo, shi) : rng_range(&r, slo, shi);
         b[k] = xmalloc(len[k]);
         gen[k] = (uint64_t)k;
-        fill(b[k], len[k], (uint64_t)k, gen[k]);
+        bench_fill_pages(b[k], len[k], (uint64_t)k, gen[k]);
     }
     struct rusage ru0, ru1;
     bench_ru(&ru0);
     bench_clock_start();
     for (long i = 0; i < nrep; i++) {
         long k = (long)rng_below(&r, (uint64_t)nblk);
-        errors += check(b[k], len[k], (uint64_t)k, gen[k]);
+        errors += bench_check_pages(b[k], len[k], (uint64_t)k, gen[k]);
         free(b[k]);
         len[k] = logsize ? rng_logsize(&r, slo, shi) : rng_range(&r, slo, shi);
         b[k] = xmalloc(len[k]);
         gen[k] = (uint64_t)(nblk + i);
-        pages += fill(b[k], len[k], (uint64_t)k, gen[k]);
+        pages += bench_fill_pages(b[k], len[k], (uint64_t)k, gen[k]);
         bytes += len[k];
     }
     bench_clock_stop();
     bench_ru(&ru1);
     long thp_kb = smaps_rollup_kb("AnonHugePages");   /* the live blocks' pages */
     for (long k = 0; k < nblk; k++) {
-        errors += check(b[k], len[k], (uint64_t)k, gen[k]);
+        errors += bench_check_pages(b[k], len[k], (uint64_t)k, gen[k]);
         free(b[k]);
     }
     printf("replaces=%ld\n", nrep);

@@ -37,7 +37,6 @@
  * ops_per_cpu_s = ops / cpu_s. */
 #include "bench_common.h"
 
-#define PAGE 4096
 
 static long nthreads, cycles, slots, busy_ops, large_pct, batch_n, quiet_ms, tick_us, seed;
 static size_t small_lo = 16, small_hi = 4096, large_lo = 64 << 10, large_hi = 4 << 20;
@@ -62,38 +61,6 @@ static double active_s, quiet_cpu;
 static long rss_before_quiet, rss_after_quiet, thp_before_quiet;
 static size_t live_in_quiet;
 
-static inline uint64_t stamp(uint64_t id, uint64_t gen, uint64_t page)
-{
-    uint64_t z = (id << 40) ^ (gen << 8) ^ page ^ 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    return z ^ (z >> 29);
-}
-static uint64_t fill(unsigned char *p, size_t n, uint64_t id, uint64_t gen)
-{
-    uint64_t pages = 0;
-    for (size_t off = 0; off + 8 <= n; off += PAGE, pages++) {
-        uint64_t v = stamp(id, gen, off / PAGE);
-        memcpy(p + off, &v, 8);
-    }
-    uint64_t v = stamp(id, gen, UINT64_MAX);
-    memcpy(p + n - 8, &v, 8);
-    return pages;
-}
-static int check(const unsigned char *p, size_t n, uint64_t id, uint64_t gen)
-{
-    size_t last = (n - 8) / PAGE;
-    if (last && last * PAGE + 16 > n) last--;   /* that stamp is under the tail's */
-    size_t mid = last / 2;
-    uint64_t v;
-    int bad = 0;
-    memcpy(&v, p, 8); bad |= v != stamp(id, gen, 0);
-    if (last) {
-        memcpy(&v, p + mid * PAGE, 8); bad |= v != stamp(id, gen, mid);
-        memcpy(&v, p + last * PAGE, 8); bad |= v != stamp(id, gen, last);
-    }
-    if (n >= 16) { memcpy(&v, p + n - 8, 8); bad |= v != stamp(id, gen, UINT64_MAX); }
-    return bad;
-}
 
 static inline int is_large(size_t n) { return n >= large_lo; }
 
@@ -105,11 +72,11 @@ static void put(worker_t *w, long t, long k)
     w->blk[k] = xmalloc(n);
     w->len[k] = n;
     w->bgen[k] = ++w->gen;
-    w->pages += fill(w->blk[k], n, (uint64_t)(t << 24 | k), w->bgen[k]);
+    w->pages += bench_fill_pages(w->blk[k], n, (uint64_t)(t << 24 | k), w->bgen[k]);
 }
 static void drop(worker_t *w, long t, long k)
 {
-    w->errors += check(w->blk[k], w->len[k], (uint64_t)(t << 24 | k), w->bgen[k]);
+    w->errors += bench_check_pages(w->blk[k], w->len[k], (uint64_t)(t << 24 | k), w->bgen[k]);
     free(w->blk[k]);
     w->blk[k] = NULL;
 }
@@ -148,10 +115,10 @@ static void *worker(void *arg)
             w->blen[i] = rng_logsize(&w->r, batch_lo, batch_hi);
             w->bat[i] = xmalloc(w->blen[i]);
             w->batgen[i] = ++w->gen;
-            w->pages += fill(w->bat[i], w->blen[i], (uint64_t)(t << 24 | 1 << 23 | i), w->batgen[i]);
+            w->pages += bench_fill_pages(w->bat[i], w->blen[i], (uint64_t)(t << 24 | 1 << 23 | i), w->batgen[i]);
         }
         for (long i = 0; i < batch_n; i++) {
-            w->errors += check(w->bat[i], w->blen[i], (uint64_t)(t << 24 | 1 << 23 | i), w->batgen[i]);
+            w->errors += bench_check_pages(w->bat[i], w->blen[i], (uint64_t)(t << 24 | 1 << 23 | i), w->batgen[i]);
             free(w->bat[i]);
             w->ops++;
         }
@@ -174,8 +141,8 @@ static void *worker(void *arg)
             size_t n = rng_logsize(&w->r, 16, 256);
             unsigned char *p = xmalloc(n);
             uint64_t g = ++w->gen;
-            fill(p, n, (uint64_t)(t << 24 | 1 << 22), g);
-            w->errors += check(p, n, (uint64_t)(t << 24 | 1 << 22), g);
+            bench_fill_pages(p, n, (uint64_t)(t << 24 | 1 << 22), g);
+            w->errors += bench_check_pages(p, n, (uint64_t)(t << 24 | 1 << 22), g);
             free(p);
             w->trickle++;
         }

@@ -80,22 +80,8 @@ void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
         q = mremap(p, old, size, align > HAK_OS_PAGE ? 0 : MREMAP_MAYMOVE);
     if (q != MAP_FAILED)
         return q;
-    if (align <= HAK_OS_PAGE)
-        return NULL;
     /* not aligned, or it cannot grow in place: into an aligned reservation */
-    uintptr_t a;
-    char *r = reserve_aligned(size, align, &a);
-    if (!r)
-        return NULL;
-    q = mremap(p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a);
-    if (q == MAP_FAILED) {
-        int e = errno;
-        munmap(r, size + align);
-        errno = e;
-        return NULL;
-    }
-    unreserve_around(r, a, size, align);
-    return q;
+    return align > HAK_OS_PAGE ? hak_os_remap_away(p, old, size, align) : NULL;
 }
 
 void *hak_os_remap_away(void *p, size_t old, size_t size, size_t align)

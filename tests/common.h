@@ -225,4 +225,15 @@ static inline long t_env_long(const char *name, long def)
     return (e && *e) ? strtol(e, NULL, 0) : def;
 }
 
+/* Mappings of the process now (lines of /proc/self/maps). */
+static inline int t_maps_lines(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF)
+        n += c == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
 #endif

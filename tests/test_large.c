@@ -104,23 +104,13 @@ static void test_calloc(void)
     }
 }
 
-static int maps_lines(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f) fclose(f);
-    return n;
-}
-
 static void test_reuse_other(void)
 {
     unsigned char *p = T_MALLOC(3 * MiB);
     CHECK(p != NULL);
     memset(p, 1, 3 * MiB);
     T_FREE(p);
-    int maps = maps_lines();
+    int maps = t_maps_lines();
     long f0 = minflt();
     unsigned char *q = T_MALLOC(2 * MiB);
     CHECK(q != NULL);
@@ -128,8 +118,8 @@ static void test_reuse_other(void)
     if (t_hakmem_active()) {
         CHECKF(q == p, "2 MiB at %p, not in the freed 3 MiB range at %p", (void *)q, (void *)p);
         CHECKF(minflt() - f0 < 64, "writing the reused range took %ld page faults", minflt() - f0);
-        CHECKF(maps_lines() == maps, "a new mapping for a request a freed range holds (%d -> %d)", maps,
-               maps_lines());
+        CHECKF(t_maps_lines() == maps, "a new mapping for a request a freed range holds (%d -> %d)", maps,
+               t_maps_lines());
     }
     T_FREE(q);
 }

@@ -61,16 +61,6 @@ static size_t resident(const void *p, size_t n)
     return in;
 }
 
-static int maps_lines(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f) fclose(f);
-    return n;
-}
-
 static unsigned char *a, *b, *c, *d, *e, *g;
 
 static void test_split_fit(void)
@@ -179,12 +169,12 @@ static void test_bound(void)
 {
     enum { K = 200 };
     static unsigned char *v[K];
-    int before = maps_lines();
+    int before = t_maps_lines();
     for (int k = 0; k < K; k++) {
         v[k] = ph_alloc(1 * MiB, 0);
         v[k][0] = (unsigned char)k;
     }
-    int grown = maps_lines() - before;
+    int grown = t_maps_lines() - before;
     CHECKF(grown <= 32, "200 blocks of 1 MiB added %d mappings", grown);
     for (int k = 0; k < K; k++) {
         CHECK(v[k][0] == (unsigned char)k);
