@@ -1,0 +1,241 @@
+/* White-box unit tests of the core's data structures, called directly (no
+ * malloc in between): core/hakmem_size_class.{h,c}, the page map and span
+ * descriptors of core/hakmem_segment.{h,c}, the bitmaps of core/hakmem_span.c.
+ *   size_class    the class table is the documented rule (16-byte steps to
+ *                 128 B, then four per power of two up to HAK_MID_MAX); every
+ *                 size 1..HAK_MID_MAX gets the smallest class holding it; the
+ *                 Tiny lookup table agrees
+ *   pagemap       every 64 KiB page of a span maps to it, the segment header
+ *                 page, the segment's neighbours and memory hakmem does not own
+ *                 map to HAK_SPAN_INVALID; NULL-page and non-canonical pointers
+ *                 fail the block test; a freed span's pages map to
+ *                 HAK_SPAN_INVALID; hak_pagemap_set_range over a 4 GiB
+ *                 boundary and back
+ *   span_blocks   for every class: pages, capacity, limit, a fresh bitmap;
+ *                 hak_span_is_block true exactly at the block starts (every
+ *                 offset), hak_span_index of each block start is its number,
+ *                 take hands out every block once, in address order
+ * Built linked with libhakmem_api.a and from the core sources with
+ * -fsanitize=address,undefined (clang and gcc); see tests/Makefile.
+ * Run as: test_core_units [name-substring].  pagemap needs a fresh process (it
+ * checks the neighbours of the only segment), so it comes first.
+ */
+#define HAK_API_MODE 1
+#include "common.h"
+#include "hakmem_segment.h"
+
+#define INVALID HAK_SPAN_INVALID
+
+static hak_counters_t cnt;   /* this test's own counters: plain adds, read back */
+static void *blk[HAK_SPAN_MAX_BLOCKS];
+
+static hak_span_t *span_new(int cls)
+{
+    hak_span_t *sp = hak_span_alloc(cls, &cnt);
+    if (!sp)
+        DIE("hak_span_alloc(%d) failed", cls);
+    return sp;
+}
+
+static void *block(const hak_span_t *sp, uint32_t i) { return (void *)(sp->start + (uintptr_t)i * sp->bsize); }
+
+/* ---- size classes ---- */
+
+/* The rule hakmem_size_class.h states, written out independently. */
+static uint32_t class_size_rule(int c)
+{
+    if (c < 8)
+        return 16u * (uint32_t)(c + 1);
+    uint32_t pow = 128u << ((c - 8) / 4);
+    return pow + pow / 4 * (uint32_t)((c - 8) % 4 + 1);
+}
+
+static void test_size_class(void)
+{
+    for (int c = 0; c < HAK_NCLASS; c++) {
+        uint32_t s = hak_class_size[c];
+        CHECKF(s == class_size_rule(c), "class %d is %u bytes, want %u", c, s, class_size_rule(c));
+        CHECKF(s % 16 == 0, "class %d: %u not a multiple of 16", c, s);
+        CHECKF(c == 0 || s > hak_class_size[c - 1], "class %d (%u) not above class %d", c, s, c - 1);
+        CHECKF(hak_is_tiny_class(c) == (s <= HAK_TINY_MAX), "class %d (%u bytes): tiny %d", c, s,
+               hak_is_tiny_class(c));
+    }
+    CHECK(hak_class_size[HAK_NCLASS - 1] == HAK_MID_MAX);
+    CHECK(hak_size_class(HAK_MID_MAX) == HAK_NCLASS - 1);
+    CHECK(hak_size_class(HAK_TINY_MAX) == HAK_TINY_CLASSES - 1 && hak_size_class(HAK_TINY_MAX + 1) == HAK_TINY_CLASSES);
+
+    /* every size, against a walk up the table */
+    uint32_t wrong = 0, first = 0;
+    int c = 0;
+    for (uint32_t n = 1; n <= HAK_MID_MAX; n++) {
+        while (hak_class_size[c] < n)
+            c++;
+        if (hak_size_class(n) != c && !wrong++)
+            first = n;
+    }
+    CHECKF(wrong == 0, "%u sizes in the wrong class, the first %u in class %d", wrong, first,
+           hak_size_class(first));
+
+    /* the Tiny table, index (n + 15) / 16: the smallest class holding 16 * index */
+    for (uint32_t i = 0; i <= HAK_TINY_MAX / 16; i++) {
+        int want = 0;
+        while (hak_class_size[want] < 16 * i)
+            want++;
+        CHECKF(hak_tiny_class_of[i] == want, "hak_tiny_class_of[%u] = %d, want %d", i, hak_tiny_class_of[i], want);
+    }
+}
+
+/* ---- page map ---- */
+
+static void count_desc(hak_span_t *sp, void *arg) { ++*(int *)arg; }
+
+/* a 4 GiB-aligned address whose 4 GiB below and above have no leaf yet */
+static uintptr_t unmapped_4g_boundary(void)
+{
+    for (uintptr_t k = 0x100; k < 0x7fff; k++)
+        if (!hak_pagemap_top[k - 1] && !hak_pagemap_top[k])
+            return k << 32;
+    DIE("no two neighbouring 4 GiB ranges without a page map leaf");
+}
+
+static void test_pagemap(void)
+{
+    int mid = hak_size_class(64 * 1024);
+    hak_span_t *a = span_new(hak_size_class(128)), *b = span_new(mid);
+    uintptr_t seg = a->start & ~(HAK_SEG_SIZE - 1);
+    int descs = 0;
+    hak_segments_foreach_desc(count_desc, &descs);
+    CHECKF(descs == HAK_SEG_PAGES - 1, "%d span descriptors: more than one segment (not a fresh process?)", descs);
+    /* first fit in a new segment: page 0 is the header, a at page 1, b after it */
+    CHECKF(a->start == seg + HAK_PAGE_SIZE && b->start == seg + 2 * HAK_PAGE_SIZE && b->pages == 16,
+           "a at page %lu, b at page %lu with %u pages", (unsigned long)((a->start - seg) >> HAK_PAGE_SHIFT),
+           (unsigned long)((b->start - seg) >> HAK_PAGE_SHIFT), b->pages);
+    hak_segment_t *hdr = (hak_segment_t *)seg;
+    CHECK(a == &hdr->spans[1] && b == &hdr->spans[2]);
+
+    for (uint32_t i = 0; i < b->pages; i++) {
+        uintptr_t p = b->start + i * HAK_PAGE_SIZE;
+        CHECKF(hak_span_of(p) == b && hak_span_of(p + HAK_PAGE_SIZE - 1) == b, "page %u of b maps to %p", i,
+               (void *)hak_span_of(p));
+    }
+    CHECK(hak_span_of(a->start) == a && hak_span_of(a->start + HAK_PAGE_SIZE - 1) == a);
+    CHECK(hak_span_of(seg) == INVALID && hak_span_of(seg + HAK_PAGE_SIZE - 1) == INVALID);
+    CHECK(hak_span_of(b->start + b->pages * HAK_PAGE_SIZE) == INVALID);
+    CHECK(hak_span_of(seg + HAK_SEG_SIZE - 1) == INVALID);
+    CHECK(hak_span_of(seg - 1) == INVALID && hak_span_of(seg + HAK_SEG_SIZE) == INVALID);
+    int local;
+    char *g = malloc(100);   /* glibc's */
+    CHECK(hak_span_of((uintptr_t)&local) == INVALID && hak_span_of((uintptr_t)&cnt) == INVALID &&
+          hak_span_of((uintptr_t)g) == INVALID);
+    free(g);
+
+    /* the invalid span: limit 0, so nothing is a block of it */
+    CHECK(INVALID->limit == 0 && !hak_span_is_block(INVALID, 0) && !hak_span_is_block(INVALID, a->start));
+    static const uintptr_t null_page[] = { 0, 8, 4095, 65535 };
+    for (size_t i = 0; i < sizeof null_page / sizeof *null_page; i++)
+        CHECKF(!hak_span_is_block(hak_span_of(null_page[i]), null_page[i]), "%#lx is a block",
+               (unsigned long)null_page[i]);
+    /* bits 48.. are masked off the top index: such a pointer reads a's entry,
+     * and the block test fails on the huge offset */
+    for (int bit = 48; bit < 64; bit++) {
+        uintptr_t x = a->start | 1ull << bit;
+        CHECKF(hak_span_of(x) == a && !hak_span_is_block(a, x), "bit %d: span %p, block %d", bit,
+               (void *)hak_span_of(x), hak_span_is_block(hak_span_of(x), x));
+    }
+    CHECK(!hak_span_is_block(hak_span_of(a->start ^ 1ull << 47), a->start ^ 1ull << 47));
+    CHECK(hak_span_is_block(a, a->start));
+
+    hak_span_free(a, &cnt);
+    CHECK(a->limit == 0 && !hak_span_is_block(a, a->start));
+    CHECK(hak_span_of(a->start) == INVALID && hak_span_of(b->start) == b);
+    hak_span_free(b, &cnt);
+    for (uint32_t i = 0; i < 16; i++)
+        CHECKF(hak_span_of(b->start + i * HAK_PAGE_SIZE) == INVALID, "page %u of the freed b still mapped", i);
+
+    /* a range over a 4 GiB boundary: both leaves are mapped on first use */
+    static hak_span_t region;   /* limit 0, as a page heap region's descriptor */
+    uintptr_t x = unmapped_4g_boundary(), lo = x - 2 * HAK_PAGE_SIZE;
+    CHECK(hak_pagemap_set_range(lo, 4 * HAK_PAGE_SIZE, &region) == 1);
+    CHECK(hak_pagemap_top[(x >> 32) - 1] && hak_pagemap_top[x >> 32]);
+    for (uintptr_t p = lo; p < x + 2 * HAK_PAGE_SIZE; p += HAK_PAGE_SIZE / 2)
+        CHECKF(hak_span_of(p) == &region, "%#lx maps to %p", (unsigned long)p, (void *)hak_span_of(p));
+    CHECK(hak_span_of(lo - 1) == INVALID && hak_span_of(x + 2 * HAK_PAGE_SIZE) == INVALID);
+    CHECK(!hak_span_is_block(hak_span_of(x), x));
+    CHECK(hak_pagemap_set_range(lo, 4 * HAK_PAGE_SIZE, INVALID) == 1);
+    for (uintptr_t p = lo; p < x + 2 * HAK_PAGE_SIZE; p += HAK_PAGE_SIZE / 2)
+        CHECKF(hak_span_of(p) == INVALID, "%#lx still maps to %p", (unsigned long)p, (void *)hak_span_of(p));
+}
+
+/* ---- a span's blocks ---- */
+
+static void check_span_blocks(int c)
+{
+    uint64_t bytes0 = hak_bytes_spans, blocks0 = hak_class_blocks[c];
+    hak_span_t *sp = span_new(c);
+    uint32_t b = hak_class_size[c], pages = sp->pages;
+    /* Tiny: one page; Mid: the fewest pages that hold 16 blocks, at most HAK_SPAN_MAX_PAGES */
+    if (hak_is_tiny_class(c))
+        CHECKF(pages == 1, "class %d: %u pages", c, pages);
+    else
+        CHECKF(pages <= HAK_SPAN_MAX_PAGES && (pages * HAK_PAGE_SIZE >= 16ull * b || pages == HAK_SPAN_MAX_PAGES) &&
+               (pages == 1 || (pages - 1) * HAK_PAGE_SIZE < 16ull * b), "class %d (%u bytes): %u pages", c, b, pages);
+    uint32_t cap = (uint32_t)(pages * HAK_PAGE_SIZE / b);
+    if (cap > HAK_SPAN_MAX_BLOCKS)
+        cap = HAK_SPAN_MAX_BLOCKS;
+    CHECKF(sp->bsize == b && sp->cls == c && sp->capacity == cap && sp->limit == (uint64_t)cap * b &&
+           sp->used == 0 && sp->nreleased == 0 && sp->owner_mask == (hak_is_tiny_class(c) ? ~(uintptr_t)0 : 0),
+           "class %d: bsize %u capacity %u limit %lu used %u", c, sp->bsize, sp->capacity,
+           (unsigned long)sp->limit, sp->used);
+    CHECK(hak_bytes_spans - bytes0 == pages * HAK_PAGE_SIZE && hak_class_blocks[c] - blocks0 == cap);
+    /* the bitmap's words past the capacity are never read (nor cleared) */
+    uint32_t words = (cap + 63) / 64;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t want = w < cap / 64 ? ~0ull : (1ull << cap % 64) - 1;
+        CHECKF(sp->freemap[w] == want, "class %d: fresh bitmap word %u is %#lx", c, w, (unsigned long)sp->freemap[w]);
+    }
+
+    /* every offset of the span's pages and of the page after them */
+    uint64_t wrong = 0, first = 0;
+    for (uint64_t off = 0, next = 0; off < (pages + 1ull) * HAK_PAGE_SIZE; off++) {
+        int want = off == next && off < sp->limit;
+        next += off == next ? b : 0;
+        if (hak_span_is_block(sp, sp->start + off) != want && !wrong++)
+            first = off;
+    }
+    CHECKF(wrong == 0, "class %d: hak_span_is_block wrong at %lu offsets, the first %lu", c, (unsigned long)wrong,
+           (unsigned long)first);
+    CHECK(!hak_span_is_block(sp, sp->start - 1) && !hak_span_is_block(sp, sp->start - b) && !hak_span_is_block(sp, 0));
+    uint32_t bad = 0;
+    while (bad < cap && hak_span_index(sp, (uintptr_t)block(sp, bad)) == bad)
+        bad++;
+    CHECKF(bad == cap, "class %d: block %u has index %u", c, bad, hak_span_index(sp, (uintptr_t)block(sp, bad)));
+
+    hak_span_lists_t l = { 0 };
+    hak_spans_insert(&l, sp);
+    uint32_t got = hak_spans_take(&l, sp, blk, HAK_SPAN_MAX_BLOCKS);
+    CHECKF(got == cap && sp->used == cap && sp->list == HAK_LIST_FULL, "class %d: took %u of %u, list %d", c, got,
+           cap, sp->list);
+    for (bad = 0; bad < got && blk[bad] == block(sp, bad);)
+        bad++;
+    CHECKF(bad == got, "class %d: take %u gave %p, not block %u", c, bad, blk[bad], bad);
+    for (uint32_t w = 0; w < words; w++)
+        CHECKF(sp->freemap[w] == 0, "class %d: word %u of a full span is %#lx", c, w, (unsigned long)sp->freemap[w]);
+    CHECK(hak_spans_return(&l, sp, blk, got, 0, &cnt) == NULL && sp->used == 0);
+    hak_spans_remove(&l, sp);
+    hak_span_free(sp, &cnt);
+    CHECK(hak_bytes_spans == bytes0 && hak_class_blocks[c] == blocks0);
+}
+
+static void test_span_blocks(void)
+{
+    for (int c = 0; c < HAK_NCLASS; c++)
+        check_span_blocks(c);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct test tests[] = {
+        { "pagemap", test_pagemap }, { "size_class", test_size_class }, { "span_blocks", test_span_blocks },
+    };
+    return t_run("test_core_units", tests, sizeof tests / sizeof *tests, argc, argv);
+}
