@@ -1,6 +1,7 @@
 /* White-box unit tests of the core's data structures, called directly (no
  * malloc in between): core/hakmem_size_class.{h,c}, the page map and span
- * descriptors of core/hakmem_segment.{h,c}, the bitmaps of core/hakmem_span.c.
+ * descriptors of core/hakmem_segment.{h,c}, the bitmaps and span lists of
+ * core/hakmem_span.c.
  *   size_class    the class table is the documented rule (16-byte steps to
  *                 128 B, then four per power of two up to HAK_MID_MAX); every
  *                 size 1..HAK_MID_MAX gets the smallest class holding it; the
@@ -15,6 +16,11 @@
  *                 hak_span_is_block true exactly at the block starts (every
  *                 offset), hak_span_index of each block start is its number,
  *                 take hands out every block once, in address order
+ *   span_lists    a span's list (AVAIL, SPARSE, FULL) at each documented
+ *                 threshold as blocks are taken and returned, pick prefers
+ *                 dense spans, a double return is reported, empty spans are
+ *                 counted, freed at once at the waiting limit (not while
+ *                 queued) and by the second maintenance pass beyond the reserve
  * Built linked with libhakmem_api.a and from the core sources with
  * -fsanitize=address,undefined (clang and gcc); see tests/Makefile.
  * Run as: test_core_units [name-substring].  pagemap needs a fresh process (it
@@ -232,10 +238,142 @@ static void test_span_blocks(void)
         check_span_blocks(c);
 }
 
+/* ---- span lists ---- */
+
+/* The list sp is on (-1: none), after checking every list's links. */
+static int list_of(const hak_span_lists_t *l, const hak_span_t *sp)
+{
+    int found = -1;
+    for (int k = HAK_LIST_AVAIL; k <= HAK_LIST_FULL; k++) {
+        const hak_span_t *prev = NULL;
+        for (const hak_span_t *s = l->head[k]; s; prev = s, s = s->next) {
+            CHECKF(s->prev == prev && s->list == k, "list %d broken at %p", k, (const void *)s);
+            if (s == sp) {
+                CHECKF(found < 0, "span %p on lists %d and %d", (const void *)sp, found, k);
+                found = k;
+            }
+        }
+        CHECKF(l->tail[k] == prev, "list %d: tail %p, last %p", k, (void *)l->tail[k], (const void *)prev);
+    }
+    return found;
+}
+
+#define ON_LIST(l, sp, want, want_used) do { int k_ = list_of(l, sp); \
+        CHECKF(k_ == (want) && (sp)->used == (want_used), "on list %d with %u used, want list %d with %u used", \
+               k_, (sp)->used, (int)(want), (unsigned)(want_used)); } while (0)
+
+static uint32_t take(hak_span_lists_t *l, hak_span_t *sp, uint32_t n)
+{
+    return hak_spans_take(l, sp, blk + sp->used, n);
+}
+
+static void *give(hak_span_lists_t *l, hak_span_t *sp, uint32_t first, uint32_t n)
+{
+    return hak_spans_return(l, sp, blk + first, n, 0, &cnt);
+}
+
+/* 512 blocks of 128 B: SPARSE up to 256 used, and up to 384 while taking;
+ * FULL at 512; back to SPARSE at 256 while returning */
+static void lists_thresholds(void)
+{
+    hak_span_lists_t l = { 0 };
+    hak_span_t *a = span_new(hak_size_class(128)), *b = span_new(hak_size_class(128));
+    CHECK(a->capacity == 512);
+    hak_spans_insert(&l, a);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 0);
+    CHECK(l.nempty == 1 && hak_spans_pick(&l) == a);
+    CHECK(take(&l, a, 256) == 256 && l.nempty == 0 && l.taken == 256);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 256);
+    CHECK(take(&l, a, 128) == 128);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 384);
+    CHECK(take(&l, a, 1) == 1);
+    ON_LIST(&l, a, HAK_LIST_AVAIL, 385);
+    hak_spans_insert(&l, b);
+    ON_LIST(&l, b, HAK_LIST_SPARSE, 0);
+    CHECK(l.nempty == 1 && hak_spans_pick(&l) == a);   /* dense first */
+    CHECK(take(&l, a, 200) == 127);
+    ON_LIST(&l, a, HAK_LIST_FULL, 512);
+    CHECK(hak_spans_pick(&l) == b);
+
+    CHECK(give(&l, a, 0, 1) == NULL && l.returned == 1);
+    ON_LIST(&l, a, HAK_LIST_AVAIL, 511);
+    CHECKF(give(&l, a, 0, 1) == blk[0], "a double return not reported");
+    ON_LIST(&l, a, HAK_LIST_AVAIL, 511);
+    /* a double in a batch: the blocks before it are returned, it is reported */
+    void *pair[2] = { blk[1], blk[1] };
+    CHECK(hak_spans_return(&l, a, pair, 2, 0, &cnt) == blk[1]);
+    ON_LIST(&l, a, HAK_LIST_AVAIL, 510);
+    CHECK(give(&l, a, 2, 253) == NULL);
+    ON_LIST(&l, a, HAK_LIST_AVAIL, 257);
+    CHECK(give(&l, a, 255, 1) == NULL);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 256);
+    CHECK(give(&l, a, 256, 255) == NULL && l.nempty == 1);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 1);
+    CHECK(give(&l, a, 511, 1) == NULL && l.nempty == 2);
+    ON_LIST(&l, a, HAK_LIST_SPARSE, 0);
+    CHECK(a->freemap[0] == ~0ull && a->freemap[7] == ~0ull);
+
+    hak_span_t *both[] = { a, b };
+    for (int i = 0; i < 2; i++) {
+        hak_spans_remove(&l, both[i]);
+        CHECK(list_of(&l, both[i]) == -1 && both[i]->list == HAK_LIST_NONE);
+        hak_span_free(both[i], &cnt);
+    }
+    CHECK(l.nempty == 0);
+}
+
+/* Empty spans: up to reserve + HAK_EMPTY_WAITING wait, one more is freed at
+ * once unless it is queued; maintenance frees the aged ones beyond the reserve. */
+static void lists_empty(void)
+{
+    enum { W = HAK_EMPTY_WAITING, N = W + 2 };   /* s[W] empties at the limit, s[W + 1] too but queued */
+    hak_span_lists_t l = { 0 };
+    hak_span_t *s[N];
+    void *one[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = span_new(hak_size_class(128));
+        hak_spans_insert(&l, s[i]);
+        CHECK(hak_spans_take(&l, s[i], &one[i], 1) == 1);
+    }
+    CHECK(l.nempty == 0);
+    for (int i = 0; i < W; i++)
+        CHECK(hak_spans_return(&l, s[i], &one[i], 1, 0, &cnt) == NULL && l.nempty == (uint32_t)i + 1);
+    CHECK(hak_spans_return(&l, s[W], &one[W], 1, 0, &cnt) == NULL && l.nempty == W);
+    CHECKF(list_of(&l, s[W]) == -1 && s[W]->limit == 0 && hak_span_of(s[W]->start) == INVALID,
+           "the span emptied at the limit is kept (list %d, limit %lu)", s[W]->list, (unsigned long)s[W]->limit);
+    s[W + 1]->queued = 1;   /* on an inbox */
+    CHECK(hak_spans_return(&l, s[W + 1], &one[W + 1], 1, 0, &cnt) == NULL && l.nempty == W + 1);
+    ON_LIST(&l, s[W + 1], HAK_LIST_SPARSE, 0);
+    s[W + 1]->queued = 0;
+
+    l.reserve = 1;
+    CHECK(hak_spans_maintain(&l, 0, UINT64_MAX, &cnt) == 1 && l.nempty == W + 1);   /* ages them */
+    CHECK(hak_spans_maintain(&l, 0, UINT64_MAX, &cnt) == 1 && l.nempty == 1);
+    int kept = 0;
+    for (int i = 0; i < N; i++) {
+        int on = i == W ? -1 : list_of(&l, s[i]);
+        CHECKF(on == -1 ? s[i]->limit == 0 && hak_span_of(s[i]->start) == INVALID : on == HAK_LIST_SPARSE,
+               "span %d: list %d, limit %lu", i, on, (unsigned long)s[i]->limit);
+        kept += on != -1;
+        if (on != -1) {
+            hak_spans_remove(&l, s[i]);
+            hak_span_free(s[i], &cnt);
+        }
+    }
+    CHECK(kept == 1 && l.nempty == 0);
+}
+
+static void test_span_lists(void)
+{
+    lists_thresholds();
+    lists_empty();
+}
+
 int main(int argc, char **argv)
 {
     static const struct test tests[] = {
         { "pagemap", test_pagemap }, { "size_class", test_size_class }, { "span_blocks", test_span_blocks },
+        { "span_lists", test_span_lists },
     };
     return t_run("test_core_units", tests, sizeof tests / sizeof *tests, argc, argv);
 }
