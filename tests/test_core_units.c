@@ -1,7 +1,7 @@
 /* White-box unit tests of the core's data structures, called directly (no
  * malloc in between): core/hakmem_size_class.{h,c}, the page map and span
- * descriptors of core/hakmem_segment.{h,c}, the bitmaps and span lists of
- * core/hakmem_span.c.
+ * descriptors of core/hakmem_segment.{h,c}, the bitmaps, page release and
+ * span lists of core/hakmem_span.c.
  *   size_class    the class table is the documented rule (16-byte steps to
  *                 128 B, then four per power of two up to HAK_MID_MAX); every
  *                 size 1..HAK_MID_MAX gets the smallest class holding it; the
@@ -21,6 +21,11 @@
  *                 dense spans, a double return is reported, empty spans are
  *                 counted, freed at once at the waiting limit (not while
  *                 queued) and by the second maintenance pass beyond the reserve
+ *   page_release  an OS page with no used block is released (not resident,
+ *                 counted, marked) and made resident again by a take; a page
+ *                 under a used block never is, also when blocks straddle OS
+ *                 pages; release on return (an aged span, its list shrinking)
+ *                 and by maintenance passes
  * Built linked with libhakmem_api.a and from the core sources with
  * -fsanitize=address,undefined (clang and gcc); see tests/Makefile.
  * Run as: test_core_units [name-substring].  pagemap needs a fresh process (it
@@ -29,6 +34,7 @@
 #define HAK_API_MODE 1
 #include "common.h"
 #include "hakmem_segment.h"
+#include <sys/mman.h>
 
 #define INVALID HAK_SPAN_INVALID
 
@@ -44,6 +50,18 @@ static hak_span_t *span_new(int cls)
 }
 
 static void *block(const hak_span_t *sp, uint32_t i) { return (void *)(sp->start + (uintptr_t)i * sp->bsize); }
+
+/* bit i: OS page i of [p, p + pages * 4 KiB) is resident */
+static uint64_t resident(uintptr_t p, uint32_t pages)
+{
+    unsigned char v[64];
+    uint64_t m = 0;
+    if (pages > 64 || mincore((void *)p, (size_t)pages * HAK_OS_PAGE, v))
+        DIE("mincore: %s", strerror(errno));
+    for (uint32_t i = 0; i < pages; i++)
+        m |= (uint64_t)(v[i] & 1) << i;
+    return m;
+}
 
 /* ---- size classes ---- */
 
@@ -369,11 +387,140 @@ static void test_span_lists(void)
     lists_empty();
 }
 
+/* ---- page release inside a span ---- */
+
+#define ALL(n) ((n) == 64 ? ~0ull : (1ull << (n)) - 1)
+
+/* OS page i of sp released (bit i of rel) and not resident; the others resident */
+#define EXPECT_RELEASED(sp, rel) do { \
+        uint32_t os_ = (sp)->pages * (uint32_t)(HAK_PAGE_SIZE / HAK_OS_PAGE); \
+        uint64_t res_ = resident((sp)->start, os_); \
+        CHECKF((sp)->released[0] == (rel) && (sp)->nreleased == (uint32_t)__builtin_popcountll(rel) && \
+               res_ == (ALL(os_) & ~(uint64_t)(rel)), "released %#lx (%u), resident %#lx; want released %#lx", \
+               (unsigned long)(sp)->released[0], (sp)->nreleased, (unsigned long)res_, (unsigned long)(rel)); \
+    } while (0)
+
+/* Release the free pages of sp (at most max); expect n released and these
+ * OS pages released in all, the others resident. */
+#define RELEASE(sp, max, n, rel) do { \
+        uint64_t c0_ = cnt.pages_released_spans, b0_ = hak_bytes_released; \
+        size_t got_ = hak_span_release_free_pages(sp, max, &cnt); \
+        CHECKF(got_ == (n) && cnt.pages_released_spans - c0_ == (n) && hak_bytes_released - b0_ == (n) * HAK_OS_PAGE, \
+               "released %zu pages (counted %lu), want %u", got_, (unsigned long)(cnt.pages_released_spans - c0_), \
+               (unsigned)(n)); \
+        EXPECT_RELEASED(sp, rel); \
+    } while (0)
+
+/* take every block of a new span and write all of it: every OS page resident */
+static hak_span_t *full_span(hak_span_lists_t *l, int cls)
+{
+    hak_span_t *sp = span_new(cls);
+    hak_spans_insert(l, sp);
+    CHECK(take(l, sp, sp->capacity) == sp->capacity);
+    for (uint32_t i = 0; i < sp->capacity; i++)
+        memset(blk[i], 0x5a, sp->bsize);
+    EXPECT_RELEASED(sp, 0);
+    return sp;
+}
+
+static void done_span(hak_span_lists_t *l, hak_span_t *sp)
+{
+    uint64_t rel0 = hak_bytes_released, cnt0 = cnt.pages_released_spans;
+    uint32_t nrel = sp->nreleased, os = sp->pages * (uint32_t)(HAK_PAGE_SIZE / HAK_OS_PAGE);
+    hak_spans_remove(l, sp);
+    hak_span_free(sp, &cnt);
+    /* the pages still held are counted released now, those released before are not again */
+    CHECK(rel0 - hak_bytes_released == nrel * HAK_OS_PAGE && cnt.pages_released_spans - cnt0 == os - nrel);
+}
+
+/* 128 B blocks: 32 to an OS page */
+static void release_small(void)
+{
+    hak_span_lists_t l = { 0 };
+    hak_span_t *sp = full_span(&l, hak_size_class(128));
+    CHECK(give(&l, sp, 96, 32) == NULL);    /* OS page 3 */
+    CHECK(give(&l, sp, 160, 31) == NULL);   /* OS page 5 but its last block */
+    RELEASE(sp, 16, 1, 1u << 3);
+    CHECK(sp->clean == 1);
+    RELEASE(sp, 16, 0, 1u << 3);            /* released already */
+    CHECK(give(&l, sp, 256, 128) == NULL);  /* OS pages 8..11 */
+    RELEASE(sp, 2, 2, 1u << 3 | 3u << 8);
+    CHECK(sp->clean == 0);                  /* stopped by the bound */
+    RELEASE(sp, 16, 2, 1u << 3 | 15u << 8);
+    CHECK(sp->clean == 1);
+    /* a take hands out the lowest free block, block 96: page 3 is back */
+    uint64_t rel0 = hak_bytes_released;
+    CHECK(hak_spans_take(&l, sp, blk + 96, 1) == 1 && blk[96] == block(sp, 96));
+    memset(blk[96], 1, sp->bsize);
+    EXPECT_RELEASED(sp, 15u << 8);
+    CHECK(rel0 - hak_bytes_released == HAK_OS_PAGE);
+    CHECK(give(&l, sp, 0, 96) == NULL && give(&l, sp, 96, 1) == NULL && give(&l, sp, 128, 32) == NULL &&
+          give(&l, sp, 191, 65) == NULL && give(&l, sp, 384, 128) == NULL && sp->used == 0);
+    done_span(&l, sp);
+}
+
+/* 5120 B blocks straddle OS pages: page 2 ([8192, 12288)) lies in blocks 1
+ * and 2, page 1 in blocks 0 and 1, page 3 in blocks 2 and 3 */
+static void release_straddling(void)
+{
+    hak_span_lists_t l = { 0 };
+    hak_span_t *sp = full_span(&l, hak_size_class(5120));
+    CHECK(sp->bsize == 5120 && sp->pages == 2 && sp->capacity == 25);
+    CHECK(give(&l, sp, 1, 1) == NULL);
+    RELEASE(sp, 32, 0, 0);
+    CHECK(give(&l, sp, 2, 1) == NULL);
+    RELEASE(sp, 32, 1, 1u << 2);
+    CHECK(give(&l, sp, 0, 1) == NULL);
+    RELEASE(sp, 32, 2, 7u);
+    CHECK(give(&l, sp, 3, 22) == NULL && sp->used == 0);
+    done_span(&l, sp);
+}
+
+/* A span sparse since the last pass (aged) gives back the pages under the
+ * blocks returned to it once more than HAK_SHRINK_MIN blocks came back than
+ * were taken since that pass; a later pass releases up to `pages` of its free
+ * pages. */
+static void release_passes(void)
+{
+    hak_span_lists_t l = { 0 };
+    hak_span_t *sp = full_span(&l, hak_size_class(128));
+    CHECK(hak_spans_return(&l, sp, blk, 300, 1, &cnt) == NULL);
+    ON_LIST(&l, sp, HAK_LIST_SPARSE, 212);
+    EXPECT_RELEASED(sp, 0);                 /* more taken than returned */
+    CHECK(hak_spans_maintain(&l, 16, UINT64_MAX, &cnt) == 1 && sp->aged == 1 && l.returned == 0);
+    EXPECT_RELEASED(sp, 0);                 /* the first pass only ages it */
+    CHECK(hak_spans_take(&l, sp, blk, 1) == 1 && blk[0] == block(sp, 0) && sp->aged == 0);
+    CHECK(hak_spans_return(&l, sp, blk + 300, HAK_SHRINK_MIN + 2, 1, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 0);                 /* shrinking, but taken from since the pass */
+    CHECK(hak_spans_maintain(&l, 0, UINT64_MAX, &cnt) == 1 && sp->aged == 1);
+    CHECK(hak_spans_return(&l, sp, blk + 366, HAK_SHRINK_MIN, 1, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 0);                 /* returned == taken + HAK_SHRINK_MIN */
+    CHECK(hak_spans_return(&l, sp, blk + 430, 18, 0, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 0);                 /* the caller's policy says no */
+    CHECK(hak_spans_return(&l, sp, blk + 448, 1, 1, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 0);                 /* block 448's page 14 holds used blocks */
+    CHECK(hak_spans_return(&l, sp, blk + 449, 31, 1, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 1u << 14);          /* the pages under those blocks, no others */
+    CHECK(hak_spans_maintain(&l, 4, UINT64_MAX, &cnt) == 1 && sp->clean == 0);
+    EXPECT_RELEASED(sp, 1u << 14 | 15u << 1);
+    CHECK(hak_spans_maintain(&l, 64, UINT64_MAX, &cnt) == 1 && sp->clean == 1);
+    EXPECT_RELEASED(sp, 0x7ffeu);           /* pages 0 and 15 hold used blocks */
+    CHECK(give(&l, sp, 0, 1) == NULL && give(&l, sp, 480, 32) == NULL && sp->used == 0);
+    done_span(&l, sp);
+}
+
+static void test_page_release(void)
+{
+    release_small();
+    release_straddling();
+    release_passes();
+}
+
 int main(int argc, char **argv)
 {
     static const struct test tests[] = {
         { "pagemap", test_pagemap }, { "size_class", test_size_class }, { "span_blocks", test_span_blocks },
-        { "span_lists", test_span_lists },
+        { "span_lists", test_span_lists }, { "page_release", test_page_release },
     };
     return t_run("test_core_units", tests, sizeof tests / sizeof *tests, argc, argv);
 }
