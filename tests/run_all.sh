@@ -58,6 +58,14 @@ if [ "$LIB" != none ]; then
 fi
 t "cxx.preload" 120 prebin test_cxx
 
+echo "== the core's data structures, white-box (plain, ASan+UBSan by clang and by gcc)"
+# each subtest in a process of its own: pagemap checks the neighbours of the only segment
+for s in size_class pagemap span_blocks span_lists page_release; do
+    t "units.$s" 60 bin test_core_units $s
+    t "units.asan.$s" 60 bin test_core_units_asan $s
+    t "units.asan_gcc.$s" 60 bin test_core_units_asan_gcc $s
+done
+
 echo "== realloc (LD_PRELOAD, hak_ API)"
 REALLOC_SUBTESTS="slack class_up class_down mid_large large_grow large_shrink large_mid fail null_zero cross_thread random copy"
 for s in $REALLOC_SUBTESTS; do t "realloc.preload.$s" 120 prebin test_realloc $s; done
