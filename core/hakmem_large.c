@@ -442,11 +442,8 @@ static int grow_into_cache(entry_t *e, size_t len)
 
 /* A page heap block: resized in place, else moved into a mapping of its own
  * (mremap, no copy), where the next growth is an mremap too. */
-static void *heap_resize(hak_span_t *sp, void *p, size_t len)
+static void *heap_resize(hak_span_t *sp, void *p, size_t old, size_t len)
 {
-    size_t old = hak_pageheap_usable(sp, p);
-    if (!old)
-        return NULL;
     if (len < HAK_PH_MAX && hak_pageheap_resize(sp, p, len)) {
         __atomic_fetch_add(&hak_large_live_bytes, len - old, __ATOMIC_RELAXED);   /* wraps for a shrink */
         return p;
@@ -491,8 +488,9 @@ void *hak_large_resize(void *p, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (hak_pageheap_owns(sp) && hak_pageheap_usable(sp, p))
-        return heap_resize(sp, p, len);
+    size_t held = hak_pageheap_owns(sp) ? hak_pageheap_usable(sp, p) : 0;
+    if (held)
+        return heap_resize(sp, p, held, len);
     hak_lock(&large_lock, &hak_global_counters);
     entry_t *e = table_find((uintptr_t)p);
     if (!e) {

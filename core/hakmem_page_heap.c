@@ -231,7 +231,7 @@ static uint32_t carve(ph_free_t *f, uint32_t n, size_t align, uint64_t *stamp)
  * so their number stays small (vm.max_map_count), between 4 and 256 MiB:
  * with 64 MiB at most, blocks of 5-25 MiB (large_replace) packed worse and
  * peak RSS was 540 MiB against 497.
- * Outside the lock; the region joins the heap under it (region_add). */
+ * Outside the lock; the caller joins its pages to the free ranges under it. */
 static ph_region_t *region_map(uint32_t need, ph_region_t *r)
 {
     size_t min = (((size_t)need << PG_SHIFT) + REGION_ALIGN - 1) & ~(REGION_ALIGN - 1);
@@ -291,7 +291,7 @@ static void region_retire(ph_region_t *r)
 }
 
 /* Unmap a retired region (no lock held); the slot is free again after. */
-static size_t region_unmap(ph_region_t *r)
+static void region_unmap(ph_region_t *r)
 {
     size_t len = (size_t)r->npages << PG_SHIFT;
     hak_pagemap_set_range(r->desc.start, len, HAK_SPAN_INVALID);
@@ -303,7 +303,6 @@ static size_t region_unmap(ph_region_t *r)
     r->huge = 0;
     r->used = 0;
     hak_unlock(&ph_lock);
-    return len >> PG_SHIFT;
 }
 
 /* ---- blocks ---- */
@@ -376,9 +375,11 @@ size_t hak_pageheap_free(hak_span_t *sp, void *p)
 {
     uint32_t s;
     ph_region_t *r = region_of(sp, p, &s);
-    uint64_t bit = 1ull << (s % 64);
-    if (!r || !(__atomic_fetch_and(&r->live[s / 64], ~bit, __ATOMIC_ACQ_REL) & bit))
+    if (!r)
         return 0;
+    uint64_t bit = 1ull << (s % 64);
+    if (!(__atomic_fetch_and(&r->live[s / 64], ~bit, __ATOMIC_ACQ_REL) & bit))
+        return 0;   /* a double free, or no block starts here */
     ph_free_t *f = &r->node[s];
     size_t bytes = (size_t)TAG_LEN(r->tag[s]) << PG_SHIFT;
     f->region = (uint32_t)(r - regions);
