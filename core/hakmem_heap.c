@@ -101,12 +101,28 @@ hak_heap_t *hak_heap_get(void)
     return h;
 }
 
+/* The oldest n blocks of class c's magazine leave the thread as a batch:
+ * Tiny to the heap's depot or its spans, Mid to the thread's shard. */
+static void flush(hak_heap_t *h, int c, uint32_t n)
+{
+    hak_batch_t b = hak_mag_take_oldest(h, c, n);
+    if (hak_is_tiny_class(c))
+        hak_tiny_flush(h, c, b);
+    else
+        hak_pool_flush(h, c, b);
+}
+
+void hak_heap_flush_class(hak_heap_t *h, int c)
+{
+    if (hak_mag_count(h, c))
+        flush(h, c, hak_mag_count(h, c));
+}
+
 /* Hand every cached block back and give the spans up for adoption. */
 static void heap_retire(hak_heap_t *h)
 {
     for (int c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++)
-        if (hak_mag_count(h, c))
-            hak_pool_flush(h, c, 0);
+        hak_heap_flush_class(h, c);
     hak_tiny_retire(h);   /* the heap is out of use (live = 0) from here */
     for (int c = 0; c < HAK_NCLASS; c++)
         hak_mag_set_cap(h, c, 0);
@@ -175,7 +191,7 @@ static void fork_child(void)
         memcpy(h->top, h->base, sizeof h->top);   /* magazines dropped */
         memset(h->outbox, 0, sizeof h->outbox);
         h->out_mask = 0;
-        hak_tiny_retire(h);
+        hak_tiny_retire(h);   /* its depots were under its lock: they go back to the spans */
         memcpy(h->lim, h->base, sizeof h->lim);
         h->next_free = free_list;
         free_list = h;
@@ -252,12 +268,11 @@ static hak_heap_t *heap_for_free(void)
 }
 
 /* Every reason free() left its fast path, told apart. */
-void hak_free_slow(void *p)
+void hak_free_slow(void *p, hak_span_t *sp)
 {
     uintptr_t a = (uintptr_t)p;
     if (!p)
         return;
-    hak_span_t *sp = hak_span_of(a);
     if (!hak_span_is_block(sp, a)) {
         if (!sp->limit && hak_large_free(p))   /* no span here: the page heap, or a mapping */
             return;
@@ -286,13 +301,11 @@ void hak_free_slow(void *p)
         return;
     }
     if (h->top[c] >= h->lim[c]) {
-        uint32_t keep = hak_knobs_effective_cap(c) / 2;
-        if (keep > hak_mag_count(h, c))
-            keep = hak_mag_count(h, c);
-        if (hak_is_tiny_class(c))
-            hak_tiny_flush(h, c, keep);
-        else
-            hak_pool_flush(h, c, keep);
+        /* the older half goes, the newer (warmer) half stays */
+        uint32_t n = hak_mag_count(h, c), cap = hak_knobs_effective_cap(c);
+        if (n > cap / 2)
+            flush(h, c, n - cap / 2);
+        hak_mag_set_cap(h, c, cap);
         maintain(h);
     }
     h->slots[h->top[c]++] = p;

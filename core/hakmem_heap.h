@@ -22,7 +22,8 @@ extern __thread hak_heap_t *hak_tl_heap HAK_HIDDEN;
 extern uintptr_t hak_secret HAK_HIDDEN;  /* mark of a free block: word[1] == addr ^ secret */
 
 void *hak_malloc_slow(size_t n);
-void  hak_free_slow(void *p);
+/* sp: the span the fast path found for p (a remote free looks it up once) */
+void  hak_free_slow(void *p, hak_span_t *sp);
 
 static inline void *hak_malloc_fast(size_t n)
 {
@@ -47,7 +48,7 @@ static inline void *hak_malloc_fast(size_t n)
 static inline void hak_free_fast(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    const hak_span_t *sp = hak_span_of(a);
+    hak_span_t *sp = hak_span_of(a);
     hak_heap_t *h = hak_tl_heap;
     uintptr_t c = sp->cls;
     uint64_t off = a - sp->start;
@@ -63,7 +64,7 @@ static inline void hak_free_fast(void *p)
     bad |= ((((uintptr_t)__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) ^ (uintptr_t)h) & sp->owner_mask) != 0);
     bad |= k >= h->lim[c];
     if (HAK_UNLIKELY(bad)) {
-        hak_free_slow(p);
+        hak_free_slow(p, sp);
         return;
     }
     ((uintptr_t *)p)[1] = mark;
@@ -78,6 +79,8 @@ hak_heap_t *hak_heap_get(void);                  /* this thread's heap, created 
 /* Set by a layer above the core (ACE) to be called on refill slow paths,
  * outside every lock and never during initialisation. */
 extern void (*hak_refill_hook)(void);
+/* Class c's magazine leaves the thread (thread exit, release of its own caches). */
+void hak_heap_flush_class(hak_heap_t *h, int c);
 void hak_heap_foreach(void (*fn)(hak_heap_t *, void *), void *arg);
 
 #endif

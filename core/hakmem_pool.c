@@ -1,8 +1,9 @@
 /* Mid (1 KiB - 256 KiB): a pool of spans per class with a central free list
  * per class, sharded by thread.  Magazines refill from and flush to their
- * thread's shard in bundles (bundle width is an ACE knob) under a lock whose
- * wait time is counted.  A shard keeps a bounded stock of free blocks; the
- * rest go back to their spans' bitmaps so empty spans can be released. */
+ * thread's shard one batch at a time (its width is bounded by the bundle
+ * width knob) under a lock whose wait time is counted.  A shard keeps a
+ * bounded depot of batches; batches beyond it go back to their spans'
+ * bitmaps so empty spans can be released. */
 #include "hakmem_pool.h"
 #include "hakmem_report.h"
 #include "hakmem_knobs.h"
@@ -13,16 +14,16 @@
 
 typedef struct hak_central {
     hak_lock_t lock;
-    void *blocks;           /* free blocks linked through their first word */
-    uint32_t nblocks;
+    hak_depot_t *depot;     /* in central_depots: touched only once the shard is used */
     hak_span_lists_t spans;
 } __attribute__((aligned(64))) hak_central_t;
 
 static hak_central_t central[MID_CLASSES][HAK_SHARDS];
+static hak_depot_t central_depots[MID_CLASSES][HAK_SHARDS];
 
 static hak_central_t *central_of(int c, uint32_t shard) { return &central[c - HAK_TINY_CLASSES][shard]; }
 
-/* Blocks a shard keeps on its list before returning the rest to spans. */
+/* Blocks a shard keeps in its depot before batches go back to spans. */
 static uint32_t central_high_water(int c)
 {
     uint32_t bw = HAK_KNOB_GET(bundle_width), by_bytes = CENTRAL_BYTES / hak_class_size[c];
@@ -82,20 +83,14 @@ void hak_pool_refill(hak_heap_t *h, int c)
     uint32_t cap = hak_knobs_effective_cap(c);
     uint32_t want = HAK_KNOB_GET(bundle_width);
     hak_mag_set_cap(h, c, cap);
-    uint32_t have = hak_mag_count(h, c);
-    if (want > cap - have)
-        want = cap - have;
-    void **out = hak_mag_items(h, c) + have;
-    uint32_t got = 0;
+    uint32_t room = cap - hak_mag_count(h, c);
+    if (want > room)
+        want = room;
+    hak_batch_t got[HAK_DEPOT_MAX];
     hak_central_t *ct = central_of(c, h->shard);
     hak_lock(&ct->lock, &h->cnt);
-    while (got < want && ct->blocks) {
-        void *p = ct->blocks;
-        ct->blocks = *(void **)p;
-        ct->nblocks--;
-        out[got++] = p;
-    }
-    while (got < want) {
+    uint32_t k = hak_depot_take_into(ct->depot, got, want, room), n = 0;
+    while (!k && n < want) {
         hak_span_t *sp = hak_spans_pick(&ct->spans);
         if (!sp) {
             if (!(sp = hak_span_alloc(c, &h->cnt)))
@@ -103,48 +98,23 @@ void hak_pool_refill(hak_heap_t *h, int c)
             sp->shard = (uint8_t)h->shard;
             hak_spans_insert(&ct->spans, sp);
         }
-        got += hak_spans_take(&ct->spans, sp, out + got, want - got);
+        n += hak_spans_take(&ct->spans, sp, hak_mag_items(h, c) + hak_mag_count(h, c) + n, want - n);
     }
     hak_unlock(&ct->lock);
-    h->top[c] += got;
+    h->top[c] += n;
+    for (uint32_t i = 0; i < k; i++)
+        hak_mag_put_batch(h, c, got[i]);
     HAK_CNT_INC(h->cnt.cls[c].refills);
 }
 
-void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep)
+void hak_pool_flush(hak_heap_t *h, int c, hak_batch_t b)
 {
-    void **it = hak_mag_items(h, c);
-    uint32_t n = hak_mag_count(h, c) - keep;
-    if (n) {
-        for (uint32_t i = 0; i + 1 < n; i++)
-            *(void **)it[i] = it[i + 1];
-        hak_central_t *ct = central_of(c, h->shard);
-        void *excess = NULL;
-        hak_lock(&ct->lock, &h->cnt);
-        *(void **)it[n - 1] = ct->blocks;
-        ct->blocks = it[0];
-        ct->nblocks += n;
-        uint32_t hw = central_high_water(c);
-        if (ct->nblocks > hw) {
-            /* keep half the high water, hand the rest back to spans */
-            uint32_t keepc = hw / 2, i = 1;
-            void *p = ct->blocks;
-            if (keepc == 0) {
-                excess = ct->blocks;
-                ct->blocks = NULL;
-            } else {
-                for (; i < keepc; i++)
-                    p = *(void **)p;
-                excess = *(void **)p;
-                *(void **)p = NULL;
-            }
-            ct->nblocks = keepc;
-        }
-        hak_unlock(&ct->lock);
-        return_chain(c, excess, &h->cnt);
-        memmove(it, it + n, keep * sizeof(void *));
-    }
-    hak_mag_set_count(h, c, keep);
-    hak_mag_set_cap(h, c, hak_knobs_effective_cap(c));
+    hak_central_t *ct = central_of(c, h->shard);
+    hak_lock(&ct->lock, &h->cnt);
+    int kept = hak_depot_put(ct->depot, b, central_high_water(c));
+    hak_unlock(&ct->lock);
+    if (!kept)
+        return_chain(c, b.head, &h->cnt);
     HAK_CNT_INC(h->cnt.cls[c].flushes);
 }
 
@@ -163,15 +133,15 @@ size_t hak_pool_release(int empty_only, uint32_t pages, uint64_t deadline)
             if (hak_now_ns() >= deadline)
                 return done;
             hak_central_t *ct = central_of(c, s);
-            if (!ct->blocks && !hak_spans_pick(&ct->spans))
+            if (!ct->depot->nb && !hak_spans_pick(&ct->spans))
                 continue;
-            /* the shard's stock goes back to the spans first */
+            /* the shard's depot goes back to the spans first */
             hak_lock(&ct->lock, cnt);
-            void *chain = ct->blocks;
-            ct->blocks = NULL;
-            ct->nblocks = 0;
+            hak_depot_t d = *ct->depot;
+            ct->depot->nb = ct->depot->blocks = 0;
             hak_unlock(&ct->lock);
-            return_chain(c, chain, cnt);
+            for (uint32_t i = 0; i < d.nb; i++)
+                return_chain(c, d.b[i].head, cnt);
             hak_lock(&ct->lock, cnt);
             done += hak_spans_release(&ct->spans, empty_only, pages, deadline, cnt);
             hak_unlock(&ct->lock);
@@ -196,8 +166,10 @@ void hak_pool_unlock_all(void)
 void hak_pool_init(void)
 {
     for (int c = 0; c < MID_CLASSES; c++)
-        for (int s = 0; s < HAK_SHARDS; s++)
+        for (int s = 0; s < HAK_SHARDS; s++) {
             central[c][s].spans.reserve = HAK_EMPTY_RESERVE;
+            central[c][s].depot = &central_depots[c][s];
+        }
 }
 
 void hak_pool_reinit_locks(void)

@@ -7,7 +7,7 @@
 
 void hak_pool_init(void);
 void hak_pool_refill(hak_heap_t *h, int c);
-void hak_pool_flush(hak_heap_t *h, int c, uint32_t keep);
+void hak_pool_flush(hak_heap_t *h, int c, hak_batch_t b);
 int  hak_pool_maintain(uint32_t shard, uint64_t deadline, hak_counters_t *cnt);
 void hak_pool_free_direct(hak_span_t *sp, void *p);
 void hak_pool_lock_all(void);

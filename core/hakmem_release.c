@@ -36,12 +36,7 @@ void hak_release_own_caches(void)
 {
     hak_heap_t *h = hak_tl_heap;   /* the static empty heap has nothing cached */
     for (int c = 0; c < HAK_NCLASS; c++)
-        if (hak_mag_count(h, c)) {
-            if (hak_is_tiny_class(c))
-                hak_tiny_flush(h, c, 0);
-            else
-                hak_pool_flush(h, c, 0);
-        }
+        hak_heap_flush_class(h, c);
     hak_tiny_outbox_flush_all(h);
 }
 

@@ -6,7 +6,8 @@
 #include "hakmem_tcache.h"
 
 void hak_tiny_refill(hak_heap_t *h, int c);
-void hak_tiny_flush(hak_heap_t *h, int c, uint32_t keep);
+/* A batch leaves the thread: into the heap's depot, or back to its spans. */
+void hak_tiny_flush(hak_heap_t *h, int c, hak_batch_t b);
 /* A Tiny block of a span h does not own (h NULL: a thread without a heap). */
 void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p);
 void hak_tiny_outbox_flush_all(hak_heap_t *h);
