@@ -209,16 +209,20 @@ static void fork_child(void)
 
 /* Every slow path ends here: at most once per HAK_RELEASE_PERIOD_NS the
  * thread gives back what its spans (Tiny) and its shard (Mid) no longer use. */
-static void maintain(hak_heap_t *h)
+static __attribute__((noinline)) void maintain_pass(hak_heap_t *h)
 {
     uint64_t deadline;
-    if (++h->slow_calls & 15)   /* the clock is read on one slow path in 16 */
-        return;
     if (!hak_pass_due(&h->next_pass_ns, &deadline))
         return;
     hak_large_decay(deadline);
     if (hak_tiny_maintain(h, deadline))
         hak_pool_maintain(h->shard, deadline, &h->cnt);
+}
+
+static inline void maintain(hak_heap_t *h)
+{
+    if (HAK_UNLIKELY(!(++h->slow_calls & 15)))   /* the clock is read on one slow path in 16 */
+        maintain_pass(h);
 }
 
 static void refill(hak_heap_t *h, int c)
@@ -267,46 +271,89 @@ static hak_heap_t *heap_for_free(void)
     return h;
 }
 
+/* Not a block start: a Large block, NULL, or bad input. */
+static __attribute__((noinline)) void free_not_block(void *p, hak_span_t *sp)
+{
+    if (!p || (!sp->limit && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
+        return;
+    hak_report_invalid("free()", p);
+}
+
+/* The magazine is full: the older half goes, the newer (warmer) half stays. */
+static __attribute__((noinline)) void free_full(hak_heap_t *h, int c, void *p)
+{
+    uint32_t n = hak_mag_count(h, c), cap = hak_knobs_effective_cap(c);
+    if (n > cap / 2)
+        flush(h, c, n - cap / 2);
+    hak_mag_set_cap(h, c, cap);
+    maintain(h);
+    h->slots[h->top[c]++] = p;
+}
+
+/* A Tiny block of another heap's span whose outbox holds another span's. */
+static __attribute__((noinline)) void free_remote_start(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    hak_tiny_outbox_start(h, sp, p);
+    maintain(h);   /* flushes the outboxes now and then */
+}
+
+/* A checked block into h.  Every call it makes is a tail call, so the common
+ * cases save no registers. */
+static inline void free_to_heap(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    int c = sp->cls;
+    HAK_CNT_INC(h->cnt.frees[c]);
+    if (hak_is_tiny_class(c) && __atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) {
+        /* to the span: gathered, then pushed in one chain */
+        if (HAK_UNLIKELY(!hak_tiny_outbox_add(h, sp, p))) {
+            free_remote_start(h, sp, p);
+            return;
+        }
+        if (HAK_UNLIKELY(!(++h->slow_calls & 15)))
+            maintain_pass(h);
+        return;
+    }
+    if (HAK_UNLIKELY(h->top[c] >= h->lim[c])) {
+        free_full(h, c, p);
+        return;
+    }
+    h->slots[h->top[c]++] = p;
+}
+
+/* A thread on the static empty heap: its heap, made now if need be; without
+ * one (handed back already, as other TLS destructors free, or out of memory)
+ * the block goes straight to its span or shard. */
+static __attribute__((noinline)) void free_no_heap(void *p, hak_span_t *sp)
+{
+    hak_heap_t *h;
+    if (!tl_exited && (h = heap_for_free())) {
+        free_to_heap(h, sp, p);
+        return;
+    }
+    int c = sp->cls;
+    hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);
+    if (hak_is_tiny_class(c))
+        hak_tiny_free_orphan(sp, p);
+    else
+        hak_pool_free_direct(sp, p);
+}
+
 /* Every reason free() left its fast path, told apart. */
 void hak_free_slow(void *p, hak_span_t *sp)
 {
     uintptr_t a = (uintptr_t)p;
-    if (!p)
+    if (HAK_UNLIKELY(!hak_span_is_block(sp, a))) {
+        free_not_block(p, sp);
         return;
-    if (!hak_span_is_block(sp, a)) {
-        if (!sp->limit && hak_large_free(p))   /* no span here: the page heap, or a mapping */
-            return;
-        hak_report_invalid("free()", p);
     }
     uintptr_t mark = a ^ hak_secret;
-    if (((uintptr_t *)p)[1] == mark)
+    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
         hak_report_double("free()", p);
     ((uintptr_t *)p)[1] = mark;
-    int c = sp->cls;
     hak_heap_t *h = hak_tl_heap;
-    if (h == &heap_empty && (tl_exited || !(h = heap_for_free()))) {
-        /* no heap: after this thread's heap was handed back (other TLS
-         * destructors), or none could be made (out of memory) */
-        hak_cnt_add(&hak_global_counters, &hak_global_counters.frees[c], 1);
-        if (hak_is_tiny_class(c))
-            hak_tiny_free_remote(NULL, sp, p);
-        else
-            hak_pool_free_direct(sp, p);
+    if (HAK_UNLIKELY(h == &heap_empty)) {
+        free_no_heap(p, sp);
         return;
     }
-    HAK_CNT_INC(h->cnt.frees[c]);
-    if (hak_is_tiny_class(c) && __atomic_load_n(&sp->owner, __ATOMIC_RELAXED) != h) {
-        hak_tiny_free_remote(h, sp, p);   /* to the span: gathered, then pushed in one chain */
-        maintain(h);                      /* flushes the outboxes now and then */
-        return;
-    }
-    if (h->top[c] >= h->lim[c]) {
-        /* the older half goes, the newer (warmer) half stays */
-        uint32_t n = hak_mag_count(h, c), cap = hak_knobs_effective_cap(c);
-        if (n > cap / 2)
-            flush(h, c, n - cap / 2);
-        hak_mag_set_cap(h, c, cap);
-        maintain(h);
-    }
-    h->slots[h->top[c]++] = p;
+    free_to_heap(h, sp, p);
 }

@@ -110,23 +110,18 @@ void hak_tiny_outbox_flush_all(hak_heap_t *h)
         outbox_flush(h, __builtin_ctz(h->out_mask));
 }
 
-void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p)
+void hak_tiny_free_orphan(hak_span_t *sp, void *p)
 {
-    if (!h) {
-        span_push(sp, p, p, 1, &hak_global_counters);
-        return;
-    }
+    span_push(sp, p, p, 1, &hak_global_counters);
+}
+
+void hak_tiny_outbox_start(hak_heap_t *h, hak_span_t *sp, void *p)
+{
     int c = sp->cls;
     hak_outbox_t *o = &h->outbox[c];
-    if (o->span != sp || o->n == HAK_OUTBOX)
-        outbox_flush(h, c);
-    if (!o->n) {
-        o->span = sp;
-        o->tail = p;
-    }
-    *(void **)p = o->head;
-    o->head = p;
-    o->n++;
+    outbox_flush(h, c);
+    *(void **)p = NULL;
+    *o = (hak_outbox_t){ sp, p, p, 1 };
     h->out_mask |= 1u << c;
 }
 

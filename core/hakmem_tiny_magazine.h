@@ -8,8 +8,29 @@
 void hak_tiny_refill(hak_heap_t *h, int c);
 /* A batch leaves the thread: into the heap's depot, or back to its spans. */
 void hak_tiny_flush(hak_heap_t *h, int c, hak_batch_t b);
-/* A Tiny block of a span h does not own (h NULL: a thread without a heap). */
-void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p);
+/* A Tiny block of a span h does not own: gathered in h's outbox of its class
+ * while consecutive frees are bound for the same span, then pushed onto the
+ * span's remote list in one chain.  hak_tiny_outbox_add appends when the
+ * outbox holds sp's blocks and has room (else 0); hak_tiny_outbox_start
+ * pushes the outbox and starts it again with p. */
+void hak_tiny_outbox_start(hak_heap_t *h, hak_span_t *sp, void *p);
+static inline int hak_tiny_outbox_add(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    hak_outbox_t *o = &h->outbox[sp->cls];
+    if (HAK_UNLIKELY(o->span != sp || o->n == HAK_OUTBOX))
+        return 0;
+    *(void **)p = o->head;
+    o->head = p;
+    o->n++;
+    return 1;
+}
+static inline void hak_tiny_free_remote(hak_heap_t *h, hak_span_t *sp, void *p)
+{
+    if (!hak_tiny_outbox_add(h, sp, p))
+        hak_tiny_outbox_start(h, sp, p);
+}
+/* The same for a thread without a heap: one push per block. */
+void hak_tiny_free_orphan(hak_span_t *sp, void *p);
 void hak_tiny_outbox_flush_all(hak_heap_t *h);
 void hak_tiny_retire(hak_heap_t *h);
 void hak_tiny_atfork_child_heap(hak_heap_t *h);
