@@ -139,7 +139,9 @@ static void release_block_pages(hak_span_t *sp, uintptr_t p, hak_counters_t *cnt
 
 size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_counters_t *cnt)
 {
-    uint32_t ospages = sp->pages * (HAK_PAGE_SIZE / HAK_OS_PAGE);
+    /* pages past the last block are never touched (a freed span's pages all
+     * went back, a new segment's are fresh): not counted as given back */
+    uint32_t ospages = (uint32_t)(((uint64_t)sp->capacity * sp->bsize + HAK_OS_PAGE - 1) / HAK_OS_PAGE);
     size_t done = 0;
     uint32_t run = 0, runj = 0;
     for (uint32_t j = 0; j < ospages && done < max_pages; j++) {

@@ -509,11 +509,32 @@ static void release_passes(void)
     done_span(&l, sp);
 }
 
+/* A span whose last block ends before its last OS page: with every block in
+ * use nothing is given back (the tail was never touched) */
+static void release_tail(void)
+{
+    int tails = 0;
+    for (int c = 0; c < HAK_NCLASS; c++) {
+        hak_span_lists_t l = { 0 };
+        hak_span_t *sp = span_new(c);
+        hak_spans_insert(&l, sp);
+        CHECK(hak_spans_take(&l, sp, blk, sp->capacity) == sp->capacity);
+        tails += (uint64_t)sp->capacity * sp->bsize + HAK_OS_PAGE <= (uint64_t)sp->pages * HAK_PAGE_SIZE;
+        CHECKF(hak_span_release_free_pages(sp, UINT32_MAX, &cnt) == 0 && sp->nreleased == 0,
+               "class %d: %u pages given back with every block in use", c, sp->nreleased);
+        CHECK(give(&l, sp, 0, sp->capacity) == NULL && sp->used == 0);
+        hak_spans_remove(&l, sp);
+        hak_span_free(sp, &cnt);
+    }
+    CHECK(tails > 0);   /* the case exists */
+}
+
 static void test_page_release(void)
 {
     release_small();
     release_straddling();
     release_passes();
+    release_tail();
 }
 
 int main(int argc, char **argv)

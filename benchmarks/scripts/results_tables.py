@@ -79,7 +79,8 @@ class Suite:
                 if m:
                     self.date, self.mode = m.groups()
         self.reps = re.search(r"over (\d+) interleaved", self.head["Each"]).group(1)
-        self.peers = [c for c in self.cols if c not in (REF, ACE)]
+        # other hakmem columns (an older build in the same run) are not peers
+        self.peers = [c for c in self.cols if not c.startswith("hakmem")]
 
     def get(self, w, c, metric):
         return self.stats.get((w, c, metric))
