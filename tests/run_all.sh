@@ -225,6 +225,10 @@ if [ "$LIB" != none ]; then
     HAKTEST_REQUIRE_HAKMEM=1 t "options.stats_file.static" 60 opt_stats_file bin test_glibc_static
 fi
 
+echo "== the seed's knobs: counted effects"
+# each subtest runs its workload in two children, the knob at two values
+for s in tls_cap diet bundle_width drain_threshold partial_release_pages; do t "knobs.$s" 60 bin test_knobs_hak $s; done
+
 echo "== counters"
 for m in preload hak; do
     if [ $m = preload ]; then run=prebin; b=test_counters; else run=bin; b=test_counters_hak; fi
