@@ -60,7 +60,7 @@ t "cxx.preload" 120 prebin test_cxx
 
 echo "== the core's data structures, white-box (plain, ASan+UBSan by clang and by gcc)"
 # each subtest in a process of its own: pagemap checks the neighbours of the only segment
-for s in size_class pagemap span_blocks span_lists page_release; do
+for s in size_class pagemap span_blocks span_lists page_release batches; do
     t "units.$s" 60 bin test_core_units $s
     t "units.asan.$s" 60 bin test_core_units_asan $s
     t "units.asan_gcc.$s" 60 bin test_core_units_asan_gcc $s
