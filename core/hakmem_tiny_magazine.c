@@ -171,8 +171,10 @@ static uint32_t span_collect(hak_span_lists_t *l, hak_span_t *sp, hak_counters_t
 
 /* Blocks of a list of class c back to h's spans (h->lock held), a run of
  * blocks of one span at a time; a block of a span h no longer owns (given
- * up at fork) goes to that span as a remote free. */
-static void heap_return_list(hak_heap_t *h, int c, void *p)
+ * up at fork) goes to that span as a remote free.  cnt is &h->cnt when h's
+ * own thread calls; a release pass from another thread passes its own and
+ * must not touch h's outbox or counters, which only h's thread writes. */
+static void heap_return_list(hak_heap_t *h, int c, void *p, hak_counters_t *cnt)
 {
     void *run[64];
     while (p) {
@@ -181,20 +183,20 @@ static void heap_return_list(hak_heap_t *h, int c, void *p)
         for (; p && k < 64 && (uintptr_t)p - sp->start < sp->limit; p = *(void **)p)
             run[k++] = p;
         if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
-            span_return(&h->spans[c], sp, run, k, &h->cnt);
+            span_return(&h->spans[c], sp, run, k, cnt);
         else
             for (uint32_t i = 0; i < k; i++)
-                hak_tiny_free_remote(h, sp, run[i]);
+                hak_tiny_free_remote(cnt == &h->cnt ? h : NULL, sp, run[i]);
     }
 }
 
 /* Batches of h's depot of class c back to the spans, newest first, until it
  * holds at most `keep` blocks (h->lock held). */
-static void depot_trim(hak_heap_t *h, int c, uint32_t keep)
+static void depot_trim(hak_heap_t *h, int c, uint32_t keep, hak_counters_t *cnt)
 {
     hak_depot_t *d = &h->depot[c];
     while (d->blocks > keep)
-        heap_return_list(h, c, hak_depot_take(d).head);
+        heap_return_list(h, c, hak_depot_take(d).head, cnt);
 }
 
 /* The maintenance pass: a depot keeps no more than refills took from it
@@ -206,7 +208,7 @@ static void depot_age(hak_heap_t *h, int c)
     hak_depot_t *d = &h->depot[c];
     d->demand = d->took;
     d->took = 0;
-    depot_trim(h, c, d->demand);
+    depot_trim(h, c, d->demand, &h->cnt);
 }
 
 /* Take h's inbox (h->lock held): h's spans go on their class's watch list. */
@@ -377,7 +379,7 @@ void hak_tiny_flush(hak_heap_t *h, int c, hak_batch_t b)
     hak_depot_t *d = &h->depot[c];
     uint32_t max = (d->demand > d->took ? d->demand : d->took) + b.n;
     if (!hak_depot_put(d, b, max < depot_max(c) ? max : depot_max(c)))
-        heap_return_list(h, c, b.head);
+        heap_return_list(h, c, b.head, &h->cnt);
     inbox_take(h);
     collect_class(h, c, 0, &h->cnt);
     hak_spin_unlock(&h->lock);
@@ -425,7 +427,7 @@ void hak_tiny_retire(hak_heap_t *h)
     hak_spin_lock(&h->lock, &h->cnt);
     collect_all(h, &h->cnt);
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
-        depot_trim(h, c, 0);
+        depot_trim(h, c, 0, &h->cnt);
         abandon_class(h, c);
     }
     hak_spin_unlock(&h->lock);
@@ -470,7 +472,7 @@ size_t hak_tiny_release(hak_heap_t *h, int empty_only, uint32_t pages, uint64_t 
     collect_all(h, cnt);
     size_t done = 0;
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
-        depot_trim(h, c, 0);
+        depot_trim(h, c, 0, cnt);
         done += hak_spans_release(&h->spans[c], empty_only, pages, deadline, cnt);
     }
     hak_spin_unlock(&h->lock);

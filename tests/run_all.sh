@@ -60,7 +60,7 @@ t "cxx.preload" 120 prebin test_cxx
 
 echo "== the core's data structures, white-box (plain, ASan+UBSan by clang and by gcc)"
 # each subtest in a process of its own: pagemap checks the neighbours of the only segment
-for s in size_class pagemap span_blocks span_lists page_release; do
+for s in size_class pagemap span_blocks span_lists page_release batches; do
     t "units.$s" 60 bin test_core_units $s
     t "units.asan.$s" 60 bin test_core_units_asan $s
     t "units.asan_gcc.$s" 60 bin test_core_units_asan_gcc $s
@@ -100,6 +100,11 @@ for s in idle_reuse abandoned; do
     t "rlimit_as64m.preload.$s" 120 as64 prebin test_remote $s
     t "rlimit_as64m.hak.$s" 120 as64 bin test_remote_hak $s
 done
+
+echo "== the free path's slow cases (hak_ API): full magazine, remote free, Mid across threads, no heap, Large, bad input"
+FREE_PATH="full_magazine remote_back mid_other heapless large bad_map_interior bad_map_double bad_remote_double bad_mid_flushed_double"
+for s in $FREE_PATH; do t "free_path.$s" 120 bin test_free_path_hak $s; done
+HAKMEM_TLS_CAP=8 t "free_path.full_magazine_cap8" 120 bin test_free_path_hak full_magazine
 
 echo "== out of memory (LD_PRELOAD, hak_ API)"
 for s in huge rlimit heapless cached; do

@@ -26,6 +26,13 @@
  *                 under a used block never is, also when blocks straddle OS
  *                 pages; release on return (an aged span, its list shrinking)
  *                 and by maintenance passes
+ *   batches       core/hakmem_tcache.h's magazine <-> depot helpers on a
+ *                 static heap and fake blocks: link order and NULL end, the
+ *                 oldest blocks leave a magazine and the rest move down, a
+ *                 batch goes back with its last block on top, a depot's
+ *                 bounds and counts, takes newest first up to `want` and
+ *                 `room` (an oversize batch cut), `took` counted by
+ *                 hak_depot_take_into only
  * Built linked with libhakmem_api.a and from the core sources with
  * -fsanitize=address,undefined (clang and gcc); see tests/Makefile.
  * Run as: test_core_units [name-substring].  pagemap needs a fresh process (it
@@ -34,6 +41,7 @@
 #define HAK_API_MODE 1
 #include "common.h"
 #include "hakmem_segment.h"
+#include "hakmem_tcache.h"
 #include <sys/mman.h>
 
 #define INVALID HAK_SPAN_INVALID
@@ -537,11 +545,254 @@ static void test_page_release(void)
     release_tail();
 }
 
+/* ---- batches: magazine <-> depot (core/hakmem_tcache.h) ---- */
+
+#define NFAKE 256
+#define FAKE_TAG 0x5eed0000u
+static hak_heap_t bh;   /* zero, as heap_create finds a fresh mapping */
+static uintptr_t fake[NFAKE][2] __attribute__((aligned(16)));   /* 16-byte blocks */
+static void *fb(uint32_t i) { return fake[i]; }
+
+/* base[c] and lim[c] as heap_create sets them (capacity HAK_MAG_MAX); every
+ * fake block's word 1 tagged: the batch code may write word 0 only */
+static void batch_setup(void)
+{
+    for (int c = 0; c < HAK_NCLASS; c++) {
+        bh.base[c] = (uint32_t)c * HAK_MAG_MAX;
+        hak_mag_set_count(&bh, c, 0);
+        hak_mag_set_cap(&bh, c, HAK_MAG_MAX);
+    }
+    for (uint32_t i = 0; i < NFAKE; i++) {
+        fake[i][0] = 0xdead;
+        fake[i][1] = FAKE_TAG + i;
+    }
+}
+
+static void batch_words1_kept(void)
+{
+    uint32_t i = 0;
+    while (i < NFAKE && fake[i][1] == FAKE_TAG + i)
+        i++;
+    CHECKF(i == NFAKE, "word 1 of fake block %u written", i);
+}
+
+/* b holds exactly want[0..n), in that order, and its list ends in NULL */
+static int chain_is(hak_batch_t b, void *const *want, uint32_t n)
+{
+    void *p = b.head;
+    uint32_t i = 0;
+    for (; p && i < n; p = *(void **)p, i++)
+        if (p != want[i]) {
+            fprintf(stderr, "  block %u of the list is %p, want %p\n", i, p, want[i]);
+            return 0;
+        }
+    if (b.n != n || i != n || p) {
+        fprintf(stderr, "  batch of %u (%u walked, then %p), want %u then NULL\n", b.n, i, p, n);
+        return 0;
+    }
+    return 1;
+}
+
+/* fb(first), fb(first + 1), ... */
+static void **fbs(void **out, uint32_t first, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = fb(first + i);
+    return out;
+}
+
+static hak_batch_t batch_of(uint32_t first, uint32_t n)
+{
+    void *v[NFAKE];
+    return hak_batch_link(fbs(v, first, n), n);
+}
+
+/* class c's magazine holds exactly want[0..n), oldest at the bottom */
+static int mag_is(int c, void *const *want, uint32_t n)
+{
+    if (hak_mag_count(&bh, c) != n || bh.top[c] != bh.base[c] + n) {
+        fprintf(stderr, "  magazine of %u (top %u, base %u), want %u\n", hak_mag_count(&bh, c), bh.top[c], bh.base[c], n);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (hak_mag_items(&bh, c)[i] != want[i]) {
+            fprintf(stderr, "  slot %u holds %p, want %p\n", i, hak_mag_items(&bh, c)[i], want[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* the slots next to class c's magazine are untouched (still NULL) */
+static int neighbours_clear(int c)
+{
+    return bh.slots[bh.base[c] - 1] == NULL && bh.slots[bh.base[c] + HAK_MAG_MAX] == NULL;
+}
+
+static void mag_fill(int c, uint32_t first, uint32_t n)
+{
+    fbs(hak_mag_items(&bh, c), first, n);
+    hak_mag_set_count(&bh, c, n);
+}
+
+static void batches_link(void)
+{
+    static const uint32_t order[] = { 7, 3, 9, 1, 5 };
+    void *v[5];
+    for (uint32_t i = 0; i < 5; i++)
+        v[i] = fb(order[i]);
+    hak_batch_t b = hak_batch_link(v, 5);
+    CHECK(b.head == fb(7) && chain_is(b, v, 5));
+    hak_batch_t one = hak_batch_link(v + 2, 1);   /* fb(9) had a link: now NULL */
+    CHECK(one.head == fb(9) && fake[9][0] == 0 && chain_is(one, v + 2, 1));
+}
+
+static void batches_magazine(void)
+{
+    const int c = 5;
+    void *w[NFAKE];
+    mag_fill(c, 0, 10);
+    hak_batch_t b = hak_mag_take_oldest(&bh, c, 4);
+    CHECK(chain_is(b, fbs(w, 0, 4), 4));
+    CHECK(mag_is(c, fbs(w, 4, 6), 6) && neighbours_clear(c));
+    /* all of them */
+    b = hak_mag_take_oldest(&bh, c, 6);
+    CHECK(chain_is(b, fbs(w, 4, 6), 6) && mag_is(c, w, 0));
+
+    /* a full magazine gives its older half (a flush); the newer half moves down */
+    mag_fill(c, 100, HAK_MAG_MAX);
+    b = hak_mag_take_oldest(&bh, c, HAK_MAG_MAX / 2);
+    CHECK(chain_is(b, fbs(w, 100, HAK_MAG_MAX / 2), HAK_MAG_MAX / 2));
+    CHECK(mag_is(c, fbs(w, 100 + HAK_MAG_MAX / 2, HAK_MAG_MAX / 2), HAK_MAG_MAX / 2) && neighbours_clear(c));
+
+    /* put: appended in list order, the list's last block on top */
+    mag_fill(c, 20, 2);
+    hak_mag_put_batch(&bh, c, batch_of(30, 3));
+    void *want[] = { fb(20), fb(21), fb(30), fb(31), fb(32) };
+    CHECK(mag_is(c, want, 5) && bh.slots[bh.top[c] - 1] == fb(32) && neighbours_clear(c));
+    /* a magazine's oldest half out and back: the same order */
+    mag_fill(c, 40, 8);
+    b = hak_mag_take_oldest(&bh, c, 5);
+    CHECK(mag_is(c, fbs(w, 45, 3), 3));
+    hak_mag_set_count(&bh, c, 0);
+    hak_mag_put_batch(&bh, c, b);
+    CHECK(mag_is(c, fbs(w, 40, 5), 5));
+    /* up to the capacity exactly, next to a full neighbour */
+    mag_fill(c + 1, 150, HAK_MAG_MAX);
+    mag_fill(c, 60, HAK_MAG_MAX - 3);
+    hak_mag_put_batch(&bh, c, batch_of(60 + HAK_MAG_MAX - 3, 3));
+    CHECK(mag_is(c, fbs(w, 60, HAK_MAG_MAX), HAK_MAG_MAX) && bh.top[c] == bh.lim[c]);
+    CHECK(mag_is(c + 1, fbs(w, 150, HAK_MAG_MAX), HAK_MAG_MAX));
+    hak_mag_set_count(&bh, c + 1, 0);
+}
+
+#define DEPOT_IS(d, want_nb, want_blocks, want_took) \
+    CHECKF((d)->nb == (want_nb) && (d)->blocks == (want_blocks) && (d)->took == (want_took), \
+           "depot of %u batches, %u blocks, took %u; want %u, %u, %u", (d)->nb, (d)->blocks, (d)->took, \
+           (unsigned)(want_nb), (unsigned)(want_blocks), (unsigned)(want_took))
+
+static void batches_depot_put(void)
+{
+    hak_depot_t *d = &bh.depot[2];
+    hak_batch_t a = batch_of(0, 3), b = batch_of(3, 8), c = batch_of(11, 7);
+    CHECK(hak_depot_put(d, a, 10) == 1);
+    DEPOT_IS(d, 1, 3, 0);
+    CHECK(hak_depot_put(d, b, 10) == 0);   /* 11 > 10 */
+    DEPOT_IS(d, 1, 3, 0);
+    CHECK(hak_depot_put(d, c, 10) == 1);   /* 10: at the bound */
+    DEPOT_IS(d, 2, 10, 0);
+    CHECK(d->b[0].head == fb(0) && d->b[0].n == 3 && d->b[1].head == fb(11) && d->b[1].n == 7);
+    CHECK(hak_depot_put(d, batch_of(20, 1), 10) == 0);
+    DEPOT_IS(d, 2, 10, 0);
+
+    /* HAK_DEPOT_MAX batches of one, whatever the block bound */
+    d = &bh.depot[3];
+    for (uint32_t i = 0; i < HAK_DEPOT_MAX; i++)
+        CHECKF(hak_depot_put(d, batch_of(i, 1), UINT32_MAX) == 1, "batch %u refused", i);
+    CHECK(hak_depot_put(d, batch_of(HAK_DEPOT_MAX, 1), UINT32_MAX) == 0);
+    DEPOT_IS(d, HAK_DEPOT_MAX, HAK_DEPOT_MAX, 0);
+    CHECK(d->b[HAK_DEPOT_MAX - 1].head == fb(HAK_DEPOT_MAX - 1));
+}
+
+/* a fresh depot holding batches of these sizes, the last newest, made of
+ * consecutive fake blocks from fb(0) */
+static hak_depot_t *depot_with(const uint32_t *sizes, uint32_t k)
+{
+    static hak_depot_t d;
+    memset(&d, 0, sizeof d);
+    for (uint32_t i = 0, first = 0; i < k; first += sizes[i++])
+        CHECK(hak_depot_put(&d, batch_of(first, sizes[i]), UINT32_MAX));
+    return &d;
+}
+
+static void batches_depot_take(void)
+{
+    static const uint32_t sz[] = { 3, 4, 2 };   /* fb 0..2, 3..6, 7..8 */
+    hak_batch_t out[HAK_DEPOT_MAX];
+    void *w[NFAKE];
+
+    /* newest first, whole batches until `want` is reached or passed */
+    hak_depot_t *d = depot_with(sz, 3);
+    CHECK(hak_depot_take_into(d, out, 5, 100) == 2);
+    CHECK(chain_is(out[0], fbs(w, 7, 2), 2) && chain_is(out[1], fbs(w, 3, 4), 4));
+    DEPOT_IS(d, 1, 3, 6);
+    CHECK(d->b[0].head == fb(0) && d->b[0].n == 3);
+    CHECK(hak_depot_take_into(d, out, 1, 100) == 1 && chain_is(out[0], fbs(w, 0, 3), 3));
+    DEPOT_IS(d, 0, 0, 9);   /* took adds up */
+    CHECK(hak_depot_take_into(d, out, 100, 100) == 0);
+    DEPOT_IS(d, 0, 0, 9);
+
+    /* room: no batch that would pass it, once one is taken */
+    d = depot_with(sz, 3);
+    CHECK(hak_depot_take_into(d, out, 100, 5) == 1 && chain_is(out[0], fbs(w, 7, 2), 2));
+    DEPOT_IS(d, 2, 7, 2);
+    CHECK(hak_depot_take_into(d, out, 100, 6) == 1 && chain_is(out[0], fbs(w, 3, 4), 4));   /* exactly room */
+    DEPOT_IS(d, 1, 3, 6);
+    /* nothing wanted, or no room */
+    CHECK(hak_depot_take_into(d, out, 0, 100) == 0 && hak_depot_take_into(d, out, 100, 0) == 0);
+    DEPOT_IS(d, 1, 3, 6);
+    CHECK(d->b[0].head == fb(0) && d->b[0].n == 3 && chain_is(d->b[0], fbs(w, 0, 3), 3));
+
+    /* the newest batch bigger than room: exactly room blocks are cut from its
+     * front, the rest stays as the newest batch, counted and NULL-ended */
+    static const uint32_t big[] = { 3, 10 };   /* fb 0..2, 3..12 */
+    d = depot_with(big, 2);
+    CHECK(hak_depot_take_into(d, out, 100, 4) == 1 && chain_is(out[0], fbs(w, 3, 4), 4));
+    DEPOT_IS(d, 2, 9, 4);
+    CHECK(chain_is(d->b[1], fbs(w, 7, 6), 6) && chain_is(d->b[0], fbs(w, 0, 3), 3));
+    CHECK(hak_depot_take_into(d, out, 1, 1) == 1 && chain_is(out[0], fbs(w, 7, 1), 1));   /* a cut of one */
+    DEPOT_IS(d, 2, 8, 5);
+    CHECK(chain_is(d->b[1], fbs(w, 8, 5), 5));
+    /* the cut rest is whole again once room allows */
+    CHECK(hak_depot_take_into(d, out, 100, 5) == 1 && chain_is(out[0], fbs(w, 8, 5), 5));
+    DEPOT_IS(d, 1, 3, 10);
+
+    /* hak_depot_take: the newest batch, not counted as taken */
+    d = depot_with(sz, 3);
+    CHECK(chain_is(hak_depot_take(d), fbs(w, 7, 2), 2));
+    DEPOT_IS(d, 2, 7, 0);
+    CHECK(chain_is(hak_depot_take(d), fbs(w, 3, 4), 4) && chain_is(hak_depot_take(d), fbs(w, 0, 3), 3));
+    DEPOT_IS(d, 0, 0, 0);
+    hak_batch_t none = hak_depot_take(d);
+    CHECK(none.head == NULL && none.n == 0);
+    DEPOT_IS(d, 0, 0, 0);
+}
+
+static void test_batches(void)
+{
+    batch_setup();
+    batches_link();
+    batches_magazine();
+    batches_depot_put();
+    batches_depot_take();
+    batch_words1_kept();
+}
+
 int main(int argc, char **argv)
 {
     static const struct test tests[] = {
         { "pagemap", test_pagemap }, { "size_class", test_size_class }, { "span_blocks", test_span_blocks },
         { "span_lists", test_span_lists }, { "page_release", test_page_release },
+        { "batches", test_batches },
     };
     return t_run("test_core_units", tests, sizeof tests / sizeof *tests, argc, argv);
 }
