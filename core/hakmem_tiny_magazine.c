@@ -184,9 +184,12 @@ static void heap_return_list(hak_heap_t *h, int c, void *p, hak_counters_t *cnt)
             run[k++] = p;
         if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
             span_return(&h->spans[c], sp, run, k, cnt);
+        else if (cnt == &h->cnt)
+            for (uint32_t i = 0; i < k; i++)
+                hak_tiny_free_remote(h, sp, run[i]);
         else
             for (uint32_t i = 0; i < k; i++)
-                hak_tiny_free_remote(cnt == &h->cnt ? h : NULL, sp, run[i]);
+                hak_tiny_free_orphan(sp, run[i]);
     }
 }
 
