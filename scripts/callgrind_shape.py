@@ -3,14 +3,16 @@
 
 Runs one benchmark command under valgrind --tool=callgrind once per allocator
 (LD_PRELOAD), sums the self cost (Ir) of every function by the ELF object it
-lives in, and reports the instructions spent in the allocator's library (and,
-for glibc, in libc's malloc family) per pair, where the number of pairs is the
-benchmark's own "pairs=N" output line.
+lives in, and reports the instructions spent in the allocator's library per
+pair, where the number of pairs is the benchmark's own "pairs=N" output line.
+The total is printed too: where an allocator's code is not attributed to its
+library (tcmalloc's inlined operators), compare totals instead.
 
 usage: scripts/callgrind_shape.py [--name NAME=SO ...] -- CMD ARGS...
 default command: benchmarks/bin/malloc_simple quick (glibc's bench-malloc-simple
 shape); default allocators: hakmem (build/libhakmem.so) and, when present,
-mimalloc3 ($MIMALLOC3_SO or /work/peers/lib/libmimalloc3.so).
+mimalloc3 ($MIMALLOC3_SO or /work/peers/lib/libmimalloc3.so).  Each allocator
+is a preloaded library (glibc's malloc, inside libc, is not separated out).
 """
 import os, re, subprocess, sys, tempfile
 
@@ -93,8 +95,8 @@ def main():
             print("%-12s failed" % name)
             continue
         pairs, cost = r
-        base = os.path.basename(so) if so else "libc.so"
-        mine = sum(v for k, v in cost.items() if os.path.basename(k) == base)
+        real = os.path.realpath(so)   # callgrind names the file a symlink points to
+        mine = sum(v for k, v in cost.items() if os.path.realpath(k) == real)
         print("%-12s %10d %14d %14d %8.1f" % (name, pairs, mine, sum(cost.values()), mine / pairs))
 
 
