@@ -118,7 +118,7 @@ test: all
 	$(MAKE) -C tests run
 
 bench: all
-	$(MAKE) -C benchmarks run
+	$(MAKE) -C benchmarks run real
 
 bench-quick: all
 	$(MAKE) -C benchmarks run MODE=quick
