@@ -71,7 +71,15 @@ void *hak_os_map_aligned(size_t size, size_t align)
 
 void hak_os_unmap(void *p, size_t size) { munmap(p, size); }
 
-void hak_os_release(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
+uint64_t hak_os_release_calls, hak_os_release_ns;
+
+void hak_os_release(void *p, size_t size)
+{
+    uint64_t t0 = hak_now_ns();
+    madvise(p, size, MADV_DONTNEED);
+    __atomic_fetch_add(&hak_os_release_calls, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_os_release_ns, hak_now_ns() - t0, __ATOMIC_RELAXED);
+}
 
 void *hak_os_remap(void *p, size_t old, size_t size, size_t align)
 {

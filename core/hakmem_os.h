@@ -25,8 +25,11 @@
 void *hak_os_map(size_t size);
 void *hak_os_map_aligned(size_t size, size_t align);    /* NULL on failure */
 void  hak_os_unmap(void *p, size_t size);
-/* Give pages back (MADV_DONTNEED): contents are gone, the range stays mapped. */
+/* Give pages back (MADV_DONTNEED): contents are gone, the range stays mapped.
+ * Every call is counted, with the time it took, process-wide: what keeping a
+ * free page saves (hak_os_release_calls, hak_os_release_ns). */
 void  hak_os_release(void *p, size_t size);
+extern uint64_t hak_os_release_calls, hak_os_release_ns;
 size_t hak_os_page_size(void);                          /* the OS page size */
 
 /* ---- time */

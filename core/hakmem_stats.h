@@ -26,6 +26,7 @@ typedef struct hak_snapshot {
     uint64_t large_cached_bytes;    /* freed Large bytes still resident: page heap and mappings' cache */
     uint64_t heap_mapped_bytes, heap_dirty_bytes;   /* page heap regions; their resident free bytes */
     uint64_t minor_faults;          /* of the process so far (getrusage) */
+    uint64_t madvise_calls, madvise_ns;   /* pages given back: calls and their time (hak_os_release) */
     uint64_t partial_spans;         /* spans with both used and free blocks */
     uint64_t released_bytes;        /* pages inside live spans already given back */
     uint32_t threads;               /* heaps in use */

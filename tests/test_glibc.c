@@ -294,6 +294,16 @@ static void t_json(void)
         l = e ? e : l;
     }
     CHECKF(compared >= 20, "compared %d totals", compared);
+    /* pages given back are counted as madvise calls, with their time */
+    long long calls0 = json_total(full, "madvise_calls"), ns0 = json_total(full, "madvise_ns");
+    char *big = T_MALLOC(8 << 20);
+    memset(big, 1, 8 << 20);
+    T_FREE(big);
+    T_TRIM(0);
+    t_stats_json(full, sizeof full);
+    CHECKF(calls0 >= 0 && json_total(full, "madvise_calls") > calls0 && json_total(full, "madvise_ns") > ns0,
+           "madvise_calls %lld -> %lld, madvise_ns %lld -> %lld", calls0, json_total(full, "madvise_calls"), ns0,
+           json_total(full, "madvise_ns"));
     /* called while two threads allocate: always one whole object */
     pthread_t th[2];
     stop_churn = 0;
