@@ -22,6 +22,9 @@ typedef struct hak_counters {
     /* 4 KiB pages given back with madvise/munmap, by the layer that held
      * them: Tiny/Mid spans, the page heap, Large blocks' own mappings */
     uint64_t pages_released_spans, pages_released_heap, pages_released_maps;
+    /* of those, pages handed out again within the hold time (HAKMEM_LARGE_DECAY_MS)
+     * of their release: faults a longer hold would have saved */
+    uint64_t pages_reused_spans, pages_reused_heap;
     uint64_t spans_adopted;              /* spans of exited threads taken over */
     uint64_t large_allocs, large_frees;
     /* page heap: blocks from a free range / from a new region; ranges purged */

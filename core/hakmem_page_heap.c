@@ -32,6 +32,7 @@ enum { T_FREE = 1, T_LIVE = 2, T_BUSY = 3 };   /* BUSY: out of the lists (purgin
 typedef struct ph_free {
     struct ph_free *next, *prev;
     uint64_t stamp;            /* when it was last freed; 0: purged (reads as zeros) */
+    uint64_t purged;           /* when (part of) it was last purged; 0: never */
     uint32_t region, page, pages;
 } ph_free_t;
 
@@ -114,12 +115,12 @@ static void range_set(ph_region_t *r, uint32_t s, uint32_t n, uint32_t state)
     r->tag[s] = r->tag[s + n - 1] = TAG(n, state);
 }
 
-static void free_insert(ph_region_t *r, uint32_t s, uint32_t n, uint64_t stamp)
+static void free_insert(ph_region_t *r, uint32_t s, uint32_t n, uint64_t stamp, uint64_t purged)
 {
     range_set(r, s, n, T_FREE);
     ph_free_t *f = &r->node[s];
     int b = bin_of(n);
-    *f = (ph_free_t){ bins[b], NULL, stamp, (uint32_t)(r - regions), s, n };
+    *f = (ph_free_t){ bins[b], NULL, stamp, purged, (uint32_t)(r - regions), s, n };
     if (bins[b])
         bins[b]->prev = f;
     bins[b] = f;
@@ -153,13 +154,15 @@ static uint64_t stamp_join(uint64_t s1, uint32_t n1, uint64_t s2, uint32_t n2)
     return (uint64_t)(((unsigned __int128)s1 * n1 + (unsigned __int128)s2 * n2) / (n1 + n2));
 }
 
-/* A range becomes free: joined with free neighbours. */
-static void free_join(ph_region_t *r, uint32_t s, uint32_t n, uint64_t stamp)
+/* A range becomes free: joined with free neighbours.  The joined range keeps
+ * the latest purge time of its parts. */
+static void free_join(ph_region_t *r, uint32_t s, uint32_t n, uint64_t stamp, uint64_t purged)
 {
     if (s > 0 && TAG_STATE(r->tag[s - 1]) == T_FREE) {
         ph_free_t *l = &r->node[s - TAG_LEN(r->tag[s - 1])];
         free_remove(l);
         stamp = stamp_join(stamp, n, l->stamp, l->pages);
+        purged = purged > l->purged ? purged : l->purged;
         n += l->pages;
         s = l->page;
     }
@@ -167,9 +170,10 @@ static void free_join(ph_region_t *r, uint32_t s, uint32_t n, uint64_t stamp)
         ph_free_t *f = &r->node[s + n];
         free_remove(f);
         stamp = stamp_join(stamp, n, f->stamp, f->pages);
+        purged = purged > f->purged ? purged : f->purged;
         n += f->pages;
     }
-    free_insert(r, s, n, stamp);
+    free_insert(r, s, n, stamp, purged);
 }
 
 /* Join the blocks freed since the last call. */
@@ -181,7 +185,7 @@ static void drain_pending(uint64_t now)
         ph_region_t *r = &regions[f->region];
         uint32_t n = TAG_LEN(r->tag[f->page]);
         __atomic_fetch_sub(&pending_bytes, (uint64_t)n << PG_SHIFT, __ATOMIC_RELAXED);
-        free_join(r, f->page, n, now);
+        free_join(r, f->page, n, now, 0);
         f = next;
     }
 }
@@ -205,21 +209,22 @@ static ph_free_t *best_fit(uint32_t n)
 }
 
 /* n pages at an `align` boundary from f; the rest stays free.  Returns the
- * first page; *stamp: f's (0: the pages read as zeros). */
-static uint32_t carve(ph_free_t *f, uint32_t n, size_t align, uint64_t *stamp)
+ * first page; *stamp: f's (0: the pages read as zeros), *purged: f's. */
+static uint32_t carve(ph_free_t *f, uint32_t n, size_t align, uint64_t *stamp, uint64_t *purged)
 {
     ph_region_t *r = &regions[f->region];
     uint32_t s = f->page, m = f->pages, at = s;
     *stamp = f->stamp;
+    *purged = f->purged;
     free_remove(f);
     if (align > (1u << PG_SHIFT)) {
         uintptr_t a = r->base + ((uintptr_t)s << PG_SHIFT);
         at = s + (uint32_t)((((a + align - 1) & ~(uintptr_t)(align - 1)) - a) >> PG_SHIFT);
     }
     if (at > s)
-        free_insert(r, s, at - s, *stamp);
+        free_insert(r, s, at - s, *stamp, *purged);
     if (at + n < s + m)
-        free_insert(r, at + n, s + m - at - n, *stamp);
+        free_insert(r, at + n, s + m - at - n, *stamp, *purged);
     range_set(r, at, n, T_LIVE);
     __atomic_fetch_or(&r->live[at / 64], 1ull << (at % 64), __ATOMIC_RELEASE);
     return at;
@@ -343,7 +348,7 @@ void *hak_pageheap_alloc(size_t len, size_t align, int zero)
 {
     uint32_t n = (uint32_t)(len >> PG_SHIFT);
     uint32_t need = n + (align > (1u << PG_SHIFT) ? (uint32_t)(align >> PG_SHIFT) - 1 : 0);
-    uint64_t now = hak_now_ns(), stamp;
+    uint64_t now = hak_now_ns(), stamp, purged;
     ph_lock_take();
     drain_pending(now);
     ph_free_t *f = best_fit(need);
@@ -359,13 +364,16 @@ void *hak_pageheap_alloc(size_t len, size_t align, int zero)
             hak_unlock(&ph_lock);
             return NULL;
         }
-        free_join(r, 0, r->npages, 0);
+        free_join(r, 0, r->npages, 0, 0);
         f = best_fit(need);   /* another thread may have taken the new region meanwhile */
     }
     ph_region_t *r = &regions[f->region];
-    void *p = block_at(r, carve(f, n, align, &stamp));
+    void *p = block_at(r, carve(f, n, align, &stamp, &purged));
     hak_unlock(&ph_lock);
     __atomic_fetch_add(miss ? &hak_global_counters.heap_misses : &hak_global_counters.heap_hits, 1, __ATOMIC_RELAXED);
+    /* pages purged (a joined range: some of them) within the hold time */
+    if (!stamp && purged && purged + decay_ns() > now)   /* purged may be a pass's deadline, past now */
+        __atomic_fetch_add(&hak_global_counters.pages_reused_heap, n, __ATOMIC_RELAXED);
     if (zero && stamp)
         memset(p, 0, len);
     return p;
@@ -412,17 +420,17 @@ int hak_pageheap_resize(hak_span_t *sp, void *p, size_t len)
     if (n <= m) {
         if (n < m) {
             range_set(r, s, n, T_LIVE);
-            free_join(r, s + n, m - n, now);
+            free_join(r, s + n, m - n, now, 0);
         }
         done = 1;
     } else if (t < r->npages && TAG_STATE(r->tag[t]) == T_FREE && m + TAG_LEN(r->tag[t]) >= n) {
         ph_free_t *f = &r->node[t];
         uint32_t rest = m + f->pages - n;
-        uint64_t stamp = f->stamp;
+        uint64_t stamp = f->stamp, purged = f->purged;
         free_remove(f);
         range_set(r, s, n, T_LIVE);
         if (rest)
-            free_insert(r, s + n, rest, stamp);
+            free_insert(r, s + n, rest, stamp, purged);
         done = 1;
     }
     hak_unlock(&ph_lock);
@@ -443,7 +451,7 @@ void *hak_pageheap_move_out(hak_span_t *sp, void *p, size_t len, size_t align)
     __atomic_fetch_and(&r->live[s / 64], ~(1ull << (s % 64)), __ATOMIC_RELEASE);
     ph_lock_take();
     if (refilled)
-        free_join(r, s, m, 0);   /* fresh pages */
+        free_join(r, s, m, 0, 0);   /* fresh pages */
     else
         range_set(r, s, m, T_BUSY);
     hak_unlock(&ph_lock);
@@ -516,7 +524,7 @@ size_t hak_pageheap_purge(uint64_t now, int all)
         if (v.n) {
             ph_lock_take();
             for (int i = 0; i < v.n; i++)
-                free_join(&regions[v.f[i]->region], v.f[i]->page, v.f[i]->pages, 0);
+                free_join(&regions[v.f[i]->region], v.f[i]->page, v.f[i]->pages, 0, now);
             hak_unlock(&ph_lock);
         }
         __atomic_fetch_add(&hak_global_counters.heap_purges, (uint64_t)v.n, __ATOMIC_RELAXED);

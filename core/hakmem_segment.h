@@ -57,6 +57,7 @@ struct hak_span {
     hak_span_t *next, *prev;
     uint32_t  used, pages, scan;
     uint32_t  nreleased;   /* OS pages of this span given back while it is in use */
+    uint64_t  released_ns; /* when the last of them went back */
     uint64_t  released[HAK_SPAN_MAX_OSPAGES / 64];
     uint64_t  freemap[HAK_SPAN_MAX_BLOCKS / 64];
     /* written by remote freers; kept across reuse of the descriptor (a late

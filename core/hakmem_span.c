@@ -2,18 +2,23 @@
  * owner keeps its spans on (see hakmem_segment.h). */
 #include "hakmem_segment.h"
 #include "hakmem_lock.h"
+#include "hakmem_options.h"
 
-/* A block handed out from a released OS page makes that page resident again. */
+/* A block handed out from a released OS page makes that page resident again;
+ * within the hold time of the span's last release it counts as reused. */
 static void span_unrelease(hak_span_t *sp, uintptr_t p)
 {
     uint32_t first = (uint32_t)((p - sp->start) / HAK_OS_PAGE);
-    uint32_t last = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE);
+    uint32_t last = (uint32_t)((p - sp->start + sp->bsize - 1) / HAK_OS_PAGE), back = 0;
     for (uint32_t j = first; j <= last && sp->nreleased; j++)
         if (sp->released[j / 64] & (1ull << (j % 64))) {
             sp->released[j / 64] &= ~(1ull << (j % 64));
             sp->nreleased--;
+            back++;
             __atomic_fetch_sub(&hak_bytes_released, HAK_OS_PAGE, __ATOMIC_RELAXED);
         }
+    if (back && sp->released_ns + hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull > hak_now_ns())
+        __atomic_fetch_add(&hak_global_counters.pages_reused_spans, back, __ATOMIC_RELAXED);
 }
 
 /* Any OS page under the blocks of bitmap word w released? (one test per
@@ -113,6 +118,7 @@ static void span_mark_released(hak_span_t *sp, uint32_t j0, uint32_t n, hak_coun
         sp->released[j / 64] |= 1ull << (j % 64);
     hak_span_release_range(sp, (void *)(sp->start + (uintptr_t)j0 * HAK_OS_PAGE), (size_t)n * HAK_OS_PAGE);
     sp->nreleased += n;
+    sp->released_ns = hak_now_ns();
     __atomic_fetch_add(&hak_bytes_released, (uint64_t)n * HAK_OS_PAGE, __ATOMIC_RELAXED);
     hak_cnt_add(cnt, &cnt->pages_released_spans, n);
 }

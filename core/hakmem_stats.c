@@ -78,7 +78,7 @@ enum {
     T_ALLOCS, T_FREES, T_REFILLS, T_FLUSHES, T_REMOTE, T_DRAINS, T_LARGE_ALLOCS, T_LARGE_FREES,
     T_LOCK_WAITS, T_LOCK_WAIT_NS, T_PAGES_RELEASED, T_ADOPTED, T_HELD, T_LIVE, T_PARTIAL, T_THREADS,
     T_BACKLOG, T_SPAN_BYTES, T_LARGE_LIVE, T_LARGE_LIVE_BYTES, T_LARGE_CACHED,
-    T_PR_SPANS, T_PR_HEAP, T_PR_MAPS, T_MINFLT, T_MADV_CALLS, T_MADV_NS,
+    T_PR_SPANS, T_PR_HEAP, T_PR_MAPS, T_REUSED_SPANS, T_REUSED_HEAP, T_MINFLT, T_MADV_CALLS, T_MADV_NS,
     T_HEAP_HITS, T_HEAP_MISSES, T_HEAP_PURGES, T_HEAP_MAPPED, T_HEAP_DIRTY, T_HEAP_LOCK_WAITS, T_HEAP_LOCK_NS,
     T_MAP_HITS, T_MAP_MISSES, T_MAP_EVICTIONS, T_MAP_REMAPS, T_N
 };
@@ -86,8 +86,8 @@ static const char *const tot_names[T_N] = {
     "allocs", "frees", "refills", "flushes", "remote_frees", "drains", "large_allocs", "large_frees",
     "lock_waits", "lock_wait_ns", "pages_released", "spans_adopted", "bytes_held", "bytes_live", "partial_spans",
     "threads", "remote_backlog", "span_bytes", "large_blocks", "large_bytes", "large_cached_bytes",
-    "pages_released_spans", "pages_released_heap", "pages_released_maps", "minor_faults", "madvise_calls",
-    "madvise_ns",
+    "pages_released_spans", "pages_released_heap", "pages_released_maps", "pages_reused_spans",
+    "pages_reused_heap", "minor_faults", "madvise_calls", "madvise_ns",
     "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes", "heap_lock_waits",
     "heap_lock_wait_ns",
     "map_hits", "map_misses", "map_evictions", "map_remaps",
@@ -133,6 +133,8 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_PR_HEAP] = s->sum.pages_released_heap;
     t[T_PR_MAPS] = s->sum.pages_released_maps;
     t[T_PAGES_RELEASED] = t[T_PR_SPANS] + t[T_PR_HEAP] + t[T_PR_MAPS];
+    t[T_REUSED_SPANS] = s->sum.pages_reused_spans;
+    t[T_REUSED_HEAP] = s->sum.pages_reused_heap;
     t[T_MINFLT] = s->minor_faults;
     t[T_MADV_CALLS] = s->madvise_calls;
     t[T_MADV_NS] = s->madvise_ns;

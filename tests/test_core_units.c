@@ -457,11 +457,12 @@ static void release_small(void)
     RELEASE(sp, 16, 2, 1u << 3 | 15u << 8);
     CHECK(sp->clean == 1);
     /* a take hands out the lowest free block, block 96: page 3 is back */
-    uint64_t rel0 = hak_bytes_released;
+    uint64_t rel0 = hak_bytes_released, reused0 = hak_global_counters.pages_reused_spans;
     CHECK(hak_spans_take(&l, sp, blk + 96, 1) == 1 && blk[96] == block(sp, 96));
     memset(blk[96], 1, sp->bsize);
     EXPECT_RELEASED(sp, 15u << 8);
     CHECK(rel0 - hak_bytes_released == HAK_OS_PAGE);
+    CHECK(hak_global_counters.pages_reused_spans - reused0 == 1);   /* within the hold time of its release */
     CHECK(give(&l, sp, 0, 96) == NULL && give(&l, sp, 96, 1) == NULL && give(&l, sp, 128, 32) == NULL &&
           give(&l, sp, 191, 65) == NULL && give(&l, sp, 384, 128) == NULL && sp->used == 0);
     done_span(&l, sp);

@@ -127,7 +127,11 @@ static void test_decay(void)
     size_t pages = hak_pageheap_purge(now_ns(), 0);
     CHECKF(pages >= 256, "after the decay %zu pages purged, not the 256 freed", pages);
     CHECKF(resident(p, 1 * MiB) == 0, "%zu pages still resident after the purge", resident(p, 1 * MiB));
+    uint64_t reused = hak_global_counters.pages_reused_heap;
     unsigned char *q = ph_alloc(1 * MiB, 0);
+    /* handed out again right after its purge: within the hold time */
+    CHECKF(hak_global_counters.pages_reused_heap - reused == 256, "%llu pages counted reused, not 256",
+           (unsigned long long)(hak_global_counters.pages_reused_heap - reused));
     size_t nz = 0;
     for (size_t i = 0; i < 1 * MiB; i++)
         nz += q[i] != 0;
