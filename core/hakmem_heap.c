@@ -309,8 +309,7 @@ static inline void free_to_heap(hak_heap_t *h, hak_span_t *sp, void *p)
             free_remote_start(h, sp, p);
             return;
         }
-        if (HAK_UNLIKELY(!(++h->slow_calls & 15)))
-            maintain_pass(h);
+        maintain(h);   /* flushes the outboxes now and then */
         return;
     }
     if (HAK_UNLIKELY(h->top[c] >= h->lim[c])) {

@@ -1,10 +1,11 @@
 /* Tiny (<= 1 KiB): magazines refilled from spans owned by the thread's heap
  * and flushed back to them, through the heap's depot of batches per class:
  * a flushed batch waits there whole for the next refill, so blocks that
- * cycle through a thread never touch a span bitmap.  A depot holds at most one
- * span page of bytes, and no more than refills took from it over the last
- * maintenance period; what does not fit goes back to the span bitmaps.  A block freed by a thread that does not own its
- * span goes to that span's own remote list (one CAS per chain; frees bound
+ * cycle through a thread never touch a span bitmap.  A depot holds at most
+ * one span page of bytes, and no more than refills took from it over the
+ * last maintenance period; what does not fit goes back to the span bitmaps.
+ * A block freed by a thread that does not own its span goes to that span's
+ * own remote list (one CAS per chain; frees bound
  * for one span are gathered in a per-class outbox first).  The push that
  * finds the span not queued puts it on its owner's inbox (or the abandoned
  * inbox); the owner moves inbox spans to a per-class watch list and collects
@@ -423,11 +424,11 @@ static void abandon_class(hak_heap_t *h, int c)
 
 void hak_tiny_retire(hak_heap_t *h)
 {
+    hak_spin_lock(&h->lock, &h->cnt);
     for (int c = 0; c < HAK_TINY_CLASSES; c++)
         if (hak_mag_count(h, c))
-            hak_tiny_flush(h, c, hak_mag_take_oldest(h, c, hak_mag_count(h, c)));
+            heap_return_list(h, c, hak_mag_take_oldest(h, c, hak_mag_count(h, c)).head, &h->cnt);
     hak_tiny_outbox_flush_all(h);
-    hak_spin_lock(&h->lock, &h->cnt);
     collect_all(h, &h->cnt);
     for (int c = 0; c < HAK_TINY_CLASSES; c++) {
         depot_trim(h, c, 0, &h->cnt);
