@@ -32,6 +32,7 @@ typedef struct hak_counters {
     uint64_t heap_lock_waits, heap_lock_wait_ns;   /* of lock_waits, lock_wait_ns: the page heap's lock */
     /* own mappings' cache: hits, misses, pieces unmapped, mremap growths */
     uint64_t map_hits, map_misses, map_evictions, map_remaps;
+    uint64_t large_ghost_hits;           /* hakmem_large.h: misses the bound's evictions would have served */
 } hak_counters_t;
 
 /* Only the owning thread writes its counters; an aligned 64-bit add is never

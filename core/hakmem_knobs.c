@@ -24,6 +24,14 @@ void hak_knobs_init(void)
     k->fixed_partial = (uint8_t)hak_option_set(HAK_OPT_PARTIAL_RELEASE_PAGES);
     k->diet_permille = (uint32_t)(hak_option_double(HAK_OPT_DIET_FACTOR) * 1000 + 0.5);
     k->fixed_diet = (uint8_t)hak_option_set(HAK_OPT_DIET_FACTOR);
+    k->sparse_div = (uint32_t)hak_option_u64(HAK_OPT_SPARSE_BLOCK_DIV);
+    k->fixed_sparse = (uint8_t)hak_option_set(HAK_OPT_SPARSE_BLOCK_DIV);
+    k->shrink_min = (uint32_t)hak_option_u64(HAK_OPT_SHRINK_MIN);
+    k->fixed_shrink = (uint8_t)hak_option_set(HAK_OPT_SHRINK_MIN);
+    k->large_cache_mb = (uint32_t)hak_option_u64(HAK_OPT_LARGE_CACHE_MB);
+    k->fixed_large_cache = (uint8_t)hak_option_set(HAK_OPT_LARGE_CACHE_MB);
+    k->hold_ms = (uint32_t)hak_option_u64(HAK_OPT_LARGE_DECAY_MS);
+    k->fixed_hold = (uint8_t)hak_option_set(HAK_OPT_LARGE_DECAY_MS);
     hak_knobs = *k;
 }
 
@@ -36,6 +44,10 @@ void hak_knobs_restore_static(void)
     HAK_KNOB_SET(bundle_width, hak_knobs_static.bundle_width);
     HAK_KNOB_SET(partial_release_pages, hak_knobs_static.partial_release_pages);
     HAK_KNOB_SET(diet_permille, hak_knobs_static.diet_permille);
+    HAK_KNOB_SET(sparse_div, hak_knobs_static.sparse_div);
+    HAK_KNOB_SET(shrink_min, hak_knobs_static.shrink_min);
+    HAK_KNOB_SET(large_cache_mb, hak_knobs_static.large_cache_mb);
+    HAK_KNOB_SET(hold_ms, hak_knobs_static.hold_ms);
 }
 
 uint32_t hak_knobs_effective_cap(int c)
@@ -94,4 +106,8 @@ void hak_knobs_print(int fd)
     knob_line(fd, "bundle_width", &k->bundle_width, &k->fixed_bundle, 0, 0);
     knob_line(fd, "partial_release_pages", &k->partial_release_pages, &k->fixed_partial, 0, 0);
     knob_line(fd, "diet_factor", &k->diet_permille, &k->fixed_diet, 0, 1);
+    knob_line(fd, "sparse_block_div", &k->sparse_div, &k->fixed_sparse, 0, 0);
+    knob_line(fd, "shrink_min", &k->shrink_min, &k->fixed_shrink, 0, 0);
+    knob_line(fd, "large_cache_mb", &k->large_cache_mb, &k->fixed_large_cache, 0, 0);
+    knob_line(fd, "large_decay_ms", &k->hold_ms, &k->fixed_hold, 0, 0);
 }

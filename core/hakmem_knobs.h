@@ -17,9 +17,18 @@ typedef struct hak_knobs {
     uint32_t bundle_width;                 /* blocks moved per central free list transfer [1, 1024] */
     uint32_t partial_release_pages;        /* OS pages released per partly used span per pass [0, 512] */
     uint32_t diet_permille;                /* TLS diet factor x1000 [100, 1000] */
+    /* when pages go back: a span at most 1/sparse_div used, while its list
+     * shrank by more than shrink_min blocks in a period, gives back the pages
+     * under returned blocks (hakmem_segment.h) */
+    uint32_t sparse_div;                   /* [1, 64] */
+    uint32_t shrink_min;                   /* [0, 2^20] */
+    uint32_t large_cache_mb;               /* freed Large bytes kept resident, MiB [0, 2^20] */
+    uint32_t hold_ms;                      /* hold time of a freed Large range and of a released
+                                              span page's reuse count, ms [0, 3600000] */
     uint8_t  fixed_tls_cap[HAK_NCLASS];    /* 1 = set by HAKMEM_TLS_CAP, ACE must not move it */
     uint8_t  fixed_drain[HAK_NCLASS];
     uint8_t  fixed_bundle, fixed_partial, fixed_diet;
+    uint8_t  fixed_sparse, fixed_shrink, fixed_large_cache, fixed_hold;
 } hak_knobs_t;
 
 extern hak_knobs_t hak_knobs;           /* live values */

@@ -9,6 +9,7 @@
 #include "hakmem_lock.h"
 #include "hakmem_page_heap.h"
 #include "hakmem_options.h"
+#include "hakmem_knobs.h"
 #include <errno.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static entry_t *table;            /* open addressing, linear probing, 0 = empty 
 static size_t table_cap, table_n;
 static piece_t cache[CACHE_SLOTS];
 static int cache_n;
+static hak_ghost_t ghost;             /* the bound's evictions (large_lock) */
 uint64_t hak_large_live_bytes, hak_large_cached_bytes, hak_large_live_count;
 
 static size_t slot_of(uintptr_t p, size_t cap) { return (size_t)((p >> 12) * 0x9E3779B97F4A7C15ull >> 7) & (cap - 1); }
@@ -116,7 +118,7 @@ static uint64_t cap_bytes = UINT64_MAX, unmap_from = UINT64_MAX;
 static uint64_t cache_cap(void)
 {
     uint64_t b = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
-    return b != UINT64_MAX ? b : hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20;
+    return b != UINT64_MAX ? b : (uint64_t)HAK_KNOB_GET(large_cache_mb) << 20;
 }
 
 void hak_large_set_cache_bytes(uint64_t bytes)
@@ -125,7 +127,7 @@ void hak_large_set_cache_bytes(uint64_t bytes)
     hak_pageheap_set_bound(bytes);
 }
 void hak_large_set_unmap_from(uint64_t bytes) { __atomic_store_n(&unmap_from, bytes, __ATOMIC_RELAXED); }
-static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
+static uint64_t decay_ns(void) { return HAK_KNOB_GET(hold_ms) * 1000000ull; }
 
 /* ---- the cache (large_lock held) ---- */
 
@@ -176,6 +178,7 @@ static void cache_put(uintptr_t p, size_t len, uintptr_t base, uint64_t now, vic
         for (int i = 1; i < cache_n; i++)
             if (cache[i].freed_ns < cache[old].freed_ns)
                 old = i;
+        hak_ghost_evicted(&ghost, cache[old].len, now);
         cache_drop(old, out);
     }
 }
@@ -281,6 +284,8 @@ static void *map_alloc(size_t len, size_t align, size_t huge, int zero)
     if (align <= HAK_OS_PAGE) {
         hak_lock(&large_lock, &hak_global_counters);
         got = cache_take(len, huge);
+        if (!got.ptr)
+            hak_ghost_miss(&ghost, len, hak_now_ns());
         hak_unlock(&large_lock);
     }
     __atomic_fetch_add(got.ptr ? &hak_global_counters.map_hits : &hak_global_counters.map_misses, 1,

@@ -33,9 +33,13 @@ static const hak_option_t table[HAK_OPT_N] = {
     [HAK_OPT_LARGE_CACHE_MB] = { "HAKMEM_LARGE_CACHE_MB", HAK_OPT_INT, CORE, 1, 64, 0, 1u << 20,
         "MiB of freed large blocks kept resident for reuse, or twice the bytes live large blocks hold if more (0: freed large blocks go back to the OS at once)" },
     [HAK_OPT_LARGE_DECAY_MS] = { "HAKMEM_LARGE_DECAY_MS", HAK_OPT_INT, CORE, 1, 1000, 0, 3600000,
-        "ms a freed large block stays resident before a later large call or maintenance pass gives its pages back" },
+        "ms a freed large block stays resident before a later large call or maintenance pass gives its pages back (the hold time; ACE sets it from HAKMEM_ACE_MEM_PRICE unless given)" },
     [HAK_OPT_HUGEPAGES] = { "HAKMEM_HUGEPAGES", HAK_OPT_FLAG, CORE, 1, 0, 0, 1,
         "1: transparent huge pages for segments (MADV_HUGEPAGE until a segment gives pages back) and for large blocks of 2 MiB and more (2 MiB aligned)" },
+    [HAK_OPT_SPARSE_BLOCK_DIV] = { "HAKMEM_SPARSE_BLOCK_DIV", HAK_OPT_INT, CORE, 1, HAK_DEF_SPARSE_BLOCK_DIV, 1, 64,
+        "a span at most 1/N used gives back the pages under the blocks returned to it (larger: fewer spans release, less page-fault churn)" },
+    [HAK_OPT_SHRINK_MIN] = { "HAKMEM_SHRINK_MIN", HAK_OPT_INT, CORE, 1, HAK_DEF_SHRINK_MIN, 0, 1u << 20,
+        "... only while more than N blocks came back to its class than were taken since the last maintenance pass" },
     [HAK_OPT_ACE_ENABLED] = { "HAKMEM_ACE_ENABLED", HAK_OPT_FLAG, ACE, 1, 0, 0, 1,
         "1 (yes, true, on) starts ACE's thread (lazily, from an allocation slow path)" },
     [HAK_OPT_ACE_FAST_INTERVAL_MS] = { "HAKMEM_ACE_FAST_INTERVAL_MS", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_FAST_INTERVAL_MS, 1, 1e9,
@@ -56,6 +60,12 @@ static const hak_option_t table[HAK_OPT_N] = {
         "safety valve: resident set size, MiB" },
     [HAK_OPT_ACE_MAX_CPU_PERCENT] = { "HAKMEM_ACE_MAX_CPU_PERCENT", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_MAX_CPU_PERCENT, 0, 1e6,
         "safety valve: ACE's own CPU use, percent of one core" },
+    [HAK_OPT_ACE_MEM_PRICE] = { "HAKMEM_ACE_MEM_PRICE", HAK_OPT_REAL, ACE, 1, HAK_DEF_ACE_MEM_PRICE, 0, 1e6,
+        "the price of memory in cores per GiB: ACE minimises CPU-seconds + price/1024 x MiB-seconds of RSS (0.25: one core is worth 4 GiB held)" },
+    [HAK_OPT_ACE_RSS_TARGET_MB] = { "HAKMEM_ACE_RSS_TARGET_MB", HAK_OPT_REAL, ACE, 1, 0, 0, 1e12,
+        "soft RSS target, MiB (0: none): above it ACE releases harder and scavenges toward it" },
+    [HAK_OPT_ACE_IDLE_SCAVENGE_MS] = { "HAKMEM_ACE_IDLE_SCAVENGE_MS", HAK_OPT_REAL, ACE, 1, 0, 0, 1e9,
+        "idle time after which ACE gives back every free page, ms (unset: the hold time ACE computes from the price)" },
 };
 
 typedef struct opt_val {

@@ -31,6 +31,9 @@
 #define HAK_DEF_BUNDLE_WIDTH           32
 #define HAK_DEF_PARTIAL_RELEASE_PAGES  2
 #define HAK_DEF_DIET_FACTOR            1.0
+#define HAK_DEF_SPARSE_BLOCK_DIV       2
+#define HAK_DEF_SHRINK_MIN             64
+#define HAK_DEF_ACE_MEM_PRICE          0.25
 #define HAK_DEF_ACE_FAST_INTERVAL_MS   500
 #define HAK_DEF_ACE_SLOW_INTERVAL_S    30
 #define HAK_DEF_ACE_SLICE_MS           20
@@ -50,6 +53,8 @@ typedef enum hak_option_id {
     HAK_OPT_LARGE_CACHE_MB,
     HAK_OPT_LARGE_DECAY_MS,
     HAK_OPT_HUGEPAGES,
+    HAK_OPT_SPARSE_BLOCK_DIV,
+    HAK_OPT_SHRINK_MIN,
     HAK_OPT_ACE_ENABLED,
     HAK_OPT_ACE_FAST_INTERVAL_MS,
     HAK_OPT_ACE_SLOW_INTERVAL_S,
@@ -60,6 +65,9 @@ typedef enum hak_option_id {
     HAK_OPT_ACE_MAX_P99_LAT_NS,
     HAK_OPT_ACE_MAX_RSS_MB,
     HAK_OPT_ACE_MAX_CPU_PERCENT,
+    HAK_OPT_ACE_MEM_PRICE,
+    HAK_OPT_ACE_RSS_TARGET_MB,
+    HAK_OPT_ACE_IDLE_SCAVENGE_MS,
     HAK_OPT_N
 } hak_option_id_t;
 

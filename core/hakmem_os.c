@@ -145,6 +145,28 @@ static uint64_t clock_ns(clockid_t id)
 uint64_t hak_now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 uint64_t hak_os_thread_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+uint64_t hak_os_process_cpu_ns(void) { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
+
+/* Not through hak_os_release: the probe's madvise is not the allocator's. */
+void hak_os_page_costs(uint32_t pages, uint64_t *release_ns, uint64_t *fault_ns)
+{
+    size_t len = (size_t)pages * HAK_OS_PAGE;
+    volatile char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *release_ns = *fault_ns = 0;
+    if (p == MAP_FAILED || !pages)
+        return;
+    for (size_t i = 0; i < len; i += HAK_OS_PAGE)
+        p[i] = 1;
+    uint64_t t0 = hak_now_ns();
+    madvise((void *)p, len, MADV_DONTNEED);
+    uint64_t t1 = hak_now_ns();
+    for (size_t i = 0; i < len; i += HAK_OS_PAGE)
+        p[i] = 1;
+    uint64_t t2 = hak_now_ns();
+    munmap((void *)p, len);
+    *release_ns = (t1 - t0) / pages;
+    *fault_ns = (t2 - t1) / pages;
+}
 
 void hak_os_sleep_until(uint64_t t)
 {

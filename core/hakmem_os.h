@@ -35,6 +35,12 @@ size_t hak_os_page_size(void);                          /* the OS page size */
 /* ---- time */
 uint64_t hak_now_ns(void);                              /* CLOCK_MONOTONIC */
 uint64_t hak_os_thread_cpu_ns(void);                    /* CPU time of the calling thread */
+uint64_t hak_os_process_cpu_ns(void);                   /* CPU time of the whole process */
+/* What giving a free page back costs when the page is used again: time a
+ * private mapping of `pages` pages through touch, MADV_DONTNEED, touch.
+ * *release_ns: the madvise per page; *fault_ns: the second touch per page
+ * (a fault and a zeroed page).  0 and 0 when the mapping fails. */
+void     hak_os_page_costs(uint32_t pages, uint64_t *release_ns, uint64_t *fault_ns);
 /* Sleep until hak_now_ns() reaches t (absolute; EINTR resumes the sleep). */
 void     hak_os_sleep_until(uint64_t t);
 

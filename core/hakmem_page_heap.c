@@ -6,6 +6,7 @@
 #include "hakmem_page_heap.h"
 #include "hakmem_lock.h"
 #include "hakmem_options.h"
+#include "hakmem_knobs.h"
 #include "hakmem_large.h"
 #include <string.h>
 
@@ -53,6 +54,7 @@ static ph_region_t regions[REGIONS];
 static uint32_t nregions;                /* slots ever used */
 static ph_free_t *bins[BINS];
 static uint64_t bin_mask;
+static hak_ghost_t ghost;                /* the bound's evictions (ph_lock) */
 static ph_free_t *pending;               /* freed blocks not yet joined (lock-free push) */
 static uint64_t pending_bytes;
 static uint64_t next_pass_ns;
@@ -72,7 +74,7 @@ static void ph_lock_take(void)
     __atomic_fetch_add(&hak_global_counters.heap_lock_wait_ns, hak_now_ns() - t0, __ATOMIC_RELAXED);
 }
 
-static uint64_t decay_ns(void) { return hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull; }
+static uint64_t decay_ns(void) { return HAK_KNOB_GET(hold_ms) * 1000000ull; }
 /* mallopt's bound as given; else HAKMEM_LARGE_CACHE_MB (0: none kept) or
  * twice the live Large bytes, whichever is more: a heap of live blocks of
  * mixed sizes has free gaps between them in proportion to its size (up to as
@@ -86,7 +88,7 @@ static uint64_t bound(void)
     uint64_t b = __atomic_load_n(&bound_bytes, __ATOMIC_RELAXED);
     if (b != UINT64_MAX)
         return b;
-    b = hak_option_u64(HAK_OPT_LARGE_CACHE_MB) << 20;
+    b = (uint64_t)HAK_KNOB_GET(large_cache_mb) << 20;
     if (!b)
         return 0;
     uint64_t live = __atomic_load_n(&hak_large_live_bytes, __ATOMIC_RELAXED);
@@ -369,6 +371,8 @@ void *hak_pageheap_alloc(size_t len, size_t align, int zero)
     }
     ph_region_t *r = &regions[f->region];
     void *p = block_at(r, carve(f, n, align, &stamp, &purged));
+    if (!stamp)
+        hak_ghost_miss(&ghost, (uint64_t)n << PG_SHIFT, now);
     hak_unlock(&ph_lock);
     __atomic_fetch_add(miss ? &hak_global_counters.heap_misses : &hak_global_counters.heap_hits, 1, __ATOMIC_RELAXED);
     /* pages purged (a joined range: some of them) within the hold time */
@@ -498,8 +502,10 @@ static void choose(uint64_t now, int all, victims_t *v, victims_t *gone)
             }
         }
     ph_free_t *f;
-    while (v->n < PURGE_BATCH && dirty_bytes > bound() && (f = oldest_dirty()))
+    while (v->n < PURGE_BATCH && dirty_bytes > bound() && (f = oldest_dirty())) {
+        hak_ghost_evicted(&ghost, (uint64_t)f->pages << PG_SHIFT, now);
         victim_take(v, f);
+    }
 }
 
 size_t hak_pageheap_purge(uint64_t now, int all)

@@ -153,18 +153,18 @@ size_t hak_span_release_free_pages(hak_span_t *sp, uint32_t max_pages, hak_count
 #define HAK_EMPTY_WAITING     8          /* more empty spans wait for a pass before release */
 #define HAK_RELEASE_PERIOD_NS 10000000ull /* at most one maintenance pass per owner per 10 ms */
 #define HAK_RELEASE_PASS_NS   500000ull   /* and at most 0.5 ms of it (5 %) */
-/* A span sparse for a whole period and at most 1/HAK_SPARSE_BLOCK_DIV used
- * gives back the pages under each block returned to it.  Measured (mid_mt 4
- * threads / fragment_stress peak RSS): 2: 65-78 M ops/s / 406 MiB, 4: 77-87 /
- * 432, 8: 76-89 / 450; glibc's peak there is 403 MiB. */
-#define HAK_SPARSE_BLOCK_DIV  2
-/* ... and only while its list is shrinking: more than HAK_SHRINK_MIN blocks
- * returned beyond those taken since the last pass.  In steady churn the pages
- * came back at once and were faulted in again (mid_mt16: 19-24 k pages
- * released per run, about 6 k with this), at a small cost in fragment_stress
- * (peak 413-421 -> 426-428 MiB, after idle with ACE off 390-398 -> 401-403:
- * the pages freed in its balanced phases wait for maintenance passes). */
-#define HAK_SHRINK_MIN        64
+/* A span sparse for a whole period and at most 1/sparse_div used (the
+ * sparse_div knob, HAKMEM_SPARSE_BLOCK_DIV) gives back the pages under each
+ * block returned to it.  Measured (mid_mt 4 threads / fragment_stress peak
+ * RSS): 2: 65-78 M ops/s / 406 MiB, 4: 77-87 / 432, 8: 76-89 / 450; glibc's
+ * peak there is 403 MiB.  2 is the default.
+ * ... and only while its list is shrinking: more than shrink_min blocks
+ * (HAKMEM_SHRINK_MIN, 64) returned beyond those taken since the last pass.
+ * In steady churn the pages came back at once and were faulted in again
+ * (mid_mt16: 19-24 k pages released per run, about 6 k with 64), at a small
+ * cost in fragment_stress (peak 413-421 -> 426-428 MiB, after idle with ACE
+ * off 390-398 -> 401-403: the pages freed in its balanced phases wait for
+ * maintenance passes). */
 
 typedef struct hak_span_lists {
     /* by HAK_LIST_*: AVAIL free blocks, more than half used; SPARSE at most

@@ -3,6 +3,7 @@
 #include "hakmem_segment.h"
 #include "hakmem_lock.h"
 #include "hakmem_options.h"
+#include "hakmem_knobs.h"
 
 /* A block handed out from a released OS page makes that page resident again;
  * within the hold time of the span's last release it counts as reused. */
@@ -17,7 +18,7 @@ static void span_unrelease(hak_span_t *sp, uintptr_t p)
             back++;
             __atomic_fetch_sub(&hak_bytes_released, HAK_OS_PAGE, __ATOMIC_RELAXED);
         }
-    if (back && sp->released_ns + hak_option_u64(HAK_OPT_LARGE_DECAY_MS) * 1000000ull > hak_now_ns())
+    if (back && sp->released_ns + HAK_KNOB_GET(hold_ms) * 1000000ull > hak_now_ns())
         __atomic_fetch_add(&hak_global_counters.pages_reused_spans, back, __ATOMIC_RELAXED);
 }
 
@@ -281,8 +282,8 @@ void *hak_spans_return(hak_span_lists_t *l, hak_span_t *sp, void *const *blocks,
         move(l, sp, sp->used * 2 <= sp->capacity ? HAK_LIST_SPARSE : HAK_LIST_AVAIL);
     else if (sp->list == HAK_LIST_AVAIL && sp->used * 2 <= sp->capacity)
         move(l, sp, HAK_LIST_SPARSE);
-    else if (sp->aged && sp->used && sp->used * HAK_SPARSE_BLOCK_DIV <= sp->capacity && release_pages &&
-             l->returned > l->taken + HAK_SHRINK_MIN)
+    else if (sp->aged && sp->used && sp->used * HAK_KNOB_GET(sparse_div) <= sp->capacity &&
+             release_pages && l->returned > l->taken + HAK_KNOB_GET(shrink_min))
         for (uint32_t i = 0; i < n; i++)   /* sparse for a whole period, list shrinking: not churning */
             release_block_pages(sp, (uintptr_t)blocks[i], cnt);
     return NULL;

@@ -80,7 +80,7 @@ enum {
     T_BACKLOG, T_SPAN_BYTES, T_LARGE_LIVE, T_LARGE_LIVE_BYTES, T_LARGE_CACHED,
     T_PR_SPANS, T_PR_HEAP, T_PR_MAPS, T_REUSED_SPANS, T_REUSED_HEAP, T_MINFLT, T_MADV_CALLS, T_MADV_NS,
     T_HEAP_HITS, T_HEAP_MISSES, T_HEAP_PURGES, T_HEAP_MAPPED, T_HEAP_DIRTY, T_HEAP_LOCK_WAITS, T_HEAP_LOCK_NS,
-    T_MAP_HITS, T_MAP_MISSES, T_MAP_EVICTIONS, T_MAP_REMAPS, T_N
+    T_MAP_HITS, T_MAP_MISSES, T_MAP_EVICTIONS, T_MAP_REMAPS, T_GHOST_HITS, T_N
 };
 static const char *const tot_names[T_N] = {
     "allocs", "frees", "refills", "flushes", "remote_frees", "drains", "large_allocs", "large_frees",
@@ -90,7 +90,7 @@ static const char *const tot_names[T_N] = {
     "pages_reused_heap", "minor_faults", "madvise_calls", "madvise_ns",
     "heap_hits", "heap_misses", "heap_purges", "heap_mapped_bytes", "heap_free_bytes", "heap_lock_waits",
     "heap_lock_wait_ns",
-    "map_hits", "map_misses", "map_evictions", "map_remaps",
+    "map_hits", "map_misses", "map_evictions", "map_remaps", "large_ghost_hits",
 };
 /* the text form's line breaks: each total line starts at one of these */
 static const int tot_lines[] = { T_ALLOCS, T_LOCK_WAITS, T_BACKLOG, T_PR_SPANS, T_HEAP_HITS, T_MAP_HITS, T_N };
@@ -149,6 +149,7 @@ static void totals(const hak_snapshot_t *s, uint64_t t[T_N])
     t[T_MAP_MISSES] = s->sum.map_misses;
     t[T_MAP_EVICTIONS] = s->sum.map_evictions;
     t[T_MAP_REMAPS] = s->sum.map_remaps;
+    t[T_GHOST_HITS] = s->sum.large_ghost_hits;
     t[T_ADOPTED] = s->sum.spans_adopted;
     t[T_HELD] = s->bytes_held;
     t[T_LIVE] = s->bytes_live;

@@ -41,6 +41,7 @@
 #define HAK_API_MODE 1
 #include "common.h"
 #include "hakmem_segment.h"
+#include "hakmem_options.h"
 #include "hakmem_tcache.h"
 #include <sys/mman.h>
 
@@ -486,7 +487,7 @@ static void release_straddling(void)
 }
 
 /* A span sparse since the last pass (aged) gives back the pages under the
- * blocks returned to it once more than HAK_SHRINK_MIN blocks came back than
+ * blocks returned to it once more than HAK_DEF_SHRINK_MIN blocks came back than
  * were taken since that pass; a later pass releases up to `pages` of its free
  * pages. */
 static void release_passes(void)
@@ -499,11 +500,11 @@ static void release_passes(void)
     CHECK(hak_spans_maintain(&l, 16, UINT64_MAX, &cnt) == 1 && sp->aged == 1 && l.returned == 0);
     EXPECT_RELEASED(sp, 0);                 /* the first pass only ages it */
     CHECK(hak_spans_take(&l, sp, blk, 1) == 1 && blk[0] == block(sp, 0) && sp->aged == 0);
-    CHECK(hak_spans_return(&l, sp, blk + 300, HAK_SHRINK_MIN + 2, 1, &cnt) == NULL);
+    CHECK(hak_spans_return(&l, sp, blk + 300, HAK_DEF_SHRINK_MIN + 2, 1, &cnt) == NULL);
     EXPECT_RELEASED(sp, 0);                 /* shrinking, but taken from since the pass */
     CHECK(hak_spans_maintain(&l, 0, UINT64_MAX, &cnt) == 1 && sp->aged == 1);
-    CHECK(hak_spans_return(&l, sp, blk + 366, HAK_SHRINK_MIN, 1, &cnt) == NULL);
-    EXPECT_RELEASED(sp, 0);                 /* returned == taken + HAK_SHRINK_MIN */
+    CHECK(hak_spans_return(&l, sp, blk + 366, HAK_DEF_SHRINK_MIN, 1, &cnt) == NULL);
+    EXPECT_RELEASED(sp, 0);                 /* returned == taken + HAK_DEF_SHRINK_MIN */
     CHECK(hak_spans_return(&l, sp, blk + 430, 18, 0, &cnt) == NULL);
     EXPECT_RELEASED(sp, 0);                 /* the caller's policy says no */
     CHECK(hak_spans_return(&l, sp, blk + 448, 1, 1, &cnt) == NULL);
