@@ -49,6 +49,10 @@ static const char *reason_text(int kind, int r)
     case ACE_R_DIET:    return "LLC pressure";
     case ACE_R_LOCKS:   return "mutex wait";
     case ACE_R_RESTORE: return kind == ACE_K_DIET ? "stable, gradual restore" : "stable, restore";
+    case ACE_R_REFAULT: return "re-faults";
+    case ACE_R_GHOST:   return "ghost hits";
+    case ACE_R_TARGET:  return "above the RSS target";
+    case ACE_R_HOLD:    return "hold time";
     default:            return "no relief from the last step, undone";   /* ACE_R_NORELIEF */
     }
 }
@@ -66,6 +70,10 @@ static void read_config(ace_config_t *cfg)
     cfg->max_rss_bytes = (uint64_t)(hak_option_double(HAK_OPT_ACE_MAX_RSS_MB) * 1048576.0);
     cfg->max_cpu_percent = hak_option_double(HAK_OPT_ACE_MAX_CPU_PERCENT);
     cfg->slice_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_SLICE_MS) * 1e6);
+    cfg->mem.price = hak_option_double(HAK_OPT_ACE_MEM_PRICE);
+    cfg->mem.rss_target_bytes = (uint64_t)(hak_option_double(HAK_OPT_ACE_RSS_TARGET_MB) * 1048576.0);
+    cfg->mem.idle_delay_fixed = hak_option_set(HAK_OPT_ACE_IDLE_SCAVENGE_MS);
+    cfg->mem.idle_delay_ns = (uint64_t)(hak_option_double(HAK_OPT_ACE_IDLE_SCAVENGE_MS) * 1e6);
     if (cfg->slice_ns > cfg->fast_interval_ns) cfg->slice_ns = cfg->fast_interval_ns;
     /* a release pass never takes more than a quarter of a fast tick, nor more
      * than 70 % of ACE's CPU allowance per tick (so releasing every tick, as
@@ -75,6 +83,8 @@ static void read_config(ace_config_t *cfg)
         double allow = (double)cfg->fast_interval_ns * cfg->max_cpu_percent / 100.0 * 0.7;
         if (allow < 100000) allow = 100000;             /* 100 us floor */
         if ((double)cfg->scavenge_budget_ns > allow) cfg->scavenge_budget_ns = (uint64_t)allow;
+        cfg->idle_budget_ns = (uint64_t)allow;          /* idle: the whole allowance */
+        if (cfg->idle_budget_ns > cfg->fast_interval_ns / 4) cfg->idle_budget_ns = cfg->fast_interval_ns / 4;
     }
 }
 
@@ -113,7 +123,9 @@ static void trace_open(void)
     hak_put_str(&b, "t_s,tick,slow,slice,ops_per_s,llc_miss,llc_proxy,lock_wait_frac,backlog,p50_ns,p99_ns,"
                     "rss_mb,frag,partial_spans,cpu_pct,reward,t_term,m_term,l_term,f_term,b_term,pressure,idle,"
                     "group,arm,duel_blocks,duel_mean,duel_se,tls_cap_b0,tls_cap_b1,tls_cap_b2,tls_cap_b3,eff_cap_top,top_class,"
-                    "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop,cpu_ms\n");
+                    "drain_b0,drain_b1,drain_min,bundle,partial_pages,diet,scav_pages,scav_us,moves,stop,cpu_ms,"
+                    "pages_released,pages_reused,ghost_hits,release_step,sparse_div,shrink_min,large_mb,hold_ms,"
+                    "j_cpu_s,j_mib_s\n");
     hak_buf_write(ace_trace_fd, &b);
 }
 
@@ -197,7 +209,18 @@ static void trace_row(const ace_metrics_t *m, const ace_moves_t *o, uint64_t t0,
     hak_put_u64(&b, scav_ns / 1000); hak_put_ch(&b, ',');
     hak_put_u64(&b, o->n); hak_put_ch(&b, ',');
     hak_put_u64(&b, (uint64_t)o->stop); hak_put_ch(&b, ',');
-    hak_put_fix(&b, (double)m->cpu_total_ns / 1e6, 3);
+    hak_put_fix(&b, (double)m->cpu_total_ns / 1e6, 3); hak_put_ch(&b, ',');
+    /* the memory rules: their counters, knobs and the books since start */
+    hak_put_u64(&b, m->pages_released); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->pages_reused); hak_put_ch(&b, ',');
+    hak_put_u64(&b, m->ghost_hits); hak_put_ch(&b, ',');
+    hak_put_u64(&b, (uint64_t)ace_st.mem.level); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(sparse_div)); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(shrink_min)); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(large_cache_mb)); hak_put_ch(&b, ',');
+    hak_put_u64(&b, HAK_KNOB_GET(hold_ms)); hak_put_ch(&b, ',');
+    hak_put_fix(&b, ace_st.mem.cpu_s, 3); hak_put_ch(&b, ',');
+    hak_put_fix(&b, ace_st.mem.mib_s, 1);
     hak_put_ch(&b, '\n');
     hak_buf_write(ace_trace_fd, &b);
 }
@@ -210,6 +233,10 @@ static int knob_fixed(const ace_move_t *mv)
     case ACE_K_DRAIN:   return hak_knobs.fixed_drain[mv->cls];
     case ACE_K_BUNDLE:  return hak_knobs.fixed_bundle;
     case ACE_K_PARTIAL: return hak_knobs.fixed_partial;
+    case ACE_K_SPARSE:  return hak_knobs.fixed_sparse;
+    case ACE_K_SHRINK:  return hak_knobs.fixed_shrink;
+    case ACE_K_LARGE_MB: return hak_knobs.fixed_large_cache;
+    case ACE_K_HOLD:    return hak_knobs.fixed_hold;
     default:            return hak_knobs.fixed_diet;
     }
 }
@@ -221,6 +248,10 @@ static void set_knob(const ace_move_t *mv)
     case ACE_K_DRAIN:   HAK_KNOB_SET(drain_threshold[mv->cls], mv->to); break;
     case ACE_K_BUNDLE:  HAK_KNOB_SET(bundle_width, mv->to); break;
     case ACE_K_PARTIAL: HAK_KNOB_SET(partial_release_pages, mv->to); break;
+    case ACE_K_SPARSE:  HAK_KNOB_SET(sparse_div, mv->to); break;
+    case ACE_K_SHRINK:  HAK_KNOB_SET(shrink_min, mv->to); break;
+    case ACE_K_LARGE_MB: HAK_KNOB_SET(large_cache_mb, mv->to); break;
+    case ACE_K_HOLD:    HAK_KNOB_SET(hold_ms, mv->to); break;
     default:            HAK_KNOB_SET(diet_permille, mv->to); break;
     }
 }
@@ -230,7 +261,9 @@ static void log_move(const ace_metrics_t *m, const ace_move_t *mv)
 {
     static const char *title[] = {
         [ACE_K_TLS_CAP] = "Adjusting TLS cap", [ACE_K_DRAIN] = "Drain threshold", [ACE_K_BUNDLE] = "Bundle width",
-        [ACE_K_PARTIAL] = "Partial release pages", [ACE_K_DIET] = "Diet factor"
+        [ACE_K_PARTIAL] = "Partial release pages", [ACE_K_DIET] = "Diet factor",
+        [ACE_K_SPARSE] = "Sparse span divisor", [ACE_K_SHRINK] = "Shrink minimum",
+        [ACE_K_LARGE_MB] = "Large cache bound (MiB)", [ACE_K_HOLD] = "Hold time (ms)"
     };
     hak_buf_t b;
     log_begin(&b);
@@ -248,6 +281,14 @@ static void log_move(const ace_metrics_t *m, const ace_move_t *mv)
         hak_put_str(&b, ", backlog="); hak_put_u64(&b, m->backlog[mv->cls]);
     } else if (mv->kind == ACE_K_BUNDLE && mv->reason == ACE_R_LOCKS) {
         hak_put_str(&b, ", lock wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 2); hak_put_ch(&b, '%');
+    } else if (mv->kind == ACE_K_PARTIAL && mv->reason == ACE_R_REFAULT) {
+        hak_put_str(&b, ", reused "); hak_put_u64(&b, (uint64_t)ace_st.mem.win_reused);
+        hak_put_str(&b, " of "); hak_put_u64(&b, (uint64_t)ace_st.mem.win_released); hak_put_str(&b, " pages released");
+    } else if (mv->kind == ACE_K_LARGE_MB && mv->reason == ACE_R_GHOST) {
+        hak_put_str(&b, ", ghost hits="); hak_put_u64(&b, m->ghost_hits);
+    } else if (mv->kind == ACE_K_HOLD) {
+        hak_put_str(&b, ", release+fault="); hak_put_fix(&b, (ace_st.mem.c_release_ns + ace_st.mem.c_fault_ns) / 1000, 2);
+        hak_put_str(&b, " µs/page at "); hak_put_fix(&b, ace_st.cfg.mem.price, 3); hak_put_str(&b, " cores/GiB");
     } else if (mv->kind == ACE_K_DIET) {
         if (m->llc_valid) { hak_put_str(&b, ", llc_miss="); hak_put_fix(&b, m->llc_miss_rate, 2); }
         else { hak_put_str(&b, ", llc_miss=n/a llc_proxy="); hak_put_fix(&b, m->llc_proxy, 2); }
@@ -377,6 +418,17 @@ static void log_fast(const ace_metrics_t *m, const ace_moves_t *o)
             hak_put_str(&b, ", exploring "); hak_put_str(&b, ace_group_name(o->explore_group));
             hak_put_str(&b, " arm "); hak_put_i64(&b, o->explore_arm);
         }
+        hak_put_str(&b, ", refills/kop="); hak_put_fix(&b, m->refills_per_kop, 2);
+        hak_put_str(&b, " flushes/kop="); hak_put_fix(&b, m->flushes_per_kop, 2);
+    }
+    if (m->slow) {
+        /* the seed's reward with memory priced: J = CPU-s + lambda MiB-s */
+        hak_put_str(&b, ", J="); hak_put_fix(&b, o->j, 3);
+        hak_put_str(&b, " (cpu="); hak_put_fix(&b, o->j_cpu_s, 3);
+        hak_put_str(&b, " s + "); hak_put_fix(&b, ace_mem_lambda(&ace_st.cfg.mem) * 1e3, 4);
+        hak_put_str(&b, "e-3 x "); hak_put_fix(&b, o->j_mib_s, 1);
+        hak_put_str(&b, " MiB·s), hold="); hak_put_u64(&b, ace_st.mem.hold_ns / 1000000);
+        hak_put_str(&b, " ms, release step="); hak_put_u64(&b, (uint64_t)ace_st.mem.level);
     }
     log_end(&b);
 }
@@ -458,13 +510,15 @@ static void run_releases(const ace_moves_t *o, const ace_metrics_t *m, uint64_t 
     if (o->scavenge) {
         /* idle: nobody is allocating, so every free page inside a partly used
          * span goes (no refault cost to weigh); RSS up: N per span */
-        uint32_t n = o->scavenge == ACE_SCAV_IDLE ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
+        static const char *what[] = { [ACE_SCAV_RSS_UP] = "Scavenge (RSS up)", [ACE_SCAV_IDLE] = "Scavenge (idle)",
+                                      [ACE_SCAV_TARGET] = "Scavenge (above the RSS target)" };
+        int all = o->scavenge != ACE_SCAV_RSS_UP;
+        uint32_t n = all ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
         ace_scavenge_budgeted(n, o->budget_ns, &r);
-        if (o->scavenge == ACE_SCAV_IDLE)
-            r.pages_empty += hak_large_release_cache();   /* idle: keep nothing warm */
+        if (all)
+            r.pages_empty += hak_large_release_cache();   /* idle or over the target: keep nothing warm */
         *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
-        if (ace_log_level >= 1)
-            log_scavenge(o->scavenge == ACE_SCAV_IDLE ? "Scavenge (idle)" : "Scavenge (RSS up)", &r, o->budget_ns, m, n);
+        if (ace_log_level >= 1) log_scavenge(what[o->scavenge], &r, o->budget_ns, m, n);
     }
     if (o->partial_release_pages || o->scavenge) ace_collector_note_scavenge(&ace_col, *pages, hit);
 }

@@ -7,17 +7,13 @@
 
 const uint32_t ace_cand_tls_cap[5] = { 4, 8, 16, 32, 64 };
 const uint32_t ace_cand_drain[5]   = { 32, 64, 128, 256, 512 };
-const uint32_t ace_cand_partial[4] = { 1, 2, 4, 8 };
 const uint32_t ace_cand_diet[5]    = { 500, 660, 750, 900, 1000 };
 const uint32_t ace_cand_bundle[4]  = { 16, 32, 64, 128 };
 
 static const uint32_t *group_cand(int g, int *n)
 {
-    if (g < ACE_G_DRAIN0) { *n = 5; return ace_cand_tls_cap; }
-    if (g < ACE_G_BUNDLE) { *n = 5; return ace_cand_drain; }
-    if (g == ACE_G_BUNDLE) { *n = 4; return ace_cand_bundle; }
-    if (g == ACE_G_PARTIAL) { *n = 4; return ace_cand_partial; }
-    *n = 5; return ace_cand_diet;
+    *n = 5;
+    return g < ACE_G_DIET ? ace_cand_tls_cap : ace_cand_diet;
 }
 
 uint32_t ace_group_value(int g, int a)
@@ -30,8 +26,7 @@ uint32_t ace_group_value(int g, int a)
 const char *ace_group_name(int g)
 {
     static const char *names[ACE_G_N] = {
-        "tls_cap[16-128B]", "tls_cap[144B-1K]", "tls_cap[1K-16K]", "tls_cap[16K-256K]",
-        "drain[16-128B]", "drain[144B-1K]", "bundle", "partial_pages", "diet"
+        "tls_cap[16-128B]", "tls_cap[144B-1K]", "tls_cap[1K-16K]", "tls_cap[16K-256K]", "diet"
     };
     return (g >= 0 && g < ACE_G_N) ? names[g] : "none";
 }
@@ -52,13 +47,6 @@ int ace_cap_band(int c)
     if (c < HAK_TINY_CLASSES) return 1;
     if (c < HAK_TINY_CLASSES + 16) return 2;
     return 3;
-}
-
-int ace_drain_band(int c)
-{
-    if (c < 8) return 0;
-    if (c < HAK_TINY_CLASSES) return 1;
-    return -1;
 }
 
 int ace_cand_index(const uint32_t *cand, int n, uint32_t v)
@@ -106,6 +94,8 @@ void ace_config_default(ace_config_t *c)
     c->rss_up_min_bytes = 4u << 20;
     c->idle_ops_per_s = 1000;
     c->scavenge_budget_ns = 5000000ull;
+    c->idle_budget_ns = 17500000ull;
+    ace_mem_cfg_default(&c->mem);
     c->slice_ns = (uint64_t)(HAK_DEF_ACE_SLICE_MS * 1e6);
     ace_duel_cfg_default(&c->duel);
     c->settle_ticks = 5;
@@ -114,18 +104,14 @@ void ace_config_default(ace_config_t *c)
     c->gap_ticks = 2;
     c->rest_ticks = 20;
     c->ucb_c = 0.02;          /* values are a few hundredths (throughput fractions) */
+    c->ucb_gamma = 0.95;
     c->w_tput = 1.0; c->w_miss = 0.2; c->w_lock = 0.2; c->w_frag = 0.1; c->w_backlog = 0.1;
 }
 
 static uint32_t static_group_value(const hak_knobs_t *k, int g)
 {
-    int c;
-    if (g < ACE_G_DRAIN0) {
-        for (c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g - ACE_G_CAP0) return k->tls_cap[c];
-    } else if (g < ACE_G_BUNDLE) {
-        for (c = 0; c < HAK_TINY_CLASSES; c++) if (ace_drain_band(c) == g - ACE_G_DRAIN0) return k->drain_threshold[c];
-    } else if (g == ACE_G_BUNDLE) return k->bundle_width;
-    else if (g == ACE_G_PARTIAL) return k->partial_release_pages;
+    if (g < ACE_G_DIET)
+        for (int c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g - ACE_G_CAP0) return k->tls_cap[c];
     return k->diet_permille;
 }
 
@@ -135,7 +121,7 @@ static void init_bandits(ace_state_t *st)
         int n;
         const uint32_t *cand = group_cand(g, &n);
         ace_ucb1_init(&st->bandit[g], (uint32_t)n, ace_cand_index(cand, n, static_group_value(&st->stat, g)),
-                      st->cfg.ucb_c);
+                      st->cfg.ucb_c, st->cfg.ucb_gamma);
         st->learned[g] = 0;
         st->revisit_wait[g] = 0;
         st->next_visit[g] = 0;
@@ -156,66 +142,42 @@ void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t 
     init_bandits(st);
     st->diet_permille = stat->diet_permille;
     st->phase_band = -1;
+    ace_mem_init(&st->mem, &cfg->mem, stat);
 }
 
 /* ------------------------------------------------------------ helpers */
 static int group_has_free_knob(const ace_state_t *st, int g)
 {
     const hak_knobs_t *k = &st->stat;
-    int c;
-    if (g < ACE_G_DRAIN0) {
-        for (c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g && !k->fixed_tls_cap[c]) return 1;
+    if (g < ACE_G_DIET) {
+        for (int c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g && !k->fixed_tls_cap[c]) return 1;
         return 0;
     }
-    if (g < ACE_G_BUNDLE) {
-        for (c = 0; c < HAK_TINY_CLASSES; c++) if (ace_drain_band(c) == g - ACE_G_DRAIN0 && !k->fixed_drain[c]) return 1;
-        return 0;
-    }
-    if (g == ACE_G_BUNDLE) return !k->fixed_bundle;
-    if (g == ACE_G_PARTIAL) return !k->fixed_partial;
     return !k->fixed_diet && !(st->cfg.w_miss <= 0);
 }
 
-/* Is exploring group g worth it now?  Only where its knob sees traffic. */
+/* Is exploring group g worth it now?  Only where its knob sees traffic, and
+ * for a TLS band only where its magazines go to their slow paths at least
+ * once per 1000 allocations (refills + flushes): a band that never misses
+ * has no throughput for a larger cap to find. */
 static int group_relevant(const ace_metrics_t *m, const ace_state_t *st, int g)
 {
-    uint64_t tot = 0, band = 0, rem = 0;
+    uint64_t tot = 0, band = 0, slow = 0;
     int c;
     if (!group_has_free_knob(st, g)) return 0;
     for (c = 0; c < HAK_NCLASS; c++) tot += m->allocs[c];
     if (tot < 1000) return 0;
-    if (g < ACE_G_DRAIN0) {
-        for (c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g) band += m->allocs[c];
-        return band * 20 >= tot;                       /* >= 5 % of allocations */
+    if (g < ACE_G_DIET) {
+        for (c = 0; c < HAK_NCLASS; c++) if (ace_cap_band(c) == g) { band += m->allocs[c]; slow += m->slow_ops[c]; }
+        return band * 20 >= tot && slow * 1000 >= band;   /* >= 5 % of allocations, >= 1 slow path per 1000 */
     }
-    if (g < ACE_G_BUNDLE) {
-        for (c = 0; c < HAK_TINY_CLASSES; c++)
-            if (ace_drain_band(c) == g - ACE_G_DRAIN0) { band += m->allocs[c]; rem += m->remote[c]; }
-        return rem >= 100 && rem * 100 >= band;        /* >= 1 % remote frees */
-    }
-    if (g == ACE_G_BUNDLE) {
-        for (c = HAK_TINY_CLASSES; c < HAK_NCLASS; c++) band += m->allocs[c];
-        return band * 20 >= tot;
-    }
-    if (g == ACE_G_PARTIAL) return m->frag >= 1.2;
     /* the diet scales the cap of every class allocated from: relevant
      * wherever anything is allocated; LLC pressure puts it first */
     return 1;
 }
 
-/* Does a rule's metric point at group g?  LLC pressure -> diet, backlog ->
- * drain, lock wait -> bundle, fragmentation -> partial release pages. */
-static int group_signal(const ace_metrics_t *m, const ace_state_t *st, int g)
-{
-    int c;
-    if (g == ACE_G_DIET) return st->pressure;
-    if (g == ACE_G_BUNDLE) return st->lock_run || st->bundle_corr;
-    if (g == ACE_G_PARTIAL) return m->frag >= st->cfg.frag_hi;
-    if (g >= ACE_G_DRAIN0 && g < ACE_G_BUNDLE)
-        for (c = 0; c < HAK_TINY_CLASSES; c++)
-            if (ace_drain_band(c) == g - ACE_G_DRAIN0 && (st->backlog_run[c] || st->drain_corr[c])) return 1;
-    return 0;
-}
+/* Does a rule's metric point at group g?  LLC pressure -> diet. */
+static int group_signal(const ace_state_t *st, int g) { return g == ACE_G_DIET && st->pressure; }
 
 static int arm_in_force(const ace_state_t *st, int g)
 {
@@ -360,7 +322,7 @@ static void duel_slice(ace_state_t *st, ace_moves_t *out)
     int v = ace_duel_slice(&st->duel, &c->duel, out->reward, 0.5 * c->w_tput);
     out->duel_blocks = st->duel.n;
     out->duel_mean = ace_duel_mean(&st->duel);
-    out->duel_se = ace_duel_se(&st->duel, &c->duel);
+    out->duel_se = ace_duel_radius(&st->duel, &c->duel);
     if (v != ACE_DUEL_RUNNING) duel_done(st, v, out);
 }
 
@@ -378,7 +340,7 @@ static void schedule_tick(const ace_metrics_t *m, ace_state_t *st)
         for (int i = 0; i < ACE_G_N; i++) {
             int h = (st->rr_next + i) % ACE_G_N;
             if (st->tick < st->next_visit[h] || !group_relevant(m, st, h)) continue;
-            if (pass == 0 && (st->learned[h] || !group_signal(m, st, h))) continue;
+            if (pass == 0 && (st->learned[h] || !group_signal(st, h))) continue;
             if (pass) st->rr_next = (h + 1) % ACE_G_N;
             begin_visit(st, h);
             return;
@@ -528,8 +490,9 @@ static void slow_rules(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out
         st->bundle_corr--;
         *bundle_reason = ACE_R_RESTORE;
     }
+    /* keep pages (partial release 0): the re-fault rule chose to hold them */
     if (m->frag >= c->frag_hi && m->partial_spans > 0 && m->bytes_held > m->bytes_live + c->frag_min_bytes)
-        out->partial_release_pages = k->partial_release_pages ? k->partial_release_pages : 1;
+        out->partial_release_pages = k->partial_release_pages;
     if (st->last_slow_rss && !out->scavenge &&
         (double)m->rss_bytes >= c->rss_up_ratio * (double)st->last_slow_rss &&
         m->rss_bytes >= st->last_slow_rss + c->rss_up_min_bytes)
@@ -556,18 +519,22 @@ static int is_idle(const ace_metrics_t *m, const ace_state_t *st)
     return m->ops_per_s < lim;
 }
 
-/* Idle fast tick: no learning; after trigger_ticks idle ticks a budgeted
- * scavenge every tick while the heap holds more than its live bytes, until a
- * whole pass (not cut short by its deadline) finds nothing. */
-static void idle_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
+/* Idle fast tick: no learning; once idle for the hold time (idle_due) a
+ * budgeted scavenge every tick while the heap holds more than its live bytes
+ * or the Large caches hold anything, until a whole pass (not cut short by its
+ * deadline) finds nothing. */
+static void idle_tick(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out, int due)
 {
-    st->idle_run++;
-    if (st->idle_run == st->cfg.trigger_ticks) st->idle_scavenging = 1;
+    if (due && !st->idle_scavenging && !st->idle_done) st->idle_scavenging = 1;
     if (st->idle_scavenging && m->last_scavenge_ran && m->last_scavenge_pages == 0 &&
-        !m->last_scavenge_hit_deadline)
+        !m->last_scavenge_hit_deadline) {
         st->idle_scavenging = 0;
-    if (st->idle_scavenging && m->bytes_held > m->bytes_live)
+        st->idle_done = 1;
+    }
+    if (st->idle_scavenging) {
         out->scavenge = ACE_SCAV_IDLE;
+        out->budget_ns = st->cfg.idle_budget_ns;
+    }
 }
 
 /* Busy wake: the reward, the duel's slice, and on fast ticks the baselines,
@@ -576,7 +543,7 @@ static void busy_wake(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
     const ace_config_t *c = &st->cfg;
     if (!m->slice) {
-        st->idle_run = 0;
+        st->idle_done = 0;
         st->idle_scavenging = 0;
         out->phase_change = phase_tick(m, st, out);
         if (!st->base_init) update_baselines(m, st, 1);
@@ -587,10 +554,27 @@ static void busy_wake(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     if (!m->slice && ++st->busy_ticks > c->settle_ticks) schedule_tick(m, st);
 }
 
+/* The memory rules' knobs (hakmem_ace_memory.h): the release step, the
+ * Large bound and the hold time.  The hold time moves only when the computed
+ * one is 20 % away (its inputs are measured each tick). */
+static void push_memory_targets(const hak_knobs_t *k, const ace_state_t *st, ace_moves_t *out, const ace_mem_out_t *mo)
+{
+    const hak_knobs_t *s = &st->stat;
+    int lr = mo->level_reason >= 0 ? mo->level_reason : ACE_R_REFAULT;
+    int br = mo->bound_reason >= 0 ? mo->bound_reason : ACE_R_GHOST;
+    uint32_t hold = ace_mem_hold_ms(&st->mem, s);
+    if (!s->fixed_partial) push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages, ace_mem_partial(&st->mem, s), lr);
+    if (!s->fixed_sparse) push_move(out, ACE_K_SPARSE, -1, k->sparse_div, ace_mem_sparse_div(&st->mem, s), lr);
+    if (!s->fixed_shrink) push_move(out, ACE_K_SHRINK, -1, k->shrink_min, ace_mem_shrink_min(&st->mem, s), lr);
+    if (!s->fixed_large_cache) push_move(out, ACE_K_LARGE_MB, -1, k->large_cache_mb, ace_mem_large_mb(&st->mem, s), br);
+    if (!s->fixed_hold && (uint64_t)(hold > k->hold_ms ? hold - k->hold_ms : k->hold_ms - hold) * 5 > k->hold_ms)
+        push_move(out, ACE_K_HOLD, -1, k->hold_ms, hold, st->mem.above_target ? ACE_R_TARGET : ACE_R_HOLD);
+}
+
 /* Each knob's target: the bandit's value for its group (the static value
  * until explored) with the rules' bounded corrections. */
 static void push_targets(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out,
-                         const uint8_t *drain_reason, int bundle_reason)
+                         const uint8_t *drain_reason, int bundle_reason, const ace_mem_out_t *mo)
 {
     const hak_knobs_t *k = &m->knobs;
     for (int cl = 0; cl < HAK_NCLASS; cl++) {
@@ -600,23 +584,17 @@ static void push_targets(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *o
                       st->explore_g == g ? ACE_R_EXPLORE : ACE_R_BANDIT);
         }
         if (cl < HAK_TINY_CLASSES && !st->stat.fixed_drain[cl]) {
-            int g = ACE_G_DRAIN0 + ace_drain_band(cl), r = drain_reason[cl];
-            uint32_t t = bandit_value(st, g, st->stat.drain_threshold[cl]);
+            uint32_t t = st->stat.drain_threshold[cl];
             if (st->drain_corr[cl]) t = cand_step(ace_cand_drain, 5, t, -(int)st->drain_corr[cl]);
-            if (r == ACE_R_BANDIT && st->explore_g == g) r = ACE_R_EXPLORE;
-            push_move(out, ACE_K_DRAIN, cl, k->drain_threshold[cl], t, r);
+            push_move(out, ACE_K_DRAIN, cl, k->drain_threshold[cl], t, drain_reason[cl]);
         }
     }
     if (!st->stat.fixed_bundle) {
-        uint32_t t = bandit_value(st, ACE_G_BUNDLE, st->stat.bundle_width);
+        uint32_t t = st->stat.bundle_width;
         if (st->bundle_corr) t = cand_step(ace_cand_bundle, 4, t, st->bundle_corr);
-        if (bundle_reason == ACE_R_BANDIT && st->explore_g == ACE_G_BUNDLE) bundle_reason = ACE_R_EXPLORE;
         push_move(out, ACE_K_BUNDLE, -1, k->bundle_width, t, bundle_reason);
     }
-    if (!st->stat.fixed_partial)
-        push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages,
-                  bandit_value(st, ACE_G_PARTIAL, st->stat.partial_release_pages),
-                  st->explore_g == ACE_G_PARTIAL ? ACE_R_EXPLORE : ACE_R_BANDIT);
+    push_memory_targets(k, st, out, mo);
     if (!st->stat.fixed_diet)
         push_move(out, ACE_K_DIET, -1, k->diet_permille, st->diet_permille,
                   st->explore_g == ACE_G_DIET ? ACE_R_EXPLORE : st->pressure ? ACE_R_DIET : ACE_R_RESTORE);
@@ -632,10 +610,20 @@ static void reset_out(const ace_state_t *st, ace_moves_t *out)
     out->budget_ns = st->cfg.scavenge_budget_ns;
 }
 
+/* The books: J over the slow interval just ended. */
+static void close_books(ace_state_t *st, ace_moves_t *out)
+{
+    out->j_cpu_s = st->mem.slow_cpu_s;
+    out->j_mib_s = st->mem.slow_mib_s;
+    out->j = ace_mem_j(&st->cfg.mem, out->j_cpu_s, out->j_mib_s);
+    st->mem.slow_cpu_s = st->mem.slow_mib_s = 0;
+}
+
 void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
     uint8_t drain_reason[HAK_NCLASS];
     int bundle_reason = ACE_R_BANDIT, idle;
+    ace_mem_out_t mo = { -1, -1, 0, 0 };
 
     reset_out(st, out);
     if (st->stopped) { out->stop = st->stopped; return; }
@@ -644,8 +632,12 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     if (!m->slice) st->tick = m->tick;
 
     idle = out->idle = is_idle(m, st);
+    if (!m->slice) {
+        ace_mem_tick(m, &st->cfg.mem, &st->mem, idle, st->cfg.trigger_ticks, st->last_slow_tick, st->tick, &mo);
+        if (mo.scav_target) out->scavenge = ACE_SCAV_TARGET;
+    }
     if (idle && st->explore_g >= 0) abandon_visit(st);   /* a pause is not a knob's effect */
-    if (idle && !m->slice) idle_tick(m, st, out);
+    if (idle && !m->slice) idle_tick(m, st, out, mo.idle_due);
     else if (!idle) busy_wake(m, st, out);
 
     memset(drain_reason, ACE_R_BANDIT, sizeof drain_reason);
@@ -654,6 +646,7 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
         backlog_rule(m, st, drain_reason);
         bundle_reason = lock_rule(m, st);
         if (m->slow) slow_rules(m, st, out, drain_reason, &bundle_reason);
+        if (m->slow) close_books(st, out);
     } else if (st->explore_g == ACE_G_DIET) {
         st->diet_permille = bandit_value(st, ACE_G_DIET, st->stat.diet_permille);   /* the duel's arm */
     }
@@ -661,5 +654,5 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     out->explore_group = st->explore_g;
     out->explore_arm = st->explore_g >= 0 ? ace_duel_arm(&st->duel) : -1;
     if (st->explore_g >= 0) out->slice_ns = st->cfg.slice_ns;
-    push_targets(m, st, out, drain_reason, bundle_reason);
+    push_targets(m, st, out, drain_reason, bundle_reason, &mo);
 }

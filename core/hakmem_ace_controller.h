@@ -14,20 +14,21 @@
 #include "hakmem_ace_metrics.h"
 #include "hakmem_ace_ucb1.h"
 #include "hakmem_ace_duel.h"
+#include "hakmem_ace_memory.h"
 
-/* knob groups: one bandit each, one group explored at a time */
+/* knob groups: one bandit each, one group explored at a time.  Only the
+ * knobs no counter predicts have one: the drain threshold follows the remote
+ * backlog, the bundle width the mutex wait, the release knobs the re-fault
+ * rate (rules below and hakmem_ace_memory.h). */
 #define ACE_CAP_BANDS   4   /* TLS cap: 16-128 B, 144 B-1 KiB, 1-16 KiB, 16-256 KiB */
-#define ACE_DRAIN_BANDS 2   /* drain threshold (Tiny classes only): 16-128 B, 144 B-1 KiB */
 enum {
     ACE_G_CAP0 = 0,
-    ACE_G_DRAIN0 = ACE_CAP_BANDS,
-    ACE_G_BUNDLE = ACE_CAP_BANDS + ACE_DRAIN_BANDS,
-    ACE_G_PARTIAL,
-    ACE_G_DIET,
+    ACE_G_DIET = ACE_CAP_BANDS,
     ACE_G_N
 };
 
-enum ace_knob_kind { ACE_K_TLS_CAP, ACE_K_DRAIN, ACE_K_BUNDLE, ACE_K_PARTIAL, ACE_K_DIET };
+enum ace_knob_kind { ACE_K_TLS_CAP, ACE_K_DRAIN, ACE_K_BUNDLE, ACE_K_PARTIAL, ACE_K_DIET,
+                     ACE_K_SPARSE, ACE_K_SHRINK, ACE_K_LARGE_MB, ACE_K_HOLD };
 enum ace_reason {
     ACE_R_EXPLORE,   /* a duel's slice (the challenger or the arm in force) */
     ACE_R_BANDIT,    /* bandit's committed arm */
@@ -35,10 +36,14 @@ enum ace_reason {
     ACE_R_DIET,      /* fast rule: LLC pressure (diet on) */
     ACE_R_LOCKS,     /* fast rule: mutex wait */
     ACE_R_RESTORE,   /* stable: correction undone one step */
-    ACE_R_NORELIEF   /* a correction that did not lower its metric, undone */
+    ACE_R_NORELIEF,  /* a correction that did not lower its metric, undone */
+    ACE_R_REFAULT,   /* released pages came back within the hold time: keep more */
+    ACE_R_GHOST,     /* ghost hits: a larger Large bound */
+    ACE_R_TARGET,    /* RSS above HAKMEM_ACE_RSS_TARGET_MB: release harder */
+    ACE_R_HOLD       /* the ski-rental hold time from the price and the measured costs */
 };
 enum ace_stop { ACE_STOP_NONE = 0, ACE_STOP_P99, ACE_STOP_RSS, ACE_STOP_CPU };
-enum ace_scav { ACE_SCAV_NONE = 0, ACE_SCAV_RSS_UP, ACE_SCAV_IDLE };
+enum ace_scav { ACE_SCAV_NONE = 0, ACE_SCAV_RSS_UP, ACE_SCAV_IDLE, ACE_SCAV_TARGET };
 
 typedef struct ace_move {
     uint8_t  kind, reason;
@@ -46,7 +51,7 @@ typedef struct ace_move {
     uint32_t from, to;       /* knob values (diet in permille) */
 } ace_move_t;
 
-#define ACE_MAX_MOVES (2 * HAK_NCLASS + 8)
+#define ACE_MAX_MOVES (2 * HAK_NCLASS + 12)
 
 typedef struct ace_moves {
     uint32_t   n;
@@ -67,6 +72,8 @@ typedef struct ace_moves {
     double     duel_mean, duel_se;           /* ... challenger - champion, throughput-equivalent */
     int        phase_change;                 /* 1: a new phase began, the bandits start over */
     int        phase_from, phase_to;         /* busiest TLS band before and after */
+    /* the books (slow ticks): J over the last slow interval and its terms */
+    double     j, j_cpu_s, j_mib_s;
 } ace_moves_t;
 
 typedef struct ace_config {
@@ -110,6 +117,9 @@ typedef struct ace_config {
                                      sleeping program makes a few calls a second; a choice) */
     uint64_t scavenge_budget_ns;  /* deadline per release pass (5 ms, less at short ticks: within
                                      the CPU valve, docs/ACE.md "Slow loop") */
+    uint64_t idle_budget_ns;      /* ... while idle: 70 % of the CPU valve's allowance per tick
+                                     (17.5 ms at 500 ms and 5 %): nothing else runs then */
+    ace_mem_cfg_t mem;            /* the price of memory and its rules */
     /* bandit: duels of neighbouring arms (hakmem_ace_duel.h) */
     uint64_t slice_ns;            /* duel slice (HAKMEM_ACE_SLICE_MS, 20 ms; at most the fast tick) */
     ace_duel_cfg_t duel;
@@ -121,6 +131,9 @@ typedef struct ace_config {
                                      the arm in force again; a choice) */
     uint32_t rest_ticks;          /* the lock rule rests this long after an undone step (20) */
     double   ucb_c;               /* exploration weight (0.02: arm values are a few hundredths) */
+    double   ucb_gamma;           /* discount of older duel results per new one (0.95: a result
+                                     14 duels old weighs half; 0.8 kept every arm's count so low
+                                     that UCB1 explored all the time: tests/ace unit ucb1) */
     double   w_tput, w_miss, w_lock, w_frag, w_backlog;   /* the seed's reward, throughput first
                                      (1.0; 0.2, 0.2, 0.1, 0.1: penalties break ties) */
 } ace_config_t;
@@ -156,8 +169,8 @@ typedef struct ace_state {
     uint32_t     pressure_run, calm_run;
     uint32_t     diet_permille;         /* diet in force */
     int          diet_by_pressure;      /* the diet is the measured-pressure one (0.75 first) */
-    uint32_t     idle_run;
-    int          idle_scavenging;
+    int          idle_scavenging, idle_done;   /* the idle scavenge runs / found nothing more */
+    ace_mem_state_t mem;
     uint64_t     last_slow_rss;
     uint64_t     last_slow_tick;
     uint64_t     tick;
@@ -167,7 +180,6 @@ typedef struct ace_state {
 /* the seed's candidates per knob (docs/ACE.md) */
 extern const uint32_t ace_cand_tls_cap[5];
 extern const uint32_t ace_cand_drain[5];
-extern const uint32_t ace_cand_partial[4];
 extern const uint32_t ace_cand_diet[5];      /* permille */
 extern const uint32_t ace_cand_bundle[4];
 
@@ -176,7 +188,6 @@ void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t 
 void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out);
 
 int  ace_cap_band(int cls);
-int  ace_drain_band(int cls);        /* -1 for Mid classes */
 const char *ace_group_name(int g);
 const char *ace_stop_reason(int stop);
 /* index of the candidate nearest to v */

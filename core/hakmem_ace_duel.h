@@ -5,7 +5,11 @@
  * the next block mirrored), so a throughput drift that is linear over a block
  * cancels in the block's contrast (challenger − champion).  After each block a
  * sequential test decides: the challenger wins, shows no gain, or the duel
- * goes on.  Every figure is in throughput-equivalent units: a reward
+ * goes on.  A win needs the lower end of a confidence sequence above 0 (a
+ * bound valid at every block at once, so looking after each block does not
+ * inflate the error) and a mean of at least min_effect (an arm a hair better
+ * is not worth a switch).  "No gain" may use an ordinary interval: stopping
+ * early there only keeps the arm in force.  Every figure is in throughput-equivalent units: a reward
  * difference divided by the reward of one baseline throughput (0.03 = the
  * challenger's reward is worth 3 % more throughput). */
 #ifndef HAK_ACE_DUEL_H
@@ -18,8 +22,11 @@ enum ace_verdict { ACE_DUEL_RUNNING = 0, ACE_DUEL_WIN, ACE_DUEL_NO_GAIN, ACE_DUE
 typedef struct ace_duel_cfg {
     uint32_t min_blocks;   /* no verdict before this many blocks, except an abort */
     uint32_t max_blocks;   /* no win by then: no gain */
-    double   z;            /* standard errors a win must stand clear of 0 */
-    double   futility;     /* no gain once the upper bound (mean + z se) falls below this */
+    double   alpha;        /* a win's error over the whole duel, however often it looks */
+    double   rho_blocks;   /* the confidence sequence is tightest near this many blocks */
+    double   min_effect;   /* a win needs a mean of at least this */
+    double   z;            /* the futility interval: mean + z se ... */
+    double   futility;     /* ... below this is no gain */
     double   abort;        /* after abort_blocks, a mean below -abort ends the duel */
     uint32_t abort_blocks;
     double   prior_sd;     /* block-contrast noise assumed before it is measured ... */
@@ -43,5 +50,7 @@ int    ace_duel_arm(const ace_duel_t *d);
 int    ace_duel_slice(ace_duel_t *d, const ace_duel_cfg_t *c, double r, double unit);
 double ace_duel_mean(const ace_duel_t *d);                        /* challenger − champion */
 double ace_duel_se(const ace_duel_t *d, const ace_duel_cfg_t *c);  /* its standard error */
+/* Half-width of the confidence sequence for the mean after d->n blocks. */
+double ace_duel_radius(const ace_duel_t *d, const ace_duel_cfg_t *c);
 
 #endif

@@ -188,6 +188,7 @@ void ace_collector_init(ace_collector_t *c)
     c->llc_bytes = hak_os_llc_bytes();
     calibrate_timer(c);
     c->cpu_percent = -1;
+    c->probe_pages = 64;
     perf_try(c);
 }
 
@@ -288,6 +289,44 @@ static void collect_latency(ace_collector_t *c, ace_metrics_t *m, const int top[
     }
 }
 
+/* What pages cost: released and reused pages, the madvise time per page, the
+ * Large misses and ghost hits, the process's CPU (J's first term), and on the
+ * first and slow ticks the OS probe's release and fault costs. */
+static void collect_memory(ace_collector_t *c, const hak_snapshot_t *s, ace_metrics_t *m, int probe)
+{
+    const hak_counters_t *a = &s->sum, *b = &c->tick_prev.sum;
+    uint64_t cpu = hak_os_process_cpu_ns(), refills = 0, flushes = 0, ops = 0, madv;
+    for (int k = 0; k < HAK_NCLASS && c->have_prev; k++) {
+        uint64_t r = a->cls[k].refills - b->cls[k].refills, f = a->cls[k].flushes - b->cls[k].flushes;
+        m->slow_ops[k] = r + f;
+        refills += r;
+        flushes += f;
+        ops += (a->allocs[k] - b->allocs[k]) + (a->frees[k] - b->frees[k]);
+    }
+    if (ops) {
+        m->refills_per_kop = 1000.0 * (double)refills / (double)ops;
+        m->flushes_per_kop = 1000.0 * (double)flushes / (double)ops;
+    }
+    if (c->have_prev) {
+        uint64_t madv_pages = (a->pages_released_spans - b->pages_released_spans) +
+                              (a->pages_released_heap - b->pages_released_heap);
+        m->pages_released = madv_pages + (a->pages_released_maps - b->pages_released_maps);
+        m->pages_reused = (a->pages_reused_spans - b->pages_reused_spans) +
+                          (a->pages_reused_heap - b->pages_reused_heap);
+        m->ghost_hits = a->large_ghost_hits - b->large_ghost_hits;
+        m->large_misses = (a->heap_misses - b->heap_misses) + (a->map_misses - b->map_misses);
+        madv = s->madvise_ns - c->tick_prev.madvise_ns;
+        if (madv_pages >= 64) m->release_ns_page = madv / madv_pages;
+        m->proc_cpu_ns = cpu - c->proc_cpu_prev;
+    }
+    c->proc_cpu_prev = cpu;
+    c->tick_prev = *s;
+    if (probe) {
+        hak_os_page_costs((uint32_t)c->probe_pages, &m->probe_release_ns, &m->probe_fault_ns);
+        c->probed = 1;
+    }
+}
+
 /* ACE's own CPU over a window of at least one second. */
 static void collect_cpu(ace_collector_t *c, ace_metrics_t *m)
 {
@@ -321,6 +360,9 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int slice)
     collect_llc(c, m, churn);
     collect_latency(c, m, top, !slice);
     collect_cpu(c, m);
+    /* per fast tick: the books and the rules' windows; the probe on the first
+     * tick with deltas (the first decide step) and on slow ticks */
+    if (!slice) collect_memory(c, &s, m, c->have_prev && (slow || !c->probed));
 
     m->last_scavenge_pages = c->scav_pages;
     m->last_scavenge_ran = c->scav_ran;

@@ -51,6 +51,17 @@ typedef struct ace_metrics {
     int      last_scavenge_ran;   /* 1: the previous tick ran a scavenge */
     int      last_scavenge_hit_deadline; /* ... and it stopped at its deadline */
 
+    /* memory: what holding and releasing pages cost (hakmem_ace_memory.h) */
+    uint64_t proc_cpu_ns;         /* process CPU during the tick, every thread's (ACE's too) */
+    uint64_t pages_released;      /* 4 KiB pages given back during the tick (spans, page heap, mappings) */
+    uint64_t pages_reused;        /* pages handed out again within the hold time of their release */
+    uint64_t release_ns_page;     /* madvise time per page given back this tick (0: under 64 pages) */
+    uint64_t ghost_hits;          /* Large misses the bound's evictions would have served */
+    uint64_t large_misses;        /* Large requests that mapped a new region or missed the mappings' cache */
+    uint64_t slow_ops[HAK_NCLASS];/* magazine refills + flushes per class during the tick */
+    double   refills_per_kop, flushes_per_kop;   /* per 1000 operations, all classes */
+    uint64_t probe_release_ns, probe_fault_ns;   /* the OS probe's page costs (first and slow ticks, else 0) */
+
     hak_knobs_t knobs;            /* knob values as read at this tick */
 } ace_metrics_t;
 
@@ -78,6 +89,10 @@ typedef struct ace_collector {
     uint64_t cpu_win_wall, cpu_win_cpu;
     double   cpu_percent;
     uint64_t scav_pages; int scav_ran, scav_hit;
+    hak_snapshot_t tick_prev;     /* the snapshot of the previous fast tick (memory deltas) */
+    uint64_t proc_cpu_prev;       /* process CPU at the previous fast tick */
+    uint64_t probe_pages;         /* pages the OS cost probe faults (64) */
+    int      probed;              /* the probe ran once */
 } ace_collector_t;
 
 void ace_collector_init(ace_collector_t *c);

@@ -28,7 +28,7 @@ double ace_ln(double x)
     return k * 0.69314718055994530942 + 2 * sum;
 }
 
-void ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm, double c)
+void ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm, double c, double gamma)
 {
     memset(b, 0, sizeof *b);
     if (n_arms > ACE_UCB1_MAX_ARMS) n_arms = ACE_UCB1_MAX_ARMS;
@@ -38,11 +38,12 @@ void ace_ucb1_init(ace_ucb1_t *b, uint32_t n_arms, int initial_arm, double c)
     if ((uint32_t)initial_arm >= n_arms) initial_arm = (int)n_arms - 1;
     b->committed = initial_arm;
     b->c = c;
+    b->gamma = gamma > 0 && gamma <= 1 ? gamma : 1;
 }
 
 double ace_ucb1_mean(const ace_ucb1_t *b, int arm)
 {
-    return b->count[arm] ? b->sum[arm] / (double)b->count[arm] : 0.0;
+    return b->count[arm] > 0 ? b->sum[arm] / b->count[arm] : 0.0;
 }
 
 int ace_ucb1_select(const ace_ucb1_t *b, uint32_t mask)
@@ -57,10 +58,10 @@ int ace_ucb1_select(const ace_ucb1_t *b, uint32_t mask)
         if (lo >= 0 && !b->count[lo] && (mask & (1u << lo))) return lo;
         if (hi < (int)b->n_arms && !b->count[hi] && (mask & (1u << hi))) return hi;
     }
-    lnN = ace_ln((double)(b->total > 1 ? b->total : 1));
+    lnN = ace_ln(b->total > 1 ? b->total : 1);
     for (i = 0; i < b->n_arms; i++) {
         if (!(mask & (1u << i))) continue;
-        double v = ace_ucb1_mean(b, (int)i) + b->c * ace_sqrt(2.0 * lnN / (double)b->count[i]);
+        double v = ace_ucb1_mean(b, (int)i) + b->c * ace_sqrt(2.0 * lnN / b->count[i]);
         if (v > bv) { bv = v; best = (int)i; }
     }
     return best;
@@ -69,7 +70,11 @@ int ace_ucb1_select(const ace_ucb1_t *b, uint32_t mask)
 void ace_ucb1_update(ace_ucb1_t *b, int arm, double value)
 {
     if (arm < 0 || (uint32_t)arm >= b->n_arms) return;
+    for (uint32_t i = 0; i < b->n_arms; i++) {
+        b->sum[i] *= b->gamma;
+        b->count[i] *= b->gamma;
+    }
+    b->total = b->total * b->gamma + 1;
     b->sum[arm] += value;
-    b->count[arm]++;
-    b->total++;
+    b->count[arm] += 1;
 }

@@ -38,6 +38,10 @@ void stub_knobs_defaults(void)
     hak_knobs_static.bundle_width = 32;
     hak_knobs_static.partial_release_pages = 2;
     hak_knobs_static.diet_permille = 1000;
+    hak_knobs_static.sparse_div = 2;
+    hak_knobs_static.shrink_min = 64;
+    hak_knobs_static.large_cache_mb = 64;
+    hak_knobs_static.hold_ms = 1000;
     hak_knobs = hak_knobs_static;
 }
 

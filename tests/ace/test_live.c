@@ -136,6 +136,33 @@ static void churn_threads(int nt, double secs, size_t slots, size_t maxsz)
     for (int i = 0; i < nt; i++) pthread_join(t[i], NULL);
 }
 
+static long rss_kb(void)
+{
+    long pages = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) { if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0; fclose(f); }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* index of column name in a CSV header line */
+static int csv_col(const char *hdr, const char *name)
+{
+    int i = 0;
+    size_t n = strlen(name);
+    for (const char *p = hdr; *p && *p != '\n'; i++) {
+        if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\n')) return i;
+        while (*p && *p != ',' && *p != '\n') p++;
+        if (*p == ',') p++;
+    }
+    return -1;
+}
+
+static long csv_field(const char *line, int col)
+{
+    for (int i = 0; i < col && line; i++) { line = strchr(line, ','); if (line) line++; }
+    return line ? atol(line) : 0;
+}
+
 /* ------------------------------------------------------------ scenarios */
 static int sc_off(void)
 {
@@ -435,6 +462,44 @@ static char env_workload[1024];
 /* every program thread calls pthread_exit: the process must end (ACE's thread
  * must not keep it alive) */
 static void *pe_worker(void *a) { hak_free(hak_malloc(100)); msleep(100); return a; }
+/* A phased run at a price that puts the hold time at its 10 ms floor: a
+ * build of 3000-byte blocks, the program churns (busy), frees 90 % of the
+ * build, then sleeps (idle).  While busy no ACE release runs (every busy row
+ * of the trace gave back 0 pages); while idle pages go back and RSS falls. */
+static int sc_phased(void)
+{
+    char trace[600], *t, *line;
+    long rss_busy, rss_idle, busy_rows = 0, busy_pages = 0, idle_pages = 0;
+    int c_idle, c_slice, c_scav;
+    snprintf(trace, sizeof trace, "%s.csv", getenv("T_LOG"));
+    setenv("HAKMEM_ACE_TRACE", trace, 1);    /* read when ACE starts: the first allocation */
+    hak_free(hak_malloc(8));
+    void **blk = malloc(12000 * sizeof *blk);
+    for (int i = 0; i < 12000; i++) { blk[i] = hak_malloc(3000); memset(blk[i], 1, 3000); }   /* ~36 MB */
+    churn_threads(2, 0.6, 4096, 2048);
+    for (int i = 0; i < 12000; i++) if (i % 10) hak_free(blk[i]);   /* 90 % freed, scattered pages */
+    rss_busy = rss_kb();
+    msleep(600);
+    rss_idle = rss_kb();
+    t = slurp(trace);
+    c_idle = csv_col(t, "idle"); c_slice = csv_col(t, "slice"); c_scav = csv_col(t, "scav_pages");
+    REQUIRE(c_idle > 0 && c_slice > 0 && c_scav > 0);
+    for (line = strchr(t, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        if (csv_field(line + 1, c_slice)) continue;
+        if (csv_field(line + 1, c_idle)) idle_pages += csv_field(line + 1, c_scav);
+        else { busy_rows++; busy_pages += csv_field(line + 1, c_scav); }
+    }
+    fprintf(stderr, "phased: rss busy %ld KiB, after idle %ld KiB; busy ticks %ld released %ld pages, idle ticks %ld\n",
+            rss_busy, rss_idle, busy_rows, busy_pages, idle_pages);
+    REQUIRE(busy_rows >= 10);
+    REQUIRE(busy_pages == 0);
+    REQUIRE(idle_pages > 2000);              /* > 8 MiB of the ~40 MiB freed */
+    REQUIRE(rss_idle < rss_busy - 8 * 1024);
+    for (int i = 0; i < 12000; i += 10) hak_free(blk[i]);
+    free(blk);
+    return 0;
+}
+
 static int sc_pthread_exit(void)
 {
     pid_t p = fork();
@@ -474,6 +539,8 @@ static const scenario_t scenarios[] = {
       "HAKMEM_ACE_LOG_LEVEL=2 HAKMEM_TLS_CAP=16" },
     { "fork_single_thread_child", sc_fork_single, "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10" },
     { "pthread_exit_last", sc_pthread_exit, "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=20" },
+    { "phased_idle_release", sc_phased, "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=20 HAKMEM_ACE_LOG_LEVEL=1 "
+      "HAKMEM_ACE_MEM_PRICE=1000" },
     { "best_arm", sc_best_arm, "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=50 HAKMEM_ACE_SLOW_INTERVAL_S=1 "
       "HAKMEM_ACE_LOG_LEVEL=1 HAKMEM_DIET_FACTOR=1 HAKMEM_DRAIN_THRESHOLD=128 HAKMEM_BUNDLE_WIDTH=32 "
       "HAKMEM_PARTIAL_RELEASE_PAGES=2" },

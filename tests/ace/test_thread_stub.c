@@ -164,6 +164,20 @@ static int sc_idle_scavenge(void)
     return 0;
 }
 
+/* HAKMEM_ACE_IDLE_SCAVENGE_MS given: the idle scavenge waits that long,
+ * whatever the price says. */
+static int sc_idle_delay_fixed(void)
+{
+    hak_ace_maybe_start();
+    feed(5, 10, 0);
+    stub_release_empty_pages = 700;
+    stub_snap.bytes_held = 64u << 20;
+    stub_snap.bytes_live = 1u << 20;
+    msleep(150);
+    REQUIRE(stub_release_empty_calls == 0);
+    return 0;
+}
+
 static int sc_fork(void)
 {
     pid_t p;
@@ -200,7 +214,9 @@ int main(void)
         snprintf(extra, sizeof extra, "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10 HAKMEM_ACE_LOG_LEVEL=2 HAKMEM_ACE_TRACE=%s/stub_trace.csv", tmpdir);
         run("stub_backlog_moves_log_trace", sc_backlog_moves, ENV("stub_backlog_moves_log_trace", extra));
     }
-    run("stub_idle_scavenge", sc_idle_scavenge, ENV("stub_idle_scavenge", "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10 HAKMEM_ACE_LOG_LEVEL=1"));
+    /* a high price: the hold time, and so the idle delay, is its 10 ms floor */
+    run("stub_idle_scavenge", sc_idle_scavenge, ENV("stub_idle_scavenge", "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10 HAKMEM_ACE_LOG_LEVEL=1 HAKMEM_ACE_MEM_PRICE=1000"));
+    run("stub_idle_delay_fixed", sc_idle_delay_fixed, ENV("stub_idle_delay_fixed", "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10 HAKMEM_ACE_MEM_PRICE=1000 HAKMEM_ACE_IDLE_SCAVENGE_MS=100000"));
     run("stub_fork_restarts", sc_fork, ENV("stub_fork_restarts", "HAKMEM_ACE_ENABLED=1 HAKMEM_ACE_FAST_INTERVAL_MS=10"));
     printf("thread_stub: %d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -37,7 +37,7 @@ static void test_ucb1_converges(void)
     const double mean[5] = { 0.30, 0.45, 0.70, 0.50, 0.20 };
     ace_ucb1_t b;
     int i, pulls2 = 0;
-    ace_ucb1_init(&b, 5, 3, 0.2);
+    ace_ucb1_init(&b, 5, 3, 0.2, 1.0);
     for (i = 0; i < 400; i++) {
         int a = ace_ucb1_select(&b, 0x1f);
         pulls2 += a == 2;
@@ -47,10 +47,45 @@ static void test_ucb1_converges(void)
     report("ucb1: converges to the best arm on noisy rewards");
 }
 
+/* Two neighbours; the better one changes after 200 results.  Values and
+ * weight as ACE's (hundredths of throughput, c and gamma from
+ * ace_config_default): with the discount the new best is pulled most of the
+ * last 100 times; undiscounted UCB1 trusts the old best's long record. */
+static int pulls_after_change(double gamma)
+{
+    const double before[2] = { 0.00, 0.05 }, after[2] = { 0.03, 0.00 };
+    ace_config_t cfg;
+    ace_ucb1_t b;
+    int i, pulls0 = 0;
+    ace_config_default(&cfg);
+    ace_ucb1_init(&b, 2, 1, cfg.ucb_c, gamma);
+    for (i = 0; i < 300; i++) {
+        int a = ace_ucb1_select(&b, 0x3);
+        pulls0 += i >= 200 && a == 0;
+        ace_ucb1_update(&b, a, (i < 200 ? before[a] : after[a]) + (urand() - 0.5) * 0.02);
+    }
+    return pulls0;
+}
+
+static void test_ucb1_discount(void)
+{
+    ace_config_t cfg;
+    ace_config_default(&cfg);
+    int disc = 0, plain = 0;
+    for (int r = 0; r < 10; r++) {
+        disc += pulls_after_change(cfg.ucb_gamma);
+        plain += pulls_after_change(1.0);
+    }
+    fprintf(stderr, "  new best arm pulled %d / 1000 (discount %.2f), %d / 1000 (plain)\n", disc, cfg.ucb_gamma, plain);
+    CHECK(disc >= 650);
+    CHECK(disc > plain + 100);
+    report("ucb1: discounted results follow a change of the best arm");
+}
+
 static void test_ucb1_mask(void)
 {
     ace_ucb1_t b;
-    ace_ucb1_init(&b, 5, 3, 0.2);
+    ace_ucb1_init(&b, 5, 3, 0.2, 1.0);
     CHECK(ace_ucb1_select(&b, (1u << 2) | (1u << 4)) == 2);   /* untried: one step down first */
     ace_ucb1_update(&b, 2, 0.5);
     CHECK(ace_ucb1_select(&b, (1u << 2) | (1u << 4)) == 4);
@@ -95,21 +130,26 @@ static void duel_rates(double eff, double sd, double drift, int n, double *win, 
     *blocks = bl / n;
 }
 
+/* The win test may look after every block: an equal arm must win at most
+ * alpha (5 %) of its duels however long they run, a drift must cancel, and an
+ * arm worth 10 % must still win most duels within the 64 blocks. */
 static void test_duel_power(void)
 {
-    double w3, w0, wm3, b3, b0, bm3, wd, bd;
+    double w10, w3, w0, wm3, b10, b3, b0, bm3, wd, bd;
+    duel_rates(0.10, 0.09, 0, 400, &w10, &b10);
     duel_rates(0.03, 0.09, 0, 400, &w3, &b3);
     duel_rates(0.00, 0.09, 0, 400, &w0, &b0);
     duel_rates(-0.03, 0.09, 0, 400, &wm3, &bm3);
     duel_rates(0.00, 0.09, 0.002, 400, &wd, &bd);   /* +0.2 % per slice: +80 % over 100 blocks */
-    printf("    duel, block sd 9%%: +3%% wins %.0f%% (%.0f blocks), 0%% %.0f%% (%.0f), -3%% %.0f%% (%.0f), "
-           "0%% with drift %.0f%%\n", 100 * w3, b3, 100 * w0, b0, 100 * wm3, bm3, 100 * wd);
-    CHECK(w3 >= 0.7);
-    CHECK(w0 <= 0.25);
-    CHECK(wm3 <= 0.03);
-    CHECK(wd <= 0.25);          /* ABBA: a linear drift cancels */
-    CHECK(b0 < 100);            /* an equal arm usually stops before the cap (futility) */
-    report("duel: a 3 % win is seen at the measured noise (9 % per block); equal and worse arms rarely win; drift cancels");
+    printf("    duel, block sd 9%%: +10%% wins %.0f%% (%.0f blocks), +3%% %.0f%% (%.0f), 0%% %.1f%% (%.0f), "
+           "-3%% %.1f%% (%.0f), 0%% with drift %.1f%%\n", 100 * w10, b10, 100 * w3, b3, 100 * w0, b0, 100 * wm3, bm3,
+           100 * wd);
+    CHECK(w10 >= 0.7);
+    CHECK(w0 <= 0.07);          /* alpha = 5 %, plus the sampling spread of 400 duels */
+    CHECK(wm3 <= 0.01);
+    CHECK(wd <= 0.07);          /* ABBA: a linear drift cancels */
+    CHECK(b0 < 64);             /* an equal arm usually stops before the cap (futility) */
+    report("duel: anytime-valid win test: an equal arm wins at most alpha, a 10 % arm most duels, drift cancels");
 }
 
 static void test_duel_abort(void)
@@ -165,6 +205,7 @@ static void busy_metrics(ace_metrics_t *m, uint32_t tick, double tput)
     m->ops_per_s = tput;
     m->ops = (uint64_t)(tput / 2);
     m->allocs[2] = m->ops / 2;
+    m->slow_ops[2] = m->allocs[2] / 50;     /* its magazines miss: a cap can matter */
 }
 
 /* A synthetic workload whose best TLS cap for class 2 is 16 (15 % per
@@ -186,6 +227,10 @@ static void apply(const ace_moves_t *o)
         case ACE_K_BUNDLE:  K.bundle_width = mv->to; break;
         case ACE_K_PARTIAL: K.partial_release_pages = mv->to; break;
         case ACE_K_DIET:    K.diet_permille = mv->to; break;
+        case ACE_K_SPARSE:  K.sparse_div = mv->to; break;
+        case ACE_K_SHRINK:  K.shrink_min = mv->to; break;
+        case ACE_K_LARGE_MB: K.large_cache_mb = mv->to; break;
+        case ACE_K_HOLD:    K.hold_ms = mv->to; break;
         }
     }
 }
@@ -467,6 +512,169 @@ static void test_fixed_knobs(void)
     report("knobs fixed by a static override are never moved");
 }
 
+/* The memory rules' knobs, fixed by their overrides, stay put under every
+ * trigger: re-faults, ghost hits, an RSS target, measured page costs. */
+static void test_fixed_memory_knobs(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    stub_knobs_defaults();
+    hak_knobs_static.fixed_partial = hak_knobs_static.fixed_sparse = hak_knobs_static.fixed_shrink = 1;
+    hak_knobs_static.fixed_large_cache = hak_knobs_static.fixed_hold = 1;
+    hak_knobs = hak_knobs_static;
+    K = hak_knobs_static;
+    ace_config_default(&cfg);
+    cfg.settle_ticks = 0;
+    ace_state_init(&st, &cfg, &hak_knobs_static);
+    for (int i = 0; i < 12; i++) {
+        busy_metrics(&m, t++, 1e6);
+        m.pages_released = 1000; m.pages_reused = 900; m.ghost_hits = 10;
+        m.probe_fault_ns = 1000; m.probe_release_ns = 100;
+        if (i >= 8) { cfg.mem.rss_target_bytes = 1u << 20; st.cfg.mem.rss_target_bytes = 1u << 20; }
+        ace_step(&m, &st, &o); apply(&o);
+        for (int k = ACE_K_SPARSE; k <= ACE_K_HOLD; k++) CHECK(find_move(&o, k, -1) == NULL);
+        CHECK(find_move(&o, ACE_K_PARTIAL, -1) == NULL);
+    }
+    CHECK(o.scavenge == ACE_SCAV_TARGET);                 /* the scavenge is not a knob: it runs */
+    report("memory knobs fixed by their overrides (release mode, sparse thresholds, Large bound, hold time) never move");
+}
+
+/* Ski rental: H = (release + fault) / (lambda per page), lambda = price / 1024
+ * CPU-s per MiB-s; within its range; from ace_step, a hold-time move once the
+ * probe has measured the costs. */
+static void test_hold_time(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    double expect = 2000e-9 / (0.25 / 1024 / 256) * 1e9;      /* 2.097 s */
+    ace_config_default(&cfg);
+    CHECK(fabs((double)ace_mem_hold_ns(&cfg.mem, 2000) - expect) < 1e-3 * expect);
+    cfg.mem.price = 1.0;
+    CHECK(fabs((double)ace_mem_hold_ns(&cfg.mem, 2000) - expect / 4) < 1e-3 * expect);
+    cfg.mem.price = 0;
+    CHECK(ace_mem_hold_ns(&cfg.mem, 2000) == cfg.mem.hold_max_ns);   /* free memory: hold it all */
+    cfg.mem.price = 1e6;
+    CHECK(ace_mem_hold_ns(&cfg.mem, 2000) == cfg.mem.hold_min_ns);
+    fresh(&st, &cfg);
+    base_metrics(&m, 1); ace_step(&m, &st, &o);
+    base_metrics(&m, 2); ace_step(&m, &st, &o);
+    CHECK(find_move(&o, ACE_K_HOLD, -1) == NULL);          /* no costs measured: the static 1000 ms */
+    base_metrics(&m, 3); m.probe_release_ns = 500; m.probe_fault_ns = 1500; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_HOLD, -1);
+    CHECK(mv && mv->reason == ACE_R_HOLD && mv->from == 1000 && mv->to == 2097);
+    /* the allocator's own madvise time replaces the probe's release cost */
+    base_metrics(&m, 4); m.pages_released = 1000; m.release_ns_page = 100; ace_step(&m, &st, &o); apply(&o);
+    CHECK(st.mem.c_release_ns > 100 && st.mem.c_release_ns < 500);
+    CHECK(find_move(&o, ACE_K_HOLD, -1) == NULL);          /* under 20 % away: no move */
+    report("hold time (ski rental): (release + fault cost) / price per page-second, from the measured costs");
+}
+
+/* Released pages reused within the hold time: two ticks with more than half
+ * of them back step the release ladder toward keeping pages (2 -> 1 -> keep);
+ * a slow interval without re-faults steps back. */
+static void test_refault_rule(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    for (int i = 0; i < 4; i++) {            /* under 1 MiB released, or a tenth reused: nothing */
+        busy_metrics(&m, t++, 1e6);
+        if (i < 2) { m.pages_released = 100; m.pages_reused = 100; }
+        else { m.pages_released = 5000; m.pages_reused = 500; }
+        ace_step(&m, &st, &o); apply(&o);
+        CHECK(find_move(&o, ACE_K_PARTIAL, -1) == NULL);
+    }
+    for (int i = 0; i < 3; i++) { busy_metrics(&m, t++, 1e6); ace_step(&m, &st, &o); }   /* the window halves each tick */
+    busy_metrics(&m, t++, 1e6); m.pages_released = 2000; m.pages_reused = 1900; ace_step(&m, &st, &o); apply(&o);
+    CHECK(find_move(&o, ACE_K_PARTIAL, -1) == NULL);       /* one tick is not a trend */
+    busy_metrics(&m, t++, 1e6); m.pages_released = 2000; m.pages_reused = 1900; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_PARTIAL, -1);
+    CHECK(mv && mv->reason == ACE_R_REFAULT && mv->from == 2 && mv->to == 1);
+    CHECK(K.sparse_div == 4 && K.shrink_min == 256);       /* the step's sparse thresholds */
+    for (int i = 0; i < 2; i++) {
+        busy_metrics(&m, t++, 1e6); m.pages_released = 2000; m.pages_reused = 1900; ace_step(&m, &st, &o); apply(&o);
+    }
+    CHECK(K.partial_release_pages == 0 && K.sparse_div == 2 && K.shrink_min == 64);   /* keep pages */
+    busy_metrics(&m, t++, 1e6); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.partial_release_pages == 0);                   /* the trigger was in this slow interval */
+    busy_metrics(&m, t++, 1e6); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    mv = find_move(&o, ACE_K_PARTIAL, -1);
+    CHECK(mv && mv->reason == ACE_R_RESTORE && K.partial_release_pages == 1);
+    busy_metrics(&m, t++, 1e6); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.partial_release_pages == 2 && K.sparse_div == 2 && K.shrink_min == 64);
+    report("re-fault rate -> release mode: 2 -> 1 -> keep pages while released pages come back, restored when calm");
+}
+
+/* Ghost hits raise the Large bound one candidate per trigger (64 -> 128 ->
+ * 256 MiB); a slow interval without them brings it back one step. */
+static void test_ghost_rule(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    const ace_move_t *mv;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    busy_metrics(&m, t++, 1e6); m.ghost_hits = 1; ace_step(&m, &st, &o); apply(&o);
+    busy_metrics(&m, t++, 1e6); m.ghost_hits = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.large_cache_mb == 64);                         /* one ghost hit a tick: not a trigger */
+    for (int i = 0; i < 2; i++) { busy_metrics(&m, t++, 1e6); m.ghost_hits = 6; ace_step(&m, &st, &o); apply(&o); }
+    mv = find_move(&o, ACE_K_LARGE_MB, -1);
+    CHECK(mv && mv->reason == ACE_R_GHOST && mv->from == 64 && mv->to == 128);
+    for (int i = 0; i < 2; i++) { busy_metrics(&m, t++, 1e6); m.ghost_hits = 6; ace_step(&m, &st, &o); apply(&o); }
+    CHECK(K.large_cache_mb == 256);
+    busy_metrics(&m, t++, 1e6); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    busy_metrics(&m, t++, 1e6); m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.large_cache_mb == 128);
+    report("ghost hits -> Large bound 64 -> 128 -> 256 MiB, one step back per calm slow interval");
+}
+
+/* Above the soft target: the most eager release step, the smallest bound,
+ * the shortest hold, a scavenge every tick, and ghost hits raise nothing;
+ * below it again the steps come back toward the static ones. */
+static void test_rss_target(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    stub_knobs_defaults();
+    K = hak_knobs_static;
+    ace_config_default(&cfg);
+    cfg.settle_ticks = 0;
+    cfg.mem.rss_target_bytes = 80u << 20;
+    ace_state_init(&st, &cfg, &hak_knobs_static);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    busy_metrics(&m, t++, 1e6); m.ghost_hits = 9; m.probe_fault_ns = 1000; ace_step(&m, &st, &o); apply(&o);
+    CHECK(o.scavenge == ACE_SCAV_TARGET);                  /* base_metrics: RSS 100 MiB */
+    CHECK(K.partial_release_pages == 8 && K.sparse_div == 1 && K.shrink_min == 0);
+    CHECK(K.large_cache_mb == 16 && K.hold_ms == 10);
+    busy_metrics(&m, t++, 1e6); m.ghost_hits = 9; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.large_cache_mb == 16 && o.scavenge == ACE_SCAV_TARGET);
+    busy_metrics(&m, t++, 1e6); m.rss_bytes = 60u << 20; ace_step(&m, &st, &o); apply(&o);
+    CHECK(o.scavenge == ACE_SCAV_NONE && K.hold_ms > 1000);   /* the price's hold time again */
+    busy_metrics(&m, t++, 1e6); m.rss_bytes = 60u << 20; m.slow = 1; ace_step(&m, &st, &o); apply(&o);
+    CHECK(K.partial_release_pages == 4 && K.large_cache_mb == 32);
+    report("RSS above the target: most eager release, bound 16 MiB, no hold, scavenge each tick; back when below");
+}
+
+/* The books: J = CPU-s + lambda MiB-s over each slow interval. */
+static void test_books(void)
+{
+    ace_config_t cfg; ace_state_t st; ace_metrics_t m; ace_moves_t o;
+    uint32_t t = 1;
+    fresh(&st, &cfg);
+    base_metrics(&m, t++); ace_step(&m, &st, &o);
+    for (int i = 0; i < 4; i++) {            /* 2 s at 100 MiB and one core */
+        busy_metrics(&m, t++, 1e6); m.proc_cpu_ns = 500000000ull; m.slow = i == 3;
+        ace_step(&m, &st, &o);
+    }
+    CHECK(fabs(o.j_cpu_s - 2.0) < 1e-9 && fabs(o.j_mib_s - 200.0) < 1e-9);
+    CHECK(fabs(o.j - (2.0 + 0.25 / 1024 * 200.0)) < 1e-9);
+    busy_metrics(&m, t++, 1e6); m.proc_cpu_ns = 500000000ull; m.slow = 1; ace_step(&m, &st, &o);
+    CHECK(fabs(o.j_cpu_s - 0.5) < 1e-9);                   /* a new interval */
+    report("books: J = CPU-s + price/1024 x MiB-s per slow interval");
+}
+
 /* The bandit over ace_step: throughput depends on the TLS cap of the busy
  * band (best at 16); ACE must settle there without being told. */
 static void test_bandit_learns(void)
@@ -716,6 +924,13 @@ static void test_formatter(void)
 int main(void)
 {
     test_ucb1_converges();
+    test_fixed_memory_knobs();
+    test_hold_time();
+    test_refault_rule();
+    test_ghost_rule();
+    test_rss_target();
+    test_books();
+    test_ucb1_discount();
     test_ucb1_mask();
     test_duel_abba();
     test_duel_power();
