@@ -501,10 +501,11 @@ static void log_start(const ace_config_t *cfg)
 static void run_releases(const ace_moves_t *o, const ace_metrics_t *m, uint64_t *pages, uint64_t *ns)
 {
     ace_scavenge_result_t r;
+    uint64_t cpu = 0;
     int hit = 0;
     if (o->partial_release_pages) {
         ace_scavenge_partial(o->partial_release_pages, o->budget_ns, &r);
-        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
+        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline; cpu += r.cpu_ns;
         if (ace_log_level >= 1) log_scavenge("Partial release (fragmentation)", &r, o->budget_ns, m, o->partial_release_pages);
     }
     if (o->scavenge) {
@@ -515,12 +516,18 @@ static void run_releases(const ace_moves_t *o, const ace_metrics_t *m, uint64_t 
         int all = o->scavenge != ACE_SCAV_RSS_UP;
         uint32_t n = all ? ACE_ALL_PAGES : HAK_KNOB_GET(partial_release_pages);
         ace_scavenge_budgeted(n, o->budget_ns, &r);
-        if (all)
-            r.pages_empty += hak_large_release_cache();   /* idle or over the target: keep nothing warm */
-        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline;
+        if (all) {   /* idle or over the target: keep nothing warm */
+            uint64_t c0 = hak_os_thread_cpu_ns();
+            r.pages_empty += hak_large_release_cache();
+            r.cpu_ns += hak_os_thread_cpu_ns() - c0;
+        }
+        *pages += r.pages_empty + r.pages_partial; *ns += r.elapsed_ns; hit |= r.hit_deadline; cpu += r.cpu_ns;
         if (ace_log_level >= 1) log_scavenge(what[o->scavenge], &r, o->budget_ns, m, n);
     }
-    if (o->partial_release_pages || o->scavenge) ace_collector_note_scavenge(&ace_col, *pages, hit);
+    if (o->partial_release_pages || o->scavenge) ace_collector_note_scavenge(&ace_col, *pages, cpu, hit);
+    /* the hold time holds even when the program makes no Large call for a
+     * while (the core's own decay pass runs on Large calls) */
+    if (!m->slice) *pages += hak_large_decay(m->t_ns);
 }
 
 /* One wake: observe, decide, apply.  Returns 0 when a valve stopped ACE. */

@@ -231,6 +231,7 @@ static void update_baselines(const ace_metrics_t *m, ace_state_t *st, int seed)
 {
     double a = seed ? 1.0 : st->busy_ticks < 20 ? 1.0 / (st->busy_ticks + 1) : 0.05;
     st->base_ops  = (1 - a) * st->base_ops  + a * m->ops_per_s;
+    st->base_bytes = (1 - a) * st->base_bytes + a * m->alloc_bytes_per_s;
     st->base_miss = (1 - a) * st->base_miss + a * miss_value(m);
     st->base_lock = (1 - a) * st->base_lock + a * m->lock_wait_frac;
     st->base_frag = (1 - a) * st->base_frag + a * frag_excess(m);
@@ -512,11 +513,18 @@ static int valves(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     return out->stop;
 }
 
+/* Idle: fewer operations than max(idle_ops_per_s, 1 % of the busy
+ * baseline), or a trickle: under 10 % of the baseline's operations handing out
+ * under 1 % of its bytes.  A program of Large buffers makes few calls while
+ * busy (phased_large: 30-500 k/s), and a few hundred small blocks every 50 ms
+ * (8 k/s) are not busy next to it; a busy phase of small blocks after one of
+ * Large buffers still makes 10 % of the calls. */
 static int is_idle(const ace_metrics_t *m, const ace_state_t *st)
 {
     double lim = st->cfg.idle_ops_per_s;
     if (st->base_init && 0.01 * st->base_ops > lim) lim = 0.01 * st->base_ops;
-    return m->ops_per_s < lim;
+    if (m->ops_per_s < lim) return 1;
+    return st->base_init && m->ops_per_s < 0.1 * st->base_ops && m->alloc_bytes_per_s < 0.01 * st->base_bytes;
 }
 
 /* Idle fast tick: no learning; once idle for the hold time (idle_due) a

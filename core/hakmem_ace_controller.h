@@ -154,6 +154,7 @@ typedef struct ace_state {
     /* running baselines for reward scaling */
     int          base_init;
     double       base_ops, base_miss, base_lock, base_frag, base_backlog;
+    double       base_bytes;            /* bytes handed out per second (idle: a trickle) */
     /* rules */
     uint8_t      drain_corr[HAK_NCLASS], backlog_run[HAK_NCLASS];
     uint64_t     drain_trigger[HAK_NCLASS];

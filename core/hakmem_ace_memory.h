@@ -8,7 +8,7 @@
  *
  * - hold time (ski rental): a free page held for t seconds costs lambda_page * t;
  *   giving it back costs c = c_release + c_fault if it is used again (both
- *   measured: the madvise counters and the OS layer's probe).  Holding a page
+ *   measured: ACE's own release passes and the OS layer's probe).  Holding a page
  *   H = c / lambda_page and then giving it back never costs more than twice
  *   what the best choice made knowing the future costs.  H is the hold_ms knob
  *   (the Large decay and the reuse window of released span pages) and the idle

@@ -192,9 +192,10 @@ void ace_collector_init(ace_collector_t *c)
     perf_try(c);
 }
 
-void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_deadline)
+void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, uint64_t cpu_ns, int hit_deadline)
 {
     c->scav_pages = pages;
+    c->scav_cpu_ns = cpu_ns;
     c->scav_ran = 1;
     c->scav_hit = hit_deadline;
 }
@@ -203,7 +204,7 @@ void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_dea
  * sampling left out), backlog, and the bytes cycled (for the LLC proxy). */
 static uint64_t collect_classes(ace_collector_t *c, const hak_snapshot_t *s, ace_metrics_t *m, int top[2])
 {
-    uint64_t ops = 0, churn = 0;
+    uint64_t ops = 0, churn = 0, bytes = 0;
     top[0] = top[1] = -1;
     for (int k = 0; k < HAK_NCLASS; k++) {
         uint64_t a = 0, f = 0;
@@ -215,6 +216,7 @@ static uint64_t collect_classes(ace_collector_t *c, const hak_snapshot_t *s, ace
         m->allocs[k] = a;
         ops += a + f;
         churn += (a + f) * (uint64_t)hak_class_size[k];
+        bytes += a * (uint64_t)hak_class_size[k];
         m->backlog[k] = s->backlog[k];
         m->backlog_total += s->backlog[k];
         if (top[0] < 0 || a > m->allocs[top[0]]) { top[1] = top[0]; top[0] = k; }
@@ -223,10 +225,12 @@ static uint64_t collect_classes(ace_collector_t *c, const hak_snapshot_t *s, ace
     if (c->have_prev) {
         ops += (s->sum.large_allocs - c->prev.sum.large_allocs) + (s->sum.large_frees - c->prev.sum.large_frees);
         ops = ops > c->own_ops ? ops - c->own_ops : 0;
+        bytes += s->sum.large_alloc_bytes - c->prev.sum.large_alloc_bytes;
     }
     c->own_ops = 0;
     m->ops = ops;
     m->ops_per_s = m->dt_ns ? (double)ops * 1e9 / (double)m->dt_ns : 0;
+    m->alloc_bytes_per_s = m->dt_ns ? (double)bytes * 1e9 / (double)m->dt_ns : 0;
     return churn;
 }
 
@@ -289,13 +293,12 @@ static void collect_latency(ace_collector_t *c, ace_metrics_t *m, const int top[
     }
 }
 
-/* What pages cost: released and reused pages, the madvise time per page, the
- * Large misses and ghost hits, the process's CPU (J's first term), and on the
+/* What pages cost: released and reused pages, the Large misses and ghost hits, the process's CPU (J's first term), and on the
  * first and slow ticks the OS probe's release and fault costs. */
 static void collect_memory(ace_collector_t *c, const hak_snapshot_t *s, ace_metrics_t *m, int probe)
 {
     const hak_counters_t *a = &s->sum, *b = &c->tick_prev.sum;
-    uint64_t cpu = hak_os_process_cpu_ns(), refills = 0, flushes = 0, ops = 0, madv;
+    uint64_t cpu = hak_os_process_cpu_ns(), refills = 0, flushes = 0, ops = 0;
     for (int k = 0; k < HAK_NCLASS && c->have_prev; k++) {
         uint64_t r = a->cls[k].refills - b->cls[k].refills, f = a->cls[k].flushes - b->cls[k].flushes;
         m->slow_ops[k] = r + f;
@@ -308,15 +311,13 @@ static void collect_memory(ace_collector_t *c, const hak_snapshot_t *s, ace_metr
         m->flushes_per_kop = 1000.0 * (double)flushes / (double)ops;
     }
     if (c->have_prev) {
-        uint64_t madv_pages = (a->pages_released_spans - b->pages_released_spans) +
-                              (a->pages_released_heap - b->pages_released_heap);
-        m->pages_released = madv_pages + (a->pages_released_maps - b->pages_released_maps);
+        m->pages_released = (a->pages_released_spans - b->pages_released_spans) +
+                            (a->pages_released_heap - b->pages_released_heap) +
+                            (a->pages_released_maps - b->pages_released_maps);
         m->pages_reused = (a->pages_reused_spans - b->pages_reused_spans) +
                           (a->pages_reused_heap - b->pages_reused_heap);
         m->ghost_hits = a->large_ghost_hits - b->large_ghost_hits;
         m->large_misses = (a->heap_misses - b->heap_misses) + (a->map_misses - b->map_misses);
-        madv = s->madvise_ns - c->tick_prev.madvise_ns;
-        if (madv_pages >= 64) m->release_ns_page = madv / madv_pages;
         m->proc_cpu_ns = cpu - c->proc_cpu_prev;
     }
     c->proc_cpu_prev = cpu;
@@ -365,6 +366,7 @@ void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int slice)
     if (!slice) collect_memory(c, &s, m, c->have_prev && (slow || !c->probed));
 
     m->last_scavenge_pages = c->scav_pages;
+    if (c->scav_pages >= 64) m->release_ns_page = c->scav_cpu_ns / c->scav_pages;
     m->last_scavenge_ran = c->scav_ran;
     m->last_scavenge_hit_deadline = c->scav_hit;
     c->scav_pages = 0;

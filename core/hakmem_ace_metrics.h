@@ -26,6 +26,7 @@ typedef struct ace_metrics {
     /* fast metrics */
     uint64_t ops;                 /* allocs + frees during the tick (ACE's own sampling excluded) */
     double   ops_per_s;
+    double   alloc_bytes_per_s;   /* bytes handed out per second (class sizes, Large lengths) */
     uint64_t allocs[HAK_NCLASS];  /* per-class allocations during the tick */
     uint64_t remote[HAK_NCLASS];  /* per-class remote frees during the tick */
     int      llc_valid;           /* 1: llc_miss_rate comes from hardware counters */
@@ -55,7 +56,7 @@ typedef struct ace_metrics {
     uint64_t proc_cpu_ns;         /* process CPU during the tick, every thread's (ACE's too) */
     uint64_t pages_released;      /* 4 KiB pages given back during the tick (spans, page heap, mappings) */
     uint64_t pages_reused;        /* pages handed out again within the hold time of their release */
-    uint64_t release_ns_page;     /* madvise time per page given back this tick (0: under 64 pages) */
+    uint64_t release_ns_page;     /* ACE's CPU per page its last release gave back (0: under 64 pages) */
     uint64_t ghost_hits;          /* Large misses the bound's evictions would have served */
     uint64_t large_misses;        /* Large requests that mapped a new region or missed the mappings' cache */
     uint64_t slow_ops[HAK_NCLASS];/* magazine refills + flushes per class during the tick */
@@ -88,7 +89,7 @@ typedef struct ace_collector {
     uint64_t own_ops;             /* ops ACE itself did since the previous tick */
     uint64_t cpu_win_wall, cpu_win_cpu;
     double   cpu_percent;
-    uint64_t scav_pages; int scav_ran, scav_hit;
+    uint64_t scav_pages, scav_cpu_ns; int scav_ran, scav_hit;
     hak_snapshot_t tick_prev;     /* the snapshot of the previous fast tick (memory deltas) */
     uint64_t proc_cpu_prev;       /* process CPU at the previous fast tick */
     uint64_t probe_pages;         /* pages the OS cost probe faults (64) */
@@ -100,7 +101,7 @@ void ace_collector_init(ace_collector_t *c);
  * the timed malloc/free batch runs) or a duel slice between ticks. */
 void ace_collect(ace_collector_t *c, ace_metrics_t *m, int slow, int slice);
 /* Record a scavenge's result so the next tick's metrics show it. */
-void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, int hit_deadline);
+void ace_collector_note_scavenge(ace_collector_t *c, uint64_t pages, uint64_t cpu_ns, int hit_deadline);
 /* Close perf fds (fork child). */
 void ace_collector_close(ace_collector_t *c);
 

@@ -27,6 +27,7 @@ typedef struct hak_counters {
     uint64_t pages_reused_spans, pages_reused_heap;
     uint64_t spans_adopted;              /* spans of exited threads taken over */
     uint64_t large_allocs, large_frees;
+    uint64_t large_alloc_bytes;          /* bytes of the Large blocks handed out */
     /* page heap: blocks from a free range / from a new region; ranges purged */
     uint64_t heap_hits, heap_misses, heap_purges;
     uint64_t heap_lock_waits, heap_lock_wait_ns;   /* of lock_waits, lock_wait_ns: the page heap's lock */

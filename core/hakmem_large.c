@@ -245,6 +245,7 @@ static void count_live(size_t len)
     __atomic_fetch_add(&hak_large_live_bytes, len, __ATOMIC_RELAXED);
     __atomic_fetch_add(&hak_large_live_count, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&hak_global_counters.large_allocs, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&hak_global_counters.large_alloc_bytes, len, __ATOMIC_RELAXED);
 }
 
 /* The page heap takes a block below HAK_PH_MAX (with its alignment slack)

@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench as rb  # noqa: E402
 
 ROOT, BIN, LIBDIR = rb.ROOT, rb.BIN, rb.LIBDIR
-HAKMEM_SO = "/work/main/build/libhakmem.so"
+HAKMEM_SO = os.path.join(ROOT, "build", "libhakmem.so")
 WORKLOADS = ["phased_mid", "phased_large", "build_serve", "thread_swing"]
 TIMEOUT = 180          # a default-mode run lasts 4.5-6.5 s under glibc
 BOOT = 2000            # bootstrap resamples

@@ -61,6 +61,7 @@ size_t hak_release_empty(uint64_t deadline_ns)
     return p;
 }
 size_t hak_large_release_cache(void) { stub_release_cache_calls++; return 0; }
+size_t hak_large_decay(uint64_t now) { (void)now; return 0; }
 /* PREEMPTED: a thread preempted until the deadline (wall time passes, no CPU);
  * BUSY: a thread busy until the deadline (CPU time passes); 10 pages either way */
 int stub_release_mode = STUB_RELEASE_NORMAL;

@@ -562,7 +562,7 @@ static void test_hold_time(void)
     base_metrics(&m, 3); m.probe_release_ns = 500; m.probe_fault_ns = 1500; ace_step(&m, &st, &o); apply(&o);
     mv = find_move(&o, ACE_K_HOLD, -1);
     CHECK(mv && mv->reason == ACE_R_HOLD && mv->from == 1000 && mv->to == 2097);
-    /* the allocator's own madvise time replaces the probe's release cost */
+    /* ACE's own release passes replace the probe's release cost */
     base_metrics(&m, 4); m.pages_released = 1000; m.release_ns_page = 100; ace_step(&m, &st, &o); apply(&o);
     CHECK(st.mem.c_release_ns > 100 && st.mem.c_release_ns < 500);
     CHECK(find_move(&o, ACE_K_HOLD, -1) == NULL);          /* under 20 % away: no move */
