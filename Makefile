@@ -23,7 +23,7 @@ SONAME  := libhakmem.so.$(VERSION_MAJOR)
 PREFIX  = /usr/local
 DESTDIR =
 
-.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep bench-real clean
+.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep bench-ace bench-real clean
 all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
      build/gen_options build/hakmem build/man/hakmem.1 build/man/hakmem.3
 
@@ -128,6 +128,9 @@ bench-long: all
 
 bench-sweep: all
 	$(MAKE) -C benchmarks sweep
+
+bench-ace: all
+	$(MAKE) -C benchmarks ace
 
 bench-real: all
 	$(MAKE) -C benchmarks real

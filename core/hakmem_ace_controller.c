@@ -142,7 +142,7 @@ void ace_state_init(ace_state_t *st, const ace_config_t *cfg, const hak_knobs_t 
     init_bandits(st);
     st->diet_permille = stat->diet_permille;
     st->phase_band = -1;
-    ace_mem_init(&st->mem, &cfg->mem, stat);
+    ace_mem_init(&st->mem, stat);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -570,7 +570,7 @@ static void push_memory_targets(const hak_knobs_t *k, const ace_state_t *st, ace
     const hak_knobs_t *s = &st->stat;
     int lr = mo->level_reason >= 0 ? mo->level_reason : ACE_R_REFAULT;
     int br = mo->bound_reason >= 0 ? mo->bound_reason : ACE_R_GHOST;
-    uint32_t hold = ace_mem_hold_ms(&st->mem, s);
+    uint32_t hold = ace_mem_hold_ms(&st->mem);
     if (!s->fixed_partial) push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages, ace_mem_partial(&st->mem, s), lr);
     if (!s->fixed_sparse) push_move(out, ACE_K_SPARSE, -1, k->sparse_div, ace_mem_sparse_div(&st->mem, s), lr);
     if (!s->fixed_shrink) push_move(out, ACE_K_SHRINK, -1, k->shrink_min, ace_mem_shrink_min(&st->mem, s), lr);

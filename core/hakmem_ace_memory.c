@@ -30,17 +30,18 @@ void ace_mem_cfg_default(ace_mem_cfg_t *c)
     c->probe_pages = 64;
 }
 
+static uint32_t dist(uint32_t a, uint32_t b) { return a > b ? a - b : b - a; }
+
+/* the step whose partial release pages are nearest the static value */
 static int ladder_index(uint32_t pages)
 {
     int best = 0;
     for (int i = 1; i < ACE_LADDER_N; i++)
-        if ((ace_ladder[i].pages > pages ? ace_ladder[i].pages - pages : pages - ace_ladder[i].pages) <
-            (ace_ladder[best].pages > pages ? ace_ladder[best].pages - pages : pages - ace_ladder[best].pages))
-            best = i;
+        if (dist(ace_ladder[i].pages, pages) < dist(ace_ladder[best].pages, pages)) best = i;
     return best;
 }
 
-void ace_mem_init(ace_mem_state_t *s, const ace_mem_cfg_t *c, const hak_knobs_t *stat)
+void ace_mem_init(ace_mem_state_t *s, const hak_knobs_t *stat)
 {
     memset(s, 0, sizeof *s);
     s->level = s->static_level = ladder_index(stat->partial_release_pages);
@@ -49,7 +50,6 @@ void ace_mem_init(ace_mem_state_t *s, const ace_mem_cfg_t *c, const hak_knobs_t 
         if (ace_cand_large_mb[i] == stat->large_cache_mb) s->static_bound = i;
     s->bound = s->static_bound;
     s->hold_ns = s->static_hold_ns = (uint64_t)stat->hold_ms * 1000000ull;
-    (void)c;
 }
 
 double ace_mem_lambda(const ace_mem_cfg_t *c) { return c->price / 1024.0; }
@@ -191,8 +191,4 @@ uint32_t ace_mem_large_mb(const ace_mem_state_t *s, const hak_knobs_t *k)
 {
     return s->bound < 0 || s->bound == s->static_bound ? k->large_cache_mb : ace_cand_large_mb[s->bound];
 }
-uint32_t ace_mem_hold_ms(const ace_mem_state_t *s, const hak_knobs_t *k)
-{
-    (void)k;
-    return (uint32_t)((s->hold_ns + 500000) / 1000000);
-}
+uint32_t ace_mem_hold_ms(const ace_mem_state_t *s) { return (uint32_t)((s->hold_ns + 500000) / 1000000); }

@@ -73,7 +73,7 @@ typedef struct ace_mem_out {
 } ace_mem_out_t;
 
 void     ace_mem_cfg_default(ace_mem_cfg_t *c);
-void     ace_mem_init(ace_mem_state_t *s, const ace_mem_cfg_t *c, const hak_knobs_t *stat);
+void     ace_mem_init(ace_mem_state_t *s, const hak_knobs_t *stat);
 /* lambda: CPU-seconds per MiB-second of RSS */
 double   ace_mem_lambda(const ace_mem_cfg_t *c);
 /* The ski-rental hold time for a page whose release + re-fault costs cost_ns. */
@@ -82,13 +82,13 @@ uint64_t ace_mem_hold_ns(const ace_mem_cfg_t *c, double cost_ns);
  * other fast rules. */
 void     ace_mem_tick(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_state_t *s, int idle,
                       uint32_t trigger_ticks, uint64_t last_slow_tick, uint64_t tick, ace_mem_out_t *o);
-/* The knob targets of the step and bound in force (static values at the
- * static step and bound, and where the knob is fixed). */
+/* The knob targets of the step and bound in force (the static values at the
+ * static step and bound), and the hold time in ms. */
 uint32_t ace_mem_partial(const ace_mem_state_t *s, const hak_knobs_t *stat);
 uint32_t ace_mem_sparse_div(const ace_mem_state_t *s, const hak_knobs_t *stat);
 uint32_t ace_mem_shrink_min(const ace_mem_state_t *s, const hak_knobs_t *stat);
 uint32_t ace_mem_large_mb(const ace_mem_state_t *s, const hak_knobs_t *stat);
-uint32_t ace_mem_hold_ms(const ace_mem_state_t *s, const hak_knobs_t *stat);
+uint32_t ace_mem_hold_ms(const ace_mem_state_t *s);
 double   ace_mem_j(const ace_mem_cfg_t *c, double cpu_s, double mib_s);
 
 #endif

@@ -18,6 +18,9 @@
  *                region (mapped bytes 0)
  *   bound        200 blocks of 1 MiB add few mappings (regions grow), not one
  *                each; all freed, a purge gives every page back
+ *   ghost        blocks that find no resident range while ranges the bound
+ *                purged within the hold time would have served them are
+ *                counted as ghost hits (the decay's purges are not)
  * Run as: test_page_heap [name-substring] (it runs itself again with
  * HAKMEM_LARGE_DECAY_MS=100)
  */
@@ -136,7 +139,35 @@ static void test_decay(void)
     for (size_t i = 0; i < 1 * MiB; i++)
         nz += q[i] != 0;
     CHECKF(nz == 0, "a purged range read %zu non-zero bytes", nz);
+    CHECKF(hak_global_counters.large_ghost_hits == 0, "the decay purged it: %llu ghost hits counted, not 0",
+           (unsigned long long)hak_global_counters.large_ghost_hits);
     ph_free(q);
+}
+
+/* Ghost hits: with the bound at 1 MiB, four freed 1 MiB blocks leave three
+ * purged by the bound (not the decay); three new 1 MiB blocks find one
+ * resident range, then take purged ones: each of those is a ghost hit. */
+static void test_ghost(void)
+{
+    unsigned char *p[4];
+    hak_pageheap_set_bound(1 * MiB);
+    for (int k = 0; k < 4; k++) {
+        p[k] = ph_alloc(1 * MiB, 0);
+        memset(p[k], 3, 1 * MiB);
+    }
+    for (int k = 0; k < 4; k++)
+        ph_free(p[k]);
+    uint64_t g0 = hak_global_counters.large_ghost_hits;
+    size_t pages = hak_pageheap_purge(now_ns(), 0);
+    CHECKF(pages >= 3 * 256, "the bound purged %zu pages, not the 768 over it", pages);
+    for (int k = 0; k < 3; k++)
+        p[k] = ph_alloc(1 * MiB, 0);
+    uint64_t hits = hak_global_counters.large_ghost_hits - g0;
+    CHECKF(hits >= 2 && hits <= 3, "%llu ghost hits counted for 3 blocks, 2 or 3 from purged ranges",
+           (unsigned long long)hits);
+    for (int k = 0; k < 3; k++)
+        ph_free(p[k]);
+    hak_pageheap_set_bound(UINT64_MAX);
 }
 
 static void test_move_out(void)
@@ -194,7 +225,7 @@ int main(int argc, char **argv)
     static const struct test tests[] = {
         { "split_fit", test_split_fit }, { "join", test_join }, { "bad", test_bad },
         { "decay", test_decay }, { "move_out", test_move_out }, { "unmap", test_unmap },
-        { "bound", test_bound },
+        { "bound", test_bound }, { "ghost", test_ghost },
     };
     const char *d = getenv("HAKMEM_LARGE_DECAY_MS");
     if (!d || strcmp(d, "100")) {   /* the options are read before main: run again with it */

@@ -29,8 +29,7 @@ import run_bench as rb  # noqa: E402
 SHORT = {"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_FAST_INTERVAL_MS": "50", "HAKMEM_ACE_SLOW_INTERVAL_S": "1",
          "HAKMEM_ACE_LOG_LEVEL": "1"}
 BANDS = [range(0, 8), range(8, 20), range(20, 36), range(36, 52)]
-GROUPS = ["tls_cap[16-128B]", "tls_cap[144B-1K]", "tls_cap[1K-16K]", "tls_cap[16K-256K]",
-          "drain[16-128B]", "drain[144B-1K]", "bundle", "partial_pages", "diet"]
+GROUPS = ["tls_cap[16-128B]", "tls_cap[144B-1K]", "tls_cap[1K-16K]", "tls_cap[16K-256K]", "diet"]
 RULES = [("backlog -> drain down", r"Drain threshold\[\d+\]: \d+ → \d+ \(high backlog"),
          ("drain restored", r"Drain threshold\[\d+\]: \d+ → \d+ \(stable, restore"),
          ("mutex wait -> bundle up", r"Bundle width: \d+ → \d+ \(mutex wait"),
@@ -38,6 +37,10 @@ RULES = [("backlog -> drain down", r"Drain threshold\[\d+\]: \d+ → \d+ \(high 
          ("bundle restored", r"Bundle width: \d+ → \d+ \(stable, restore"),
          ("LLC pressure -> diet move", r"Diet factor: .* \(LLC pressure"),
          ("diet restored", r"Diet factor: .* \(stable, gradual restore"),
+         ("re-faults -> release step toward keeping pages", r"Partial release pages: \d+ → \d+ \(re-faults"),
+         ("ghost hits -> Large bound up", r"Large cache bound \(MiB\): \d+ → \d+ \(ghost hits"),
+         ("hold time from the price", r"Hold time \(ms\): \d+ → \d+ \(hold time"),
+         ("above the RSS target -> scavenge", r"Scavenge \(above the RSS target\)"),
          ("fragmentation -> partial release", r"Partial release \(fragmentation\)"),
          ("RSS up -> scavenge", r"Scavenge \(RSS up\)"),
          ("idle -> scavenge", r"Scavenge \(idle\)"),
@@ -50,10 +53,7 @@ def fixed_env(group):
     """environment that fixes every knob of group at its static value"""
     if group.startswith("tls_cap"):
         return {"HAKMEM_TLS_CAP": ",".join("%d:64" % c for c in BANDS[GROUPS.index(group)])}
-    if group.startswith("drain"):
-        return {"HAKMEM_DRAIN_THRESHOLD": ",".join("%d:128" % c for c in BANDS[GROUPS.index(group) - 4])}
-    return {"bundle": {"HAKMEM_BUNDLE_WIDTH": "32"}, "partial_pages": {"HAKMEM_PARTIAL_RELEASE_PAGES": "2"},
-            "diet": {"HAKMEM_DIET_FACTOR": "1"}}[group]
+    return {"diet": {"HAKMEM_DIET_FACTOR": "1"}}[group]
 
 
 def run(argv, extra, timeout):

@@ -2,7 +2,8 @@
 """ACE v3's Pareto check: CPU-seconds against MiB x seconds on the phased workloads.
 
   ace_pareto.py [--reps 8] [--price 0.25] [--configs a,b] [--workloads a,b] [--stem S]
-                [--hakmem /path/libhakmem.so] [--outdir DIR] [--pngdir DIR]
+                [--hakmem /path/libhakmem.so] [--extra-peers "name=/path/lib.so ..."]
+                [--outdir DIR] [--pngdir DIR]
   ace_pareto.py --selftest
 
 ACE v3 trades CPU time for memory held at a price (HAKMEM_ACE_MEM_PRICE, cores per
@@ -69,6 +70,17 @@ STATIC = [
     ("tls=16", {"HAKMEM_TLS_CAP": "16"}),
 ]
 
+# ACE with one part held at its static values (its knobs fixed by their
+# overrides, so ACE leaves them alone): does what remains earn its place?
+# Run only when named in --configs.
+ABLATION = [
+    ("ace-norefault", {"HAKMEM_PARTIAL_RELEASE_PAGES": "2", "HAKMEM_SPARSE_BLOCK_DIV": "2",
+                       "HAKMEM_SHRINK_MIN": "64"}),                       # no release ladder
+    ("ace-noghost", {"HAKMEM_LARGE_CACHE_MB": "64"}),                     # no Large bound rule
+    ("ace-nohold", {"HAKMEM_LARGE_DECAY_MS": "1000", "HAKMEM_ACE_IDLE_SCAVENGE_MS": "1000"}),  # no ski rental
+    ("ace-nobandit", {"HAKMEM_TLS_CAP": "64", "HAKMEM_DIET_FACTOR": "1"}),   # no UCB1 group explored
+]
+
 
 def peer_path(name):
     for a in rb.ALLOCATORS:
@@ -77,8 +89,9 @@ def peer_path(name):
     raise KeyError(name)
 
 
-def build_configs(hakmem_so, price):
-    """[(name, kind, preload or None, env, expect_lib)]; kind: ace, static, peer."""
+def build_configs(hakmem_so, price, extra_peers, ablation=False):
+    """[(name, kind, preload or None, env, expect_lib)]; kind: ace, static, peer (ablation: also
+    ACE with one part fixed, kind ablation)."""
     out = []
     for f in (1.0, 4.0, 0.25):   # the default price first: it is ace@default
         out.append(("ace@%g" % (price * f), "ace", hakmem_so,
@@ -89,11 +102,13 @@ def build_configs(hakmem_so, price):
     for name in ("mimalloc", "jemalloc", "tcmalloc"):
         so, expect = peer_path(name)
         out.append((name, "peer", so, {}, expect))
-    for name, so in (("mimalloc3", "/work/peers/lib/libmimalloc3.so"),
-                     ("snmalloc", "/work/peers/lib/libsnmallocshim.so")):
-        out.append((name, "peer", so, {}, os.path.basename(os.path.realpath(so))))
+    for name, so, _, expect, _ in rb.parse_extra_peers(extra_peers):   # mimalloc3, snmalloc built from source
+        out.append((name, "peer", so, {}, expect))
     so, expect = peer_path("jemalloc")
     out.append(("jemalloc-bg", "peer", so, {"MALLOC_CONF": "background_thread:true,dirty_decay_ms:1000"}, expect))
+    for name, env in ABLATION if ablation else []:
+        out.append((name, "ablation", hakmem_so, dict({"HAKMEM_ACE_ENABLED": "1", "HAKMEM_ACE_MEM_PRICE": "%g" % price},
+                                                       **env), "libhakmem"))
     return out
 
 
@@ -277,15 +292,7 @@ set bmargin 6
 set label 1 '%s' at screen 0.01,0.98 font ',8'
 %splot %s
 """ % (path, workload, note, logs, ", ".join(plots)))
-        p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-        if p.returncode != 0:
-            # pngcairo may be missing; fall back to the png terminal (run_bench's way)
-            txt = open(gp).read().replace("pngcairo size 1100,800 noenhanced font ',10'", "png size 1100,800")
-            open(gp, "w").write(txt)
-            p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-            if p.returncode != 0:
-                return "gnuplot failed: " + p.stderr.strip()[-300:]
-    return None
+        return rb.gnuplot_run(gp, "pngcairo size 1100,800 noenhanced font ',10'", "png size 1100,800")
 
 
 def write_raw(path, results):
@@ -436,7 +443,7 @@ def run_all(args, configs):
 
 
 def select(args):
-    configs = build_configs(args.hakmem, args.price)
+    configs = build_configs(args.hakmem, args.price, args.extra_peers, ablation=bool(args.configs))
     if args.configs:
         want = args.configs.split(",")
         unknown = [w for w in want if w not in {c[0] for c in configs}]
@@ -507,7 +514,7 @@ def selftest(args):
     args.workloads = None
     if not args.configs:
         # hakmem's defaults and glibc; without a built hakmem, an installed peer
-        present = [c[0] for c in build_configs(args.hakmem, args.price)
+        present = [c[0] for c in build_configs(args.hakmem, args.price, args.extra_peers)
                    if c[0] != "glibc" and (c[2] is None or os.path.exists(c[2]))]
         second = "default" if "default" in present else (present[0] if present else None)
         args.configs = ",".join(["glibc"] + ([second] if second else []))
@@ -563,6 +570,8 @@ def main():
     ap.add_argument("--workloads", help="comma-separated subset of %s" % ",".join(WORKLOADS))
     ap.add_argument("--stem", default=datetime.date.today().isoformat() + "-ace-pareto")
     ap.add_argument("--hakmem", default=HAKMEM_SO, help="libhakmem.so (default %s)" % HAKMEM_SO)
+    ap.add_argument("--extra-peers", default=os.environ.get("EXTRA_PEERS", ""), metavar="'NAME=SO ...'",
+                    help="more peers (mimalloc3, snmalloc built from source), as run_bench.py's")
     ap.add_argument("--mode", default="default", choices=["quick", "default", "long"])
     ap.add_argument("--outdir", default=os.path.join(ROOT, "docs", "results"))
     ap.add_argument("--pngdir", default=os.path.join(ROOT, "docs"))

@@ -513,14 +513,19 @@ set bmargin 7
 set label 1 '%s' at screen 0.01,0.03 font ',8'
 plot %s
 """ % (path, title, ylabel, note, plots))
+        return gnuplot_run(gp, "pngcairo size 1400,600 noenhanced font ',10'", "png size 1400,600")
+
+
+def gnuplot_run(gp, cairo, png):
+    """Run gnuplot on script gp; when its terminal `cairo` fails (pngcairo may be
+    missing), again with the plain `png` terminal.  None, or why there is no chart."""
+    p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if p.returncode != 0:
+        txt = open(gp).read().replace(cairo, png)
+        open(gp, "w").write(txt)
         p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
         if p.returncode != 0:
-            # pngcairo may be missing; fall back to the png terminal
-            txt = open(gp).read().replace("pngcairo size 1400,600 noenhanced font ',10'", "png size 1400,600")
-            open(gp, "w").write(txt)
-            p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-            if p.returncode != 0:
-                return "gnuplot failed: " + p.stderr.strip()[-300:]
+            return "gnuplot failed: " + p.stderr.strip()[-300:]
     return None
 
 
