@@ -14,9 +14,10 @@ LIB=${LAUNCHER_LIB:-$ROOT/build/libhakmem.so}
 expect() { grep -qxF "$1" "$TMP/env" || { cat "$TMP/env"; fail "expected $1 in the program's environment"; }; }
 
 check_env() {
-    env -u LD_PRELOAD "$L" --ace --stats --trace "$TMP/t.csv" --set tls_cap=32 \
+    env -u LD_PRELOAD "$L" --ace --price 1 --stats --trace "$TMP/t.csv" --set tls_cap=32 \
         --set HAKMEM_BUNDLE_WIDTH=16 --set Drain_Threshold=0:64,5:16 -- env > "$TMP/env" || fail "exit $?"
     expect "HAKMEM_ACE_ENABLED=1"
+    expect "HAKMEM_ACE_MEM_PRICE=1"
     expect "HAKMEM_STATS=1"
     expect "HAKMEM_ACE_TRACE=$TMP/t.csv"
     expect "HAKMEM_TLS_CAP=32"
@@ -25,7 +26,8 @@ check_env() {
     expect "LD_PRELOAD=$LIB"
     # the = forms, a later option wins, an existing preload stays after hakmem's
     LD_PRELOAD=libm.so.6 "$L" --stats=json --trace="$TMP/u.csv" --set=large_decay_ms=5 \
-        --set large_decay_ms=7 env > "$TMP/env" || fail "exit $?"
+        --set large_decay_ms=7 --price=0.5 env > "$TMP/env" || fail "exit $?"
+    expect "HAKMEM_ACE_MEM_PRICE=0.5"
     expect "HAKMEM_STATS=json"
     expect "HAKMEM_ACE_TRACE=$TMP/u.csv"
     expect "HAKMEM_LARGE_DECAY_MS=7"
@@ -67,7 +69,7 @@ check_errors() {
         name=$(echo "${name#HAKMEM_}" | tr 'A-Z' 'a-z')
         echo "$out" | grep -qw "$name" || fail "the unknown-knob message does not list $name: $out"
     done
-    for args in "--set tls_cap" "--frob" "--trace" "--set" "--ace" ""; do
+    for args in "--set tls_cap" "--frob" "--trace" "--set" "--price" "--ace" ""; do
         out=$("$L" $args 2>&1 </dev/null); rc=$?
         [ $rc -eq 2 ] || fail "hakmem $args: exit $rc, expected 2"
         echo "$out" | grep -q '^hakmem: ' || fail "hakmem $args: no message"
