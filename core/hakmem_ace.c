@@ -49,7 +49,7 @@ static const char *reason_text(int kind, int r)
     case ACE_R_DIET:    return "LLC pressure";
     case ACE_R_LOCKS:   return "mutex wait";
     case ACE_R_RESTORE: return kind == ACE_K_DIET ? "stable, gradual restore" : "stable, restore";
-    case ACE_R_REFAULT: return "re-faults";
+    case ACE_R_REFAULT: return "release costs more than it saves";
     case ACE_R_GHOST:   return "ghost hits";
     case ACE_R_TARGET:  return "above the RSS target";
     case ACE_R_HOLD:    return "hold time";
@@ -282,8 +282,10 @@ static void log_move(const ace_metrics_t *m, const ace_move_t *mv)
     } else if (mv->kind == ACE_K_BUNDLE && mv->reason == ACE_R_LOCKS) {
         hak_put_str(&b, ", lock wait="); hak_put_fix(&b, m->lock_wait_frac * 100, 2); hak_put_ch(&b, '%');
     } else if (mv->kind == ACE_K_PARTIAL && mv->reason == ACE_R_REFAULT) {
-        hak_put_str(&b, ", reused "); hak_put_u64(&b, (uint64_t)ace_st.mem.win_reused);
-        hak_put_str(&b, " of "); hak_put_u64(&b, (uint64_t)ace_st.mem.win_released); hak_put_str(&b, " pages released");
+        hak_put_str(&b, ": madvise "); hak_put_fix(&b, m->madvise_ns / 1e6, 1);
+        hak_put_str(&b, " ms + "); hak_put_u64(&b, m->pages_reused); hak_put_str(&b, " re-faults cost ");
+        hak_put_fix(&b, ace_st.mem.cost_ns / 1e6, 1); hak_put_str(&b, " ms > ");
+        hak_put_fix(&b, ace_st.mem.value_ns / 1e6, 1); hak_put_str(&b, " ms of memory saved");
     } else if (mv->kind == ACE_K_LARGE_MB && mv->reason == ACE_R_GHOST) {
         hak_put_str(&b, ", ghost hits="); hak_put_u64(&b, m->ghost_hits);
     } else if (mv->kind == ACE_K_HOLD) {

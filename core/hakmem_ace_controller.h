@@ -37,7 +37,7 @@ enum ace_reason {
     ACE_R_LOCKS,     /* fast rule: mutex wait */
     ACE_R_RESTORE,   /* stable: correction undone one step */
     ACE_R_NORELIEF,  /* a correction that did not lower its metric, undone */
-    ACE_R_REFAULT,   /* released pages came back within the hold time: keep more */
+    ACE_R_REFAULT,   /* releasing (madvise + re-faults) costs more than the memory it saves: keep more */
     ACE_R_GHOST,     /* ghost hits: a larger Large bound */
     ACE_R_TARGET,    /* RSS above HAKMEM_ACE_RSS_TARGET_MB: release harder */
     ACE_R_HOLD       /* the ski-rental hold time from the price and the measured costs */

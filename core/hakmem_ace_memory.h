@@ -13,9 +13,11 @@
  *   what the best choice made knowing the future costs.  H is the hold_ms knob
  *   (the Large decay and the reuse window of released span pages) and the idle
  *   time before the idle scavenge gives everything back.
- * - re-fault rate -> release mode: of the pages given back, the share handed
- *   out again within the hold time were faults for nothing; when that share is
- *   high the release ladder steps toward "keep pages".
+ * - re-faults and release cost -> release mode: the CPU the pages given back
+ *   in a tick cost (the core's madvise time, and a fault for each one handed
+ *   out again within the hold time) against the memory they saved at the
+ *   price; when releasing costs more, the release ladder steps toward "keep
+ *   pages".
  * - ghost hits -> Large bound: requests that the bytes the bound evicted
  *   within the hold time would have served raise the bound.
  * - RSS above the soft target: the most eager release step, the smallest
@@ -39,9 +41,9 @@ typedef struct ace_mem_cfg {
     uint64_t rss_target_bytes;   /* HAKMEM_ACE_RSS_TARGET_MB; 0: none */
     uint64_t idle_delay_ns;      /* HAKMEM_ACE_IDLE_SCAVENGE_MS when given ... */
     int      idle_delay_fixed;   /* ... (else the hold time) */
-    double   refault_hi;         /* share of released pages reused that steps toward keeping (0.5:
-                                    more than half the releases were faults for nothing) */
-    uint64_t refault_min_pages;  /* ... judged over at least this many released pages (256: 1 MiB) */
+    uint64_t release_min_pages;  /* a tick that released fewer pages says nothing (256: 1 MiB) */
+    double   clear_loss;         /* release cost above this many times its value acts at once (4:
+                                    thread_swing's 16-thread phase measured 10x; a choice) */
     uint32_t ghost_min;          /* ghost hits per tick that count as a trigger (2: one can be a
                                     program's one-off; a choice) */
     uint64_t hold_min_ns, hold_max_ns;   /* the hold time's range (10 ms: the page heap's pass
@@ -52,9 +54,9 @@ typedef struct ace_mem_cfg {
 typedef struct ace_mem_state {
     int      level, static_level;        /* release ladder step in force / the static knobs' */
     int      bound, static_bound;        /* Large bound candidate in force / static (-1: not a candidate) */
-    uint32_t refault_run, ghost_run;
-    uint64_t refault_trigger, ghost_trigger;   /* tick of the last trigger */
-    double   win_released, win_reused;   /* released / reused pages, halved each tick */
+    uint32_t release_run, ghost_run;
+    uint64_t release_trigger, ghost_trigger;   /* tick of the last trigger */
+    double   cost_ns, value_ns;          /* the last tick's release: its CPU cost, the memory it saved */
     uint64_t hold_ns;                    /* the ski-rental hold time in force */
     uint64_t static_hold_ns;             /* HAKMEM_LARGE_DECAY_MS's (until costs are measured) */
     double   c_release_ns, c_fault_ns;   /* per page, measured */

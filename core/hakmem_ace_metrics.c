@@ -316,6 +316,7 @@ static void collect_memory(ace_collector_t *c, const hak_snapshot_t *s, ace_metr
                             (a->pages_released_maps - b->pages_released_maps);
         m->pages_reused = (a->pages_reused_spans - b->pages_reused_spans) +
                           (a->pages_reused_heap - b->pages_reused_heap);
+        m->madvise_ns = s->madvise_ns - c->tick_prev.madvise_ns;
         m->ghost_hits = a->large_ghost_hits - b->large_ghost_hits;
         m->large_misses = (a->heap_misses - b->heap_misses) + (a->map_misses - b->map_misses);
         m->proc_cpu_ns = cpu - c->proc_cpu_prev;

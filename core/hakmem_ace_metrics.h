@@ -56,6 +56,7 @@ typedef struct ace_metrics {
     uint64_t proc_cpu_ns;         /* process CPU during the tick, every thread's (ACE's too) */
     uint64_t pages_released;      /* 4 KiB pages given back during the tick (spans, page heap, mappings) */
     uint64_t pages_reused;        /* pages handed out again within the hold time of their release */
+    uint64_t madvise_ns;          /* the core's madvise time during the tick (wall) */
     uint64_t release_ns_page;     /* ACE's CPU per page its last release gave back (0: under 64 pages) */
     uint64_t ghost_hits;          /* Large misses the bound's evictions would have served */
     uint64_t large_misses;        /* Large requests that mapped a new region or missed the mappings' cache */
