@@ -37,7 +37,7 @@ RULES = [("backlog -> drain down", r"Drain threshold\[\d+\]: \d+ → \d+ \(high 
          ("bundle restored", r"Bundle width: \d+ → \d+ \(stable, restore"),
          ("LLC pressure -> diet move", r"Diet factor: .* \(LLC pressure"),
          ("diet restored", r"Diet factor: .* \(stable, gradual restore"),
-         ("re-faults -> release step toward keeping pages", r"Partial release pages: \d+ → \d+ \(re-faults"),
+         ("release cost -> release step toward keeping pages", r"Partial release pages: \d+ → \d+ \(release costs more"),
          ("ghost hits -> Large bound up", r"Large cache bound \(MiB\): \d+ → \d+ \(ghost hits"),
          ("hold time from the price", r"Hold time \(ms\): \d+ → \d+ \(hold time"),
          ("above the RSS target -> scavenge", r"Scavenge \(above the RSS target\)"),
