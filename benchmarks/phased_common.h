@@ -202,6 +202,12 @@ static inline void phz_floor_add(const void *p, size_t n)
         phz_pg[phz_npg++] = pg;
     }
 }
+/* a thread's slot arrays: every live block (a non-NULL slot) */
+static inline void phz_floor_slots(unsigned char *const *blk, const uint32_t *len, long slots)
+{
+    for (long k = 0; k < slots; k++)
+        if (blk[k]) phz_floor_add(blk[k], len[k]);
+}
 static int phz_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

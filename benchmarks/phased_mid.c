@@ -78,8 +78,7 @@ static void *worker(void *arg)
         if (t == 0) {
             phz_floor_begin((size_t)nthreads * (size_t)(slots / keep_every + 1) * 10);
             for (long j = 0; j < nthreads; j++)
-                for (long k = 0; k < slots; k++)
-                    if (W[j].blk[k]) phz_floor_add(W[j].blk[k], W[j].len[k]);
+                phz_floor_slots(W[j].blk, W[j].len, slots);
             phz_floor_end();
         }
     }

@@ -168,8 +168,7 @@ static void *worker(void *arg)
     if (t == 0) {
         phz_floor_begin((size_t)NLO * (size_t)slots * 6);
         for (long j = 0; j < NLO; j++)
-            for (long k = 0; k < slots; k++)
-                if (W[j].blk[k]) phz_floor_add(W[j].blk[k], W[j].len[k]);
+            phz_floor_slots(W[j].blk, W[j].len, slots);
         phz_floor_end();
     }
     return NULL;
