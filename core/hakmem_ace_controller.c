@@ -562,14 +562,19 @@ static void busy_wake(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
     if (!m->slice && ++st->busy_ticks > c->settle_ticks) schedule_tick(m, st);
 }
 
+/* enum ace_mem_why -> enum ace_reason; rule: the rule's own reason */
+static int mem_reason(int why, int rule)
+{
+    return why == ACE_MEM_RESTORE ? ACE_R_RESTORE : why == ACE_MEM_TARGET ? ACE_R_TARGET : rule;
+}
+
 /* The memory rules' knobs (hakmem_ace_memory.h): the release step, the
  * Large bound and the hold time.  The hold time moves only when the computed
  * one is 20 % away (its inputs are measured each tick). */
 static void push_memory_targets(const hak_knobs_t *k, const ace_state_t *st, ace_moves_t *out, const ace_mem_out_t *mo)
 {
     const hak_knobs_t *s = &st->stat;
-    int lr = mo->level_reason >= 0 ? mo->level_reason : ACE_R_REFAULT;
-    int br = mo->bound_reason >= 0 ? mo->bound_reason : ACE_R_GHOST;
+    int lr = mem_reason(mo->level_reason, ACE_R_REFAULT), br = mem_reason(mo->bound_reason, ACE_R_GHOST);
     uint32_t hold = ace_mem_hold_ms(&st->mem);
     if (!s->fixed_partial) push_move(out, ACE_K_PARTIAL, -1, k->partial_release_pages, ace_mem_partial(&st->mem, s), lr);
     if (!s->fixed_sparse) push_move(out, ACE_K_SPARSE, -1, k->sparse_div, ace_mem_sparse_div(&st->mem, s), lr);
@@ -631,7 +636,7 @@ void ace_step(const ace_metrics_t *m, ace_state_t *st, ace_moves_t *out)
 {
     uint8_t drain_reason[HAK_NCLASS];
     int bundle_reason = ACE_R_BANDIT, idle;
-    ace_mem_out_t mo = { -1, -1, 0, 0 };
+    ace_mem_out_t mo = { ACE_MEM_NONE, ACE_MEM_NONE, 0, 0 };
 
     reset_out(st, out);
     if (st->stopped) { out->stop = st->stopped; return; }

@@ -1,6 +1,5 @@
 /* ACE's memory rules.  See hakmem_ace_memory.h and docs/ACE.md. */
 #include "hakmem_ace_memory.h"
-#include "hakmem_ace_controller.h"   /* enum ace_reason */
 #include "hakmem_options.h"
 #include <string.h>
 
@@ -111,13 +110,13 @@ static int release_rule(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_
         s->level--;
         s->release_run = trig - 1;
         s->release_trigger = tick;
-        return ACE_R_REFAULT;
+        return ACE_MEM_RULE;
     }
     if (m->slow && s->level != s->static_level && s->release_trigger <= last_slow_tick) {
         s->level += s->level < s->static_level ? 1 : -1;
-        return ACE_R_RESTORE;
+        return ACE_MEM_RESTORE;
     }
-    return -1;
+    return ACE_MEM_NONE;
 }
 
 /* Ghost hits -> Large bound one candidate up; one step back toward the
@@ -125,20 +124,20 @@ static int release_rule(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_
 static int ghost_rule(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_state_t *s, uint32_t trig,
                       uint64_t last_slow_tick, uint64_t tick)
 {
-    if (s->static_bound < 0) return -1;       /* a bound given off the candidates stays as given */
+    if (s->static_bound < 0) return ACE_MEM_NONE;       /* a bound given off the candidates stays as given */
     if (m->ghost_hits >= c->ghost_min) s->ghost_run++;
     else s->ghost_run = 0;
     if (s->ghost_run >= trig && s->bound + 1 < ACE_BOUND_N && !s->above_target) {
         s->bound++;
         s->ghost_run = 0;
         s->ghost_trigger = tick;
-        return ACE_R_GHOST;
+        return ACE_MEM_RULE;
     }
     if (m->slow && s->bound != s->static_bound && s->ghost_trigger <= last_slow_tick) {
         s->bound += s->bound < s->static_bound ? 1 : -1;
-        return ACE_R_RESTORE;
+        return ACE_MEM_RESTORE;
     }
-    return -1;
+    return ACE_MEM_NONE;
 }
 
 /* Idle for the hold time (or HAKMEM_ACE_IDLE_SCAVENGE_MS): a page held longer
@@ -155,7 +154,7 @@ void ace_mem_tick(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_state_
                   uint32_t trig, uint64_t last_slow_tick, uint64_t tick, ace_mem_out_t *o)
 {
     double dt = (double)m->dt_ns / 1e9;
-    o->level_reason = o->bound_reason = -1;
+    o->level_reason = o->bound_reason = ACE_MEM_NONE;
     o->scav_target = 0;
     s->cpu_s += (double)m->proc_cpu_ns / 1e9;
     s->mib_s += (double)m->rss_bytes / 1048576.0 * dt;
@@ -168,8 +167,8 @@ void ace_mem_tick(const ace_metrics_t *m, const ace_mem_cfg_t *c, ace_mem_state_
     if (s->above_target) {
         /* release harder: the most eager step and the smallest bound now,
          * nothing held for later reuse, and a scavenge every tick */
-        if (s->level != ACE_LADDER_N - 1) { s->level = ACE_LADDER_N - 1; o->level_reason = ACE_R_TARGET; }
-        if (s->static_bound >= 0 && s->bound != 0) { s->bound = 0; o->bound_reason = ACE_R_TARGET; }
+        if (s->level != ACE_LADDER_N - 1) { s->level = ACE_LADDER_N - 1; o->level_reason = ACE_MEM_TARGET; }
+        if (s->static_bound >= 0 && s->bound != 0) { s->bound = 0; o->bound_reason = ACE_MEM_TARGET; }
         s->hold_ns = c->hold_min_ns;
         o->scav_target = 1;
     } else if (!idle) {

@@ -66,10 +66,14 @@ typedef struct ace_mem_state {
     double   cpu_s, mib_s, slow_cpu_s, slow_mib_s;
 } ace_mem_state_t;
 
+/* Why a memory knob moves: its rule fired, a calm slow interval restores
+ * it, or RSS is above the target (ace_step names the move's reason). */
+enum ace_mem_why { ACE_MEM_NONE = -1, ACE_MEM_RULE, ACE_MEM_RESTORE, ACE_MEM_TARGET };
+
 /* What the memory rules want this tick (ace_step turns them into moves). */
 typedef struct ace_mem_out {
-    int      level_reason;      /* enum ace_reason of a ladder move, or -1 */
-    int      bound_reason;      /* of a bound move, or -1 */
+    int      level_reason;      /* enum ace_mem_why of a ladder move */
+    int      bound_reason;      /* of a bound move */
     int      scav_target;       /* 1: budgeted scavenge toward the target */
     int      idle_due;          /* 1: idle for the hold time: give back every free page */
 } ace_mem_out_t;

@@ -8,6 +8,7 @@
 #include "hakmem_large.h"
 #include "hakmem_lock.h"
 #include "hakmem_page_heap.h"
+#include "hakmem_ghost.h"
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
 #include <errno.h>
@@ -31,7 +32,7 @@ static size_t table_cap, table_n;
 static piece_t cache[CACHE_SLOTS];
 static int cache_n;
 static hak_ghost_t ghost;             /* the bound's evictions (large_lock) */
-uint64_t hak_large_live_bytes, hak_large_cached_bytes, hak_large_live_count;
+uint64_t hak_large_cached_bytes, hak_large_live_count;
 
 static size_t slot_of(uintptr_t p, size_t cap) { return (size_t)((p >> 12) * 0x9E3779B97F4A7C15ull >> 7) & (cap - 1); }
 

@@ -14,9 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hakmem_counters.h"
-#include "hakmem_knobs.h"
 
-extern uint64_t hak_large_live_bytes;    /* bytes of live large blocks */
 extern uint64_t hak_large_live_count;    /* live large blocks */
 extern uint64_t hak_large_cached_bytes;  /* resident bytes of cached freed pieces */
 
@@ -46,32 +44,6 @@ void   hak_large_set_cache_bytes(uint64_t bytes);
 void   hak_large_set_unmap_from(uint64_t bytes);
 size_t hak_large_release_cache(void);
 
-/* Ghost hits: a Large request that found no resident free memory while the
- * bytes its cache's bound evicted within the hold time (the hold_ms knob)
- * would have served it.  The faults it takes are the bound's, not the
- * decay's: ACE's signal to raise the bound.  One ledger per cache, kept under
- * that cache's lock; the bytes evicted are summed, not listed (a request is
- * "served" when it is no larger than what was evicted since the ledger last
- * ran dry). */
-typedef struct hak_ghost { uint64_t bytes, last_ns; } hak_ghost_t;
-
-static inline uint64_t hak_ghost_hold_ns(void) { return HAK_KNOB_GET(hold_ms) * 1000000ull; }
-
-static inline void hak_ghost_evicted(hak_ghost_t *g, uint64_t bytes, uint64_t now)
-{
-    if (g->last_ns + hak_ghost_hold_ns() < now)
-        g->bytes = 0;
-    g->bytes += bytes;
-    g->last_ns = now;
-}
-
-static inline void hak_ghost_miss(hak_ghost_t *g, uint64_t bytes, uint64_t now)
-{
-    if (!g->bytes || g->last_ns + hak_ghost_hold_ns() < now || bytes > g->bytes)
-        return;
-    g->bytes -= bytes;
-    __atomic_fetch_add(&hak_global_counters.large_ghost_hits, 1, __ATOMIC_RELAXED);
-}
 void   hak_large_lock_all(void);
 void   hak_large_unlock_all(void);
 void   hak_large_reinit_locks(void);

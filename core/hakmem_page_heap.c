@@ -7,7 +7,7 @@
 #include "hakmem_lock.h"
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
-#include "hakmem_large.h"
+#include "hakmem_ghost.h"
 #include <string.h>
 
 #define PG_SHIFT       12
@@ -59,7 +59,7 @@ static ph_free_t *pending;               /* freed blocks not yet joined (lock-fr
 static uint64_t pending_bytes;
 static uint64_t next_pass_ns;
 static uint64_t bound_bytes = UINT64_MAX;
-uint64_t hak_pageheap_mapped_bytes;
+uint64_t hak_pageheap_mapped_bytes, hak_large_live_bytes;
 static uint64_t dirty_bytes;   /* written under ph_lock, read without */
 
 /* ph_lock; contended waits are counted apart too (heap_lock_waits,

@@ -28,6 +28,9 @@
 #define HAK_PH_MAX ((size_t)32 << 20)
 
 extern uint64_t hak_pageheap_mapped_bytes;   /* bytes of regions mapped */
+/* Bytes of live Large blocks, of the page heap and of their own mappings:
+ * the page heap's bound grows with it, hakmem_large.c keeps it. */
+extern uint64_t hak_large_live_bytes;
 
 static inline int hak_pageheap_owns(const hak_span_t *sp) { return sp->pageheap; }
 /* Free bytes not yet purged, those freed since the last call included. */
