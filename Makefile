@@ -7,7 +7,7 @@ HAK_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-
              -Iinclude -Icore -pthread
 LDLIBS  = -pthread -lm
 
-CORE_SRCS = $(filter-out core/hakmem_override.c,$(wildcard core/*.c))
+CORE_SRCS = $(filter-out core/hakmem_override.c core/hakmem_guard.c,$(wildcard core/*.c))
 CORE_OBJS = $(patsubst core/%.c,build/obj/%.o,$(CORE_SRCS))
 OVR_OBJ   = build/obj/hakmem_override.o
 HEADERS   = $(wildcard core/*.h include/*.h)
@@ -24,14 +24,24 @@ PREFIX  = /usr/local
 DESTDIR =
 
 .PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep bench-ace bench-real clean
-all: build/libhakmem.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
+all: build/libhakmem.so build/libhakmem-secure.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
      build/gen_options build/hakmem build/man/hakmem.1 build/man/hakmem.3
 
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
 
-build/obj:
+build/obj build/obj-secure:
 	mkdir -p $@
+
+# The secure build (docs/SECURITY.md): the same sources with HAK_SECURE=1,
+# plus the guarded copies of hakmem_guard.c.
+build/obj-secure/%.o: core/%.c $(HEADERS) | build/obj-secure
+	$(CC) $(HAK_CFLAGS) -DHAK_SECURE=1 -c $< -o $@
+# the copies call glibc's __*_chk, which gcc would otherwise fold back into
+# calls of the guarded names
+build/obj-secure/hakmem_guard.o: HAK_CFLAGS += -fno-builtin
+SEC_OBJS = $(patsubst core/%.c,build/obj-secure/%.o,$(CORE_SRCS)) build/obj-secure/hakmem_override.o \
+           build/obj-secure/hakmem_guard.o
 
 # The core as one relocatable object: an archive member nothing references is
 # not linked, and ACE is referenced by nothing (it hooks itself in).
@@ -44,6 +54,10 @@ $(CORE_OBJ): $(CORE_OBJS)
 build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) core/libhakmem.map
 	$(CC) -shared -Wl,-z,now -Wl,-soname,$(SONAME) -Wl,--version-script=core/libhakmem.map \
 	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(LDLIBS)
+
+build/libhakmem-secure.so: $(SEC_OBJS) core/libhakmem.map
+	$(CC) -shared -Wl,-z,now -Wl,-soname,libhakmem-secure.so.$(VERSION_MAJOR) -Wl,--version-script=core/libhakmem.map \
+	    -o $@ $(SEC_OBJS) $(LDLIBS)
 
 # Static library that replaces malloc in the program it is linked into.
 build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ)

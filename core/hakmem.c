@@ -122,12 +122,28 @@ void *hak_memalign(size_t align, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    /* a class whose block size is a multiple of align: spans start 64 KiB aligned */
-    if (align <= HAK_PAGE_SIZE && n <= HAK_MID_MAX) {
-        size_t want = n > align ? n : align;
+#if HAK_SECURE
+    void *z;
+    if (n == 0 && align <= HAK_OS_PAGE && (z = hak_zero_alloc(align)))
+        return z;
+#endif
+    /* a class whose block size is a multiple of align: spans start 64 KiB
+     * aligned (secure: with a byte of slack, and no more slack than the size
+     * map holds) */
+    if (align <= HAK_PAGE_SIZE && n + HAK_SLACK <= HAK_MID_MAX) {
+        size_t want = n + HAK_SLACK > align ? n + HAK_SLACK : align;
         for (int c = hak_size_class(want); c < HAK_NCLASS; c++)
-            if (hak_class_size[c] % align == 0)
-                return hak_malloc_fast(hak_class_size[c]);
+            if (hak_class_size[c] % align == 0) {
+#if HAK_SECURE
+                if (n == 0)
+                    n = 1;
+                if (hak_class_size[c] - n > UINT16_MAX)
+                    break;
+                return hak_alloc_class((uintptr_t)c, n);
+#else
+                return hak_alloc_class((uintptr_t)c, hak_class_size[c]);
+#endif
+            }
     }
     return hak_large_alloc(n ? n : 1, align, 0);
 }
@@ -170,8 +186,18 @@ size_t hak_malloc_usable_size(const void *p)
     if (sp->limit) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid("malloc_usable_size()", p);
+#if HAK_SECURE
+        if (!*hak_block_slack(sp, a))
+            hak_report_free_block("malloc_usable_size()", p);
+        return hak_block_size(sp, a);   /* the request: the canary follows it */
+#else
         return sp->bsize;
+#endif
     }
+#if HAK_SECURE
+    if (hak_zero_owns(p))
+        return 0;
+#endif
     size_t n = hak_large_usable(p);
     if (!n)
         hak_report_invalid("malloc_usable_size()", p);

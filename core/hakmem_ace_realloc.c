@@ -149,6 +149,9 @@ static HAK_NOINLINE void *realloc_large(void *p, size_t n)
 
 void *hak_realloc(void *p, size_t n)
 {
+#if HAK_SECURE
+    return hak_secure_realloc(p, n);
+#endif
     if (!p)
         return hak_malloc_fast(n);
     if (n == 0) {            /* glibc: frees and returns NULL */

@@ -233,11 +233,40 @@ static void refill(hak_heap_t *h, int c)
         hak_pool_refill(h, c);
 }
 
-void *hak_malloc_slow(size_t n)
+#if HAK_SECURE
+/* Refills hand blocks out in random order, so the address a request gets
+ * cannot be told from the last free (xorshift, seeded per thread). */
+static __thread uint64_t tl_rng;
+
+static void shuffle(hak_heap_t *h, int c)
 {
-    if (n > HAK_MID_MAX)
+    void **it = hak_mag_items(h, c);
+    uint32_t n = hak_mag_count(h, c);
+    uint64_t x = tl_rng ? tl_rng : (hak_secret ^ (uintptr_t)h) | 1;
+    for (uint32_t i = n; i > 1; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint32_t j = (uint32_t)((x >> 32) * i >> 32);
+        void *t = it[i - 1];
+        it[i - 1] = it[j];
+        it[j] = t;
+    }
+    tl_rng = x;
+}
+#endif
+
+void *hak_malloc_slow(size_t n, uintptr_t c)
+{
+    if (c == HAK_NCLASS) {
+#if HAK_SECURE
+        if (n == 0) {
+            void *z = hak_zero_alloc(16);
+            return z ? z : hak_malloc_fast(1);   /* every slot taken: a 1-byte block */
+        }
+#endif
         return hak_large_alloc(n, 0, 0);
-    int c = hak_size_class(n);
+    }
     hak_heap_t *h = hak_heap_get();
     if (!h) {
         errno = ENOMEM;
@@ -257,8 +286,11 @@ void *hak_malloc_slow(size_t n)
             errno = ENOMEM;
             return NULL;
         }
+#if HAK_SECURE
+        shuffle(h, c);
+#endif
     }
-    return hak_malloc_fast(n);   /* the magazine has blocks now */
+    return hak_alloc_class(c, n);   /* the magazine has blocks now */
 }
 
 /* The heap of a thread's first free: free keeps errno even when no heap can
@@ -274,6 +306,10 @@ static hak_heap_t *heap_for_free(void)
 /* Not a block start: a Large block, NULL, or bad input. */
 static __attribute__((noinline)) void free_not_block(void *p, hak_span_t *sp)
 {
+#if HAK_SECURE
+    if (hak_zero_free(p))
+        return;
+#endif
     if (!p || (!sp->limit && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
         return;
     hak_report_invalid("free()", p);
@@ -345,10 +381,17 @@ void hak_free_slow(void *p, hak_span_t *sp)
         free_not_block(p, sp);
         return;
     }
+#if HAK_SECURE
+    uint16_t *e = hak_block_slack(sp, a);
+    if (HAK_UNLIKELY(*e == 0))
+        hak_report_free_block("free()", p);
+    hak_block_retire(p, e, sp->bsize, "free()");
+#else
     uintptr_t mark = a ^ hak_secret;
     if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
         hak_report_double("free()", p);
     ((uintptr_t *)p)[1] = mark;
+#endif
     hak_heap_t *h = hak_tl_heap;
     if (HAK_UNLIKELY(h == &heap_empty)) {
         free_no_heap(p, sp);

@@ -11,6 +11,8 @@
 #include "hakmem_ghost.h"
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
+#include "hakmem_secure.h"
+#include "hakmem_report.h"
 #include <errno.h>
 #include <string.h>
 
@@ -335,7 +337,7 @@ static void *map_alloc(size_t len, size_t align, size_t huge, int zero)
     return p;
 }
 
-void *hak_large_alloc(size_t size, size_t align, int zero)
+static void *block_alloc(size_t size, size_t align, int zero)
 {
     size_t len = block_len(size);
     if (len < size || len > ((size_t)1 << 47)) {
@@ -364,7 +366,7 @@ static void count_freed(size_t len)
     __atomic_fetch_add(&hak_global_counters.large_frees, 1, __ATOMIC_RELAXED);
 }
 
-int hak_large_free(void *p)
+static int block_free(void *p)
 {
     hak_span_t *sp = hak_span_of((uintptr_t)p);
     size_t len = hak_pageheap_owns(sp) ? hak_pageheap_free(sp, p) : 0;
@@ -408,10 +410,11 @@ int hak_large_room(void)
         lim = ok && m >= 1024 ? m / 4 : 16384;   /* the kernel's default is 65530 */
         __atomic_store_n(&limit, lim, __ATOMIC_RELAXED);
     }
-    return __atomic_load_n(&hak_large_live_count, __ATOMIC_RELAXED) < lim;
+    /* secure: a block and its two guard pages split a mapping into three */
+    return __atomic_load_n(&hak_large_live_count, __ATOMIC_RELAXED) * (HAK_SECURE ? 3 : 1) < lim;
 }
 
-size_t hak_large_usable(const void *p)
+static size_t block_usable(const void *p)
 {
     hak_span_t *sp = hak_span_of((uintptr_t)p);
     size_t n = hak_pageheap_owns(sp) ? hak_pageheap_usable(sp, p) : 0;
@@ -423,6 +426,126 @@ size_t hak_large_usable(const void *p)
     hak_unlock(&large_lock);
     return len;
 }
+
+#if HAK_SECURE
+/* The secure build: a Large block of n bytes lies between two guard pages,
+ *     [guard | n bytes, canary bytes ..., trailer | guard]
+ * inside one block of the page heap or of a mapping: the front guard is the
+ * page before the block (align > 4 KiB: the last page of one align unit at
+ * the start), the rear guard the last page of the block below, whatever its
+ * length.  The trailer holds n and the unit before the block, checked
+ * against the address and the secret; every byte between n and the trailer
+ * is a canary; all are checked at free.  While the live blocks are too many
+ * for three mappings each (hak_large_room), a block gets no guard pages: its
+ * canary and trailer remain. */
+#define TRAILER 16
+
+static uint64_t large_key(uintptr_t p) { return (p * 0xff51afd7ed558ccdull) ^ hak_secret; }
+
+/* Canary byte i of the block at p is byte i % 8 of its key: whole words
+ * where they are aligned. */
+static void fill(char *p, size_t from, size_t to)
+{
+    uint64_t k = large_key((uintptr_t)p);
+    size_t i = from;
+    for (; i < to && (i & 7); i++)
+        p[i] = (char)(k >> (8 * (i & 7)));
+    for (; i + 8 <= to; i += 8)
+        *(uint64_t *)(p + i) = k;
+    for (; i < to; i++)
+        p[i] = (char)(k >> (8 * (i & 7)));
+}
+
+static int fill_ok(const char *p, size_t from, size_t to)
+{
+    uint64_t k = large_key((uintptr_t)p), bad = 0;
+    size_t i = from;
+    for (; i < to && (i & 7); i++)
+        bad |= (uint8_t)p[i] ^ (uint8_t)(k >> (8 * (i & 7)));
+    for (; i + 8 <= to; i += 8)
+        bad |= *(const uint64_t *)(p + i) ^ k;
+    for (; i < to; i++)
+        bad |= (uint8_t)p[i] ^ (uint8_t)(k >> (8 * (i & 7)));
+    return bad == 0;
+}
+
+void *hak_large_alloc(size_t size, size_t align, int zero)
+{
+    size_t unit = align > HAK_OS_PAGE ? align : HAK_OS_PAGE;
+    size_t total = size + TRAILER + unit + HAK_OS_PAGE;
+    if (total < size || total > ((size_t)1 << 47)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int guard = hak_large_room();
+    char *base = block_alloc(total, align > HAK_OS_PAGE ? align : 0, zero);
+    if (!base)
+        return NULL;
+    char *p = base + unit;
+    size_t body = block_usable(base) - unit - HAK_OS_PAGE;
+    uint64_t k = large_key((uintptr_t)p);
+    fill(p, size, body - TRAILER);
+    uint64_t *t = (uint64_t *)(p + body - TRAILER);
+    t[0] = size ^ k;
+    t[1] = unit ^ ~k;
+    if (guard) {
+        hak_os_protect(p - HAK_OS_PAGE, HAK_OS_PAGE, 0);
+        hak_os_protect(p + body, HAK_OS_PAGE, 0);
+    }
+    return p;
+}
+
+/* The unit before p of the block below that holds p (its size in *n, the
+ * length up to the rear guard in *body), 0 when p is no secure Large block
+ * start, SIZE_MAX when its trailer was overwritten.  Units are tried upward:
+ * the smaller ones fall inside p's own block, where no other block starts. */
+static size_t find_unit(const void *p, size_t *n, size_t *body)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!a || a % HAK_OS_PAGE)
+        return 0;
+    for (size_t unit = HAK_OS_PAGE; unit <= a && (a & (unit - 1)) == 0; unit <<= 1) {
+        size_t total = block_usable((const void *)(a - unit));
+        if (!total)
+            continue;
+        if (total < unit + TRAILER + HAK_OS_PAGE)
+            return 0;
+        *body = total - unit - HAK_OS_PAGE;
+        uintptr_t k = large_key(a);
+        const uint64_t *t = (const uint64_t *)(a + *body - TRAILER);
+        *n = t[0] ^ k;
+        return (t[1] ^ ~k) == unit && *n <= *body - TRAILER ? unit : SIZE_MAX;
+    }
+    return 0;
+}
+
+int hak_large_free(void *p)
+{
+    size_t n, body, unit = find_unit(p, &n, &body);
+    if (!unit)
+        return 0;
+    char *c = p;
+    if (unit == SIZE_MAX)
+        hak_report_overflow("free()", p, 0);
+    if (!fill_ok(c, n, body - TRAILER))
+        hak_report_overflow("free()", p, n);
+    hak_os_protect(c - HAK_OS_PAGE, HAK_OS_PAGE, 1);
+    hak_os_protect(c + body, HAK_OS_PAGE, 1);
+    return block_free(c - unit);
+}
+
+size_t hak_large_usable(const void *p)
+{
+    size_t n, body, unit = find_unit(p, &n, &body);
+    if (unit == SIZE_MAX)
+        hak_report_overflow("malloc_usable_size()", p, 0);
+    return unit ? n : 0;
+}
+#else
+void *hak_large_alloc(size_t size, size_t align, int zero) { return block_alloc(size, align, zero); }
+int hak_large_free(void *p) { return block_free(p); }
+size_t hak_large_usable(const void *p) { return block_usable(p); }
+#endif
 
 /* Grow into the cached piece that starts where the block ends (the tail of a
  * split, or a freed neighbour of the same mapping): no system call, warm

@@ -28,6 +28,17 @@ void *hak_os_map(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
+int hak_os_protect(void *p, size_t size, int writable)
+{
+    return mprotect(p, size, writable ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+}
+
+void *hak_os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 /* An untouched reservation of size + align bytes (PROT_NONE, MAP_NORESERVE:
  * not charged) and, in *a, its first multiple of align; NULL on failure. */
 static char *reserve_aligned(size_t size, size_t align, uintptr_t *a)

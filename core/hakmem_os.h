@@ -25,6 +25,11 @@
 void *hak_os_map(size_t size);
 void *hak_os_map_aligned(size_t size, size_t align);    /* NULL on failure */
 void  hak_os_unmap(void *p, size_t size);
+/* Make [p, p + size) inaccessible (writable 0) or read-write again; 0 on
+ * failure (the map count limit: mprotect splits a mapping). */
+int   hak_os_protect(void *p, size_t size, int writable);
+/* Address space only: PROT_NONE, not charged to the commit limit. */
+void *hak_os_reserve(size_t size);
 /* Give pages back (MADV_DONTNEED): contents are gone, the range stays mapped.
  * Every call is counted, with the time it took, process-wide: what keeping a
  * free page saves (hak_os_release_calls, hak_os_release_ns). */

@@ -46,7 +46,7 @@ static void return_chain(int c, void *p, hak_counters_t *cnt)
 {
     hak_central_t *held = NULL;
     while (p) {
-        void *next = *(void **)p;
+        void *next = hak_link_get(p);
         hak_span_t *sp = hak_span_of((uintptr_t)p);
         hak_central_t *ct = central_of(c, sp->shard);
         if (ct != held) {
@@ -120,7 +120,7 @@ void hak_pool_flush(hak_heap_t *h, int c, hak_batch_t b)
 
 void hak_pool_free_direct(hak_span_t *sp, void *p)
 {
-    *(void **)p = NULL;
+    hak_link_set(p, NULL);
     return_chain(sp->cls, p, &hak_global_counters);
 }
 

@@ -85,6 +85,21 @@ void hak_span_release_range(const hak_span_t *sp, void *p, size_t n)
     hak_os_release(p, n);
 }
 
+#if HAK_SECURE
+/* The size map of a segment's spans: out of line, between two guard pages,
+ * so an overflow out of a block cannot reach it. */
+#define SIZES_BYTES ((size_t)HAK_SEG_PAGES * HAK_SPAN_MAX_BLOCKS * sizeof(uint16_t))
+static uint16_t *sizes_map(void)
+{
+    char *m = hak_os_map(SIZES_BYTES + 2 * HAK_OS_PAGE);
+    if (!m)
+        return NULL;
+    hak_os_protect(m, HAK_OS_PAGE, 0);
+    hak_os_protect(m + HAK_OS_PAGE + SIZES_BYTES, HAK_OS_PAGE, 0);
+    return (uint16_t *)(m + HAK_OS_PAGE);
+}
+#endif
+
 static hak_segment_t *segment_new(void)
 {
     hak_segment_t *seg = hak_os_map_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
@@ -94,6 +109,12 @@ static hak_segment_t *segment_new(void)
         hak_os_unmap(seg, HAK_SEG_SIZE);
         return NULL;
     }
+#if HAK_SECURE
+    if (!(seg->sizes = sizes_map())) {
+        hak_os_unmap(seg, HAK_SEG_SIZE);
+        return NULL;
+    }
+#endif
     seg->free_pages = ~1ull;   /* page 0 is the header */
     seg->next = segments;
     __atomic_store_n(&segments, seg, __ATOMIC_RELEASE);   /* statistics walk without the lock */
@@ -147,6 +168,10 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
     sp->div_mul = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
     uint32_t words = (sp->capacity + 63) / 64;
     memset(sp->freemap, 0xff, words * 8);
+#if HAK_SECURE
+    sp->sizes = seg->sizes + (size_t)pi * HAK_SPAN_MAX_BLOCKS;
+    memset(sp->sizes, 0, sp->capacity * sizeof(uint16_t));
+#endif
     if (sp->capacity % 64)
         sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
     __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);

@@ -15,6 +15,10 @@
 #include "hakmem_counters.h"
 #include "hakmem_size_class.h"
 
+#ifndef HAK_SECURE
+#define HAK_SECURE 0
+#endif
+
 #define HAK_SEG_SHIFT   22
 #define HAK_SEG_SIZE    (1ul << HAK_SEG_SHIFT)
 #define HAK_PAGE_SHIFT  16
@@ -26,7 +30,7 @@
 
 enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_SPARSE, HAK_LIST_FULL };
 
-/* Remote frees: blocks linked through their first word; the list head is
+/* Remote frees: blocks linked (hak_link_set); the list head is
  * tagged with the number of blocks on it (bits 48..63), so one CAS pushes a
  * chain and counts it. */
 #define HAK_RHEAD_SHIFT 48
@@ -50,6 +54,9 @@ struct hak_span {
     uint8_t   shard;       /* Mid: central shard that owns the bitmap */
     uint8_t   abandoned;   /* Tiny: on the abandoned lists, waiting for adoption */
     uint8_t   pageheap;    /* 1: a page heap region's descriptor (limit 0, cls 0) */
+#if HAK_SECURE
+    uint16_t *sizes;       /* per block: bsize - requested size in use, 0 free (hakmem_secure.h) */
+#endif
     /* owner side, under the owner's lock (a heap for Tiny, a shard for Mid) */
     uint8_t   list __attribute__((aligned(64)));   /* HAK_LIST_* */
     uint8_t   clean;       /* every free page of the span is released */
@@ -71,6 +78,9 @@ typedef struct hak_segment {
     uint64_t free_pages;                    /* bit i: page i is in no span */
     struct hak_segment *next;
     uint32_t huge;                          /* MADV_HUGEPAGE in force (HAKMEM_HUGEPAGES) */
+#if HAK_SECURE
+    uint16_t *sizes;                        /* HAK_SPAN_MAX_BLOCKS entries per page, behind guard pages */
+#endif
     hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
 } hak_segment_t;
 

@@ -4,6 +4,7 @@
 #include "hakmem_lock.h"
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
+#include "hakmem_secure.h"
 
 /* A block handed out from a released OS page makes that page resident again;
  * within the hold time of the span's last release it counts as reused. */
@@ -246,6 +247,7 @@ uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_
     if (sp->used == 0)
         l->nempty--;
     uint32_t got = span_take(sp, out, n);
+    hak_links_fresh(out, got, sp->bsize);
     l->taken += got;
     if (sp->used == sp->capacity)
         move(l, sp, HAK_LIST_FULL);

@@ -10,18 +10,19 @@
 #include "hakmem_segment.h"
 #include "hakmem_counters.h"
 #include "hakmem_lock.h"
+#include "hakmem_secure.h"
 
 #define HAK_SHARDS 8
 #define HAK_OUTBOX 32     /* remote frees gathered for one span before they are pushed */
 
-/* Remote frees bound for one span, chained through their first word. */
+/* Remote frees bound for one span, chained through their links. */
 typedef struct hak_outbox {
     hak_span_t *span;
     void *head, *tail;
     uint32_t n;
 } hak_outbox_t;
 
-/* A batch: blocks linked through their first word, NULL-terminated, and
+/* A batch: blocks linked (hak_link_set), NULL-terminated, and
  * their count.  Blocks leave a thread's magazine for the shared level (a
  * heap's Tiny depot, a Mid shard's depot) as batches, which the shared level
  * keeps and hands out whole: one store per block to link a batch, one load to
@@ -80,8 +81,8 @@ static inline void     hak_mag_set_cap(hak_heap_t *h, int c, uint32_t cap) { h->
 static inline hak_batch_t hak_batch_link(void *const *blocks, uint32_t n)
 {
     for (uint32_t i = 0; i + 1 < n; i++)
-        *(void **)blocks[i] = blocks[i + 1];
-    *(void **)blocks[n - 1] = NULL;
+        hak_link_set(blocks[i], blocks[i + 1]);
+    hak_link_set(blocks[n - 1], NULL);
     return (hak_batch_t){ blocks[0], n };
 }
 
@@ -100,7 +101,7 @@ static inline hak_batch_t hak_mag_take_oldest(hak_heap_t *h, int c, uint32_t n)
 static inline void hak_mag_put_batch(hak_heap_t *h, int c, hak_batch_t b)
 {
     void **out = &h->slots[h->top[c]];
-    for (void *p = b.head; p; p = *(void **)p)
+    for (void *p = b.head; p; p = hak_link_get(p))
         *out++ = p;
     h->top[c] += b.n;
 }
@@ -129,10 +130,10 @@ static inline uint32_t hak_depot_take_into(hak_depot_t *d, hak_batch_t *out, uin
                 break;
             void *q = top->head;
             for (uint32_t i = 1; i < room; i++)
-                q = *(void **)q;
+                q = hak_link_get(q);
             out[k++] = (hak_batch_t){ top->head, room };
-            *top = (hak_batch_t){ *(void **)q, top->n - room };
-            *(void **)q = NULL;
+            *top = (hak_batch_t){ hak_link_get(q), top->n - room };
+            hak_link_set(q, NULL);
             d->blocks -= room;
             d->took += room;
             break;

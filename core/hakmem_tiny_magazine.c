@@ -87,7 +87,7 @@ static void span_push(hak_span_t *sp, void *head, void *tail, uint32_t n, hak_co
 {
     uint64_t old = __atomic_load_n(&sp->rhead, __ATOMIC_RELAXED), nv;
     do {
-        *(void **)tail = HAK_RHEAD_PTR(old);
+        hak_link_set(tail, HAK_RHEAD_PTR(old));
         nv = ((uint64_t)(HAK_RHEAD_COUNT(old) + n) << HAK_RHEAD_SHIFT) | (uintptr_t)head;
     } while (!__atomic_compare_exchange_n(&sp->rhead, &old, nv, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     hak_cnt_add(cnt, &cnt->cls[sp->cls].remote_frees, n);
@@ -121,7 +121,7 @@ void hak_tiny_outbox_start(hak_heap_t *h, hak_span_t *sp, void *p)
     int c = sp->cls;
     hak_outbox_t *o = &h->outbox[c];
     outbox_flush(h, c);
-    *(void **)p = NULL;
+    hak_link_set(p, NULL);
     *o = (hak_outbox_t){ sp, p, p, 1 };
     h->out_mask |= 1u << c;
 }
@@ -149,7 +149,7 @@ static void span_return_list(hak_span_lists_t *l, hak_span_t *sp, void *p, hak_c
     void *run[64];
     while (p) {
         uint32_t k = 0;
-        for (; p && k < 64; p = *(void **)p)
+        for (; p && k < 64; p = hak_link_get(p))
             run[k++] = p;
         span_return(l, sp, run, k, cnt);
     }
@@ -181,7 +181,7 @@ static void heap_return_list(hak_heap_t *h, int c, void *p, hak_counters_t *cnt)
     while (p) {
         hak_span_t *sp = hak_span_of((uintptr_t)p);
         uint32_t k = 0;
-        for (; p && k < 64 && (uintptr_t)p - sp->start < sp->limit; p = *(void **)p)
+        for (; p && k < 64 && (uintptr_t)p - sp->start < sp->limit; p = hak_link_get(p))
             run[k++] = p;
         if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
             span_return(&h->spans[c], sp, run, k, cnt);

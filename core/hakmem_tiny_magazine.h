@@ -19,7 +19,7 @@ static inline int hak_tiny_outbox_add(hak_heap_t *h, hak_span_t *sp, void *p)
     hak_outbox_t *o = &h->outbox[sp->cls];
     if (HAK_UNLIKELY(o->span != sp || o->n == HAK_OUTBOX))
         return 0;
-    *(void **)p = o->head;
+    hak_link_set(p, o->head);
     o->head = p;
     o->n++;
     return 1;
