@@ -339,8 +339,11 @@ def group_table(rows, allocators, table):
 
     lines = ["| group | cases | " + " | ".join(names) + " |",
              "|---|---:|" + "---:|" * len(names)]
-    for g, n, inverted in GROUPS:
+    for g, _, inverted in GROUPS:
         label = g + (" *" if inverted else "")
+        n = sum(1 for c in table if c[1] == g)
+        if n == 0:
+            continue
         lines.append("| %s | %d | %s |" % (label, n, " | ".join(cell([g], a) for a in names)))
     total = len(table)
     lines.append("| **total** | **%d** | %s |" % (
