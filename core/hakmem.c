@@ -7,6 +7,8 @@
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
 #include "hakmem_stats.h"
+#include "hakmem_ace_realloc.h"
+#include "hakmem_sized.h"
 #include <errno.h>
 #include <string.h>
 #include <stdint.h>
@@ -106,6 +108,20 @@ void *hak_reallocarray(void *p, size_t n, size_t size)
     return hak_realloc(p, total);
 }
 
+/* The class hak_memalign gives (align, n), align a power of two > 16: the
+ * first whose block size is a multiple of align (spans start 64 KiB
+ * aligned); -1 when the block is Large. */
+static int aligned_class(size_t align, size_t n)
+{
+    if (align <= HAK_PAGE_SIZE && n <= HAK_MID_MAX) {
+        size_t want = n > align ? n : align;
+        for (int c = hak_size_class(want); c < HAK_NCLASS; c++)
+            if (hak_class_size[c] % align == 0)
+                return c;
+    }
+    return -1;
+}
+
 /* glibc's memalign: alignment <= 16 is plain malloc, a non-power of two is
  * rounded up, an impossible one is EINVAL. */
 void *hak_memalign(size_t align, size_t n)
@@ -122,13 +138,9 @@ void *hak_memalign(size_t align, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    /* a class whose block size is a multiple of align: spans start 64 KiB aligned */
-    if (align <= HAK_PAGE_SIZE && n <= HAK_MID_MAX) {
-        size_t want = n > align ? n : align;
-        for (int c = hak_size_class(want); c < HAK_NCLASS; c++)
-            if (hak_class_size[c] % align == 0)
-                return hak_malloc_fast(hak_class_size[c]);
-    }
+    int c = aligned_class(align, n);
+    if (c >= 0)
+        return hak_malloc_fast(hak_class_size[c]);
     return hak_large_alloc(n ? n : 1, align, 0);
 }
 
@@ -178,5 +190,58 @@ size_t hak_malloc_usable_size(const void *p)
     return n;
 }
 
-void hak_free_sized(void *p, size_t n) { (void)n; hak_free_fast(p); }
-void hak_free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; hak_free_fast(p); }
+/* ---- sized frees, checked (free_sized, free_aligned_sized, sized delete) ----
+ * The size must be one the block could have been allocated with:
+ *   Tiny/Mid: the class of the request is the block's class (an aligned
+ *     request: the class hak_memalign picks for it);
+ *   Large: the size fits the block, and an unaligned request is one malloc
+ *     does not give a class (> HAK_MID_MAX).
+ * HAK_SIZED_REALLOC (free_sized: the block may come from realloc) also takes
+ * what realloc leaves in place: a Tiny/Mid block holding n >= bsize/2, a
+ * Large one holding n >= HAK_REALLOC_BORDER/2 or shrunk by less than 1/8
+ * (docs/REALLOC.md).  Anything else aborts (hak_report_size).  Plain free's
+ * fast path does not change: this is a function of its own. */
+void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *call)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!p)
+        return;
+    int c;   /* the class the request gets; -1: Large; -2: no block has it */
+    if (align > 16) {
+        size_t al = align;
+        if (al > SIZE_MAX / 2 + 1)
+            c = -2;
+        else {
+            if (al & (al - 1))
+                al = (size_t)1 << (64 - __builtin_clzl(al));
+            c = n > SIZE_MAX - al ? -2 : aligned_class(al, n);
+        }
+    } else
+        c = n <= HAK_MID_MAX ? hak_size_class(n) : -1;
+    int realloced = (flags & HAK_SIZED_REALLOC) != 0;
+    hak_span_t *sp = hak_span_of(a);
+    if (sp->limit) {
+        if (!hak_span_is_block(sp, a))
+            hak_report_invalid(call, p);
+        if (((uintptr_t *)p)[1] == (a ^ hak_secret))
+            hak_report_double(call, p);
+        size_t bs = sp->bsize;
+        if (c != (int)sp->cls && !(realloced && n <= bs && n >= bs / 2))
+            hak_report_size(call, p, n, align, bs, 0);
+    } else {
+        size_t u = hak_large_usable(p);
+        if (!u)
+            hak_report_invalid(call, p);
+        int ok = n <= u && (c == -1 || (realloced && (n >= HAK_REALLOC_BORDER / 2 || u - n < u / 8)));
+        if (!ok)
+            hak_report_size(call, p, n, align, u, 1);
+    }
+    hak_free_fast(p);
+}
+
+void hak_free_sized(void *p, size_t n) { hak_free_checked(p, n, 0, HAK_SIZED_REALLOC, "free_sized()"); }
+
+void hak_free_aligned_sized(void *p, size_t align, size_t n)
+{
+    hak_free_checked(p, n, align, 0, "free_aligned_sized()");
+}

@@ -2,7 +2,13 @@
 #ifndef HAK_REPORT_H
 #define HAK_REPORT_H
 
+#include <stddef.h>
+
 void hak_report_invalid(const char *call, const void *p) __attribute__((noreturn, cold));
 void hak_report_double(const char *call, const void *p) __attribute__((noreturn, cold));
+/* A sized free whose size n (align: the alignment given, 0 for none) cannot
+ * be the block's: bsize is its class size, or its usable bytes when large. */
+void hak_report_size(const char *call, const void *p, size_t n, size_t align, size_t bsize, int large)
+    __attribute__((noreturn, cold));
 
 #endif
