@@ -46,9 +46,9 @@ prebin() { have "$B/$1" && pre "$B/$1" "${@:2}"; }
 export -f pre have bin prebin
 export B LIB ROOT
 
-API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized size_classes random_mix"
+API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized sized_boundaries size_classes random_mix"
 STRESS="prodcons exchange aligned churn fork"
-BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack"
+BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack sized_tiny sized_tiny_small sized_mid sized_mid_small sized_large sized_large_over sized_aligned sized_aligned_large sized_double sized_interior"
 
 echo "== unit tests (LD_PRELOAD, hak_ API, static link)"
 for s in $API_SUBTESTS; do t "api.preload.$s" 120 prebin test_api $s; done
