@@ -56,7 +56,40 @@ for s in $API_SUBTESTS; do t "api.hak.$s" 120 bin test_api_hak $s; done
 if [ "$LIB" != none ]; then
     for s in $API_SUBTESTS; do HAKTEST_REQUIRE_HAKMEM=1 t "api.static.$s" 120 bin test_api_static $s; done
 fi
-t "cxx.preload" 120 prebin test_cxx
+
+echo "== C++: hakmem's operator new/delete (LD_PRELOAD; libhakmem.a with g++ -static and -static-libstdc++)"
+CXX_SUBTESTS="basic forms sized_boundaries bad_alloc new_handler new_handler_retry"
+CXX_BAD="bad_delete_tiny bad_delete_near bad_delete_array bad_delete_mid bad_delete_large bad_delete_large_mid bad_delete_aligned bad_delete_aligned_array bad_delete_base bad_delete_double"
+# the linker's trace of a static link (tests/Makefile): every operator and
+# malloc/free defined by libhakmem.a's members, none by another archive's
+cxx_static_link() {
+    local trace=$B/$1.trace op bad=0
+    have "$B/$1" || return 1
+    for op in _Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t _ZnamSt11align_val_t \
+              _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm \
+              _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t \
+              _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t \
+              _ZdaPvSt11align_val_tRKSt9nothrow_t malloc free; do
+        local defs
+        defs=$(grep -E ": definition of $op\$" "$trace" | grep -F '.a(')
+        echo "$op: ${defs##*: }"
+        [ "$(echo "$defs" | grep -c .)" = 1 ] && echo "$defs" | grep -qE 'libhakmem\.a\(hakmem_(new|override)\.o\)' ||
+            { echo "FAIL: $op: $defs"; bad=1; }
+    done
+    return $bad
+}
+export -f cxx_static_link
+for s in $CXX_SUBTESTS; do t "cxx.preload.$s" 120 prebin test_cxx $s; done
+if [ "$LIB" != none ]; then
+    t "cxx.preload.route" 60 prebin test_cxx route
+    for s in $CXX_BAD; do t "cxx.preload.$s" 60 prebin test_cxx $s; done
+    t "cxx.static.link" 60 cxx_static_link test_cxx_static
+    t "cxx.static_libstdcxx.link" 60 cxx_static_link test_cxx_static_libstdcxx
+    for s in $CXX_SUBTESTS $CXX_BAD; do HAKTEST_REQUIRE_HAKMEM=1 t "cxx.static.$s" 120 bin test_cxx_static $s; done
+    for s in basic forms bad_alloc new_handler bad_delete_tiny bad_delete_aligned; do
+        HAKTEST_REQUIRE_HAKMEM=1 t "cxx.static_libstdcxx.$s" 120 bin test_cxx_static_libstdcxx $s
+    done
+fi
 
 echo "== the core's data structures, white-box (plain, ASan+UBSan by clang and by gcc)"
 # each subtest in a process of its own: pagemap checks the neighbours of the only segment
