@@ -1,15 +1,20 @@
 # hakmem: build the library, run the tests, run the benchmark comparison.
 CC      ?= gcc
+CXX     ?= g++
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 HAK_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
              -fno-plt -fno-semantic-interposition -Wall -Wextra -Wno-unused-parameter \
              -Iinclude -Icore -pthread
+# the C++ operators (core/hakmem_new.cc): the core's flags, with exceptions
+HAK_CXXFLAGS = $(CFLAGS) -std=gnu++17 -fPIC -fvisibility=hidden -fno-plt -fno-semantic-interposition \
+             -Wall -Wextra -Wno-unused-parameter -Icore -pthread
 LDLIBS  = -pthread -lm
 
 CORE_SRCS = $(filter-out core/hakmem_override.c core/hakmem_guard.c,$(wildcard core/*.c))
 CORE_OBJS = $(patsubst core/%.c,build/obj/%.o,$(CORE_SRCS))
 OVR_OBJ   = build/obj/hakmem_override.o
+NEW_OBJ   = build/obj/hakmem_new.o
 HEADERS   = $(wildcard core/*.h include/*.h)
 
 # The version is set in include/hakmem.h alone (HAKMEM_VERSION_MAJOR/MINOR/PATCH).
@@ -30,6 +35,9 @@ all: build/libhakmem.so build/libhakmem-secure.so build/libhakmem.a build/libhak
 build/obj/%.o: core/%.c $(HEADERS) | build/obj
 	$(CC) $(HAK_CFLAGS) -c $< -o $@
 
+$(NEW_OBJ): core/hakmem_new.cc core/hakmem_sized.h | build/obj
+	$(CXX) $(HAK_CXXFLAGS) -c $< -o $@
+
 build/obj build/obj-secure:
 	mkdir -p $@
 
@@ -49,18 +57,20 @@ CORE_OBJ = build/obj/hakmem_core.o
 $(CORE_OBJ): $(CORE_OBJS)
 	$(LD) -r -o $@ $^
 
-# LD_PRELOAD library: exports malloc/free/... and the hak_ API, nothing else
-# (core/libhakmem.map).  Installed as libhakmem.so.$(VERSION).
-build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) core/libhakmem.map
-	$(CC) -shared -Wl,-z,now -Wl,-soname,$(SONAME) -Wl,--version-script=core/libhakmem.map \
-	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(LDLIBS)
+# LD_PRELOAD library: exports malloc/free/..., operator new/delete and the
+# hak_ API, nothing else (core/libhakmem.map).  Needs libstdc++ for
+# std::bad_alloc and the new handler.  Installed as libhakmem.so.$(VERSION).
+build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) $(NEW_OBJ) core/libhakmem.map
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,-soname,$(SONAME) -Wl,--version-script=core/libhakmem.map \
+	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(NEW_OBJ) -lstdc++ $(LDLIBS)
 
-build/libhakmem-secure.so: $(SEC_OBJS) core/libhakmem.map
-	$(CC) -shared -Wl,-z,now -Wl,-soname,libhakmem-secure.so.$(VERSION_MAJOR) -Wl,--version-script=core/libhakmem.map \
-	    -o $@ $(SEC_OBJS) $(LDLIBS)
+build/libhakmem-secure.so: $(SEC_OBJS) $(NEW_OBJ) core/libhakmem.map
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,-soname,libhakmem-secure.so.$(VERSION_MAJOR) \
+	    -Wl,--version-script=core/libhakmem.map -o $@ $(SEC_OBJS) $(NEW_OBJ) -lstdc++ $(LDLIBS)
 
-# Static library that replaces malloc in the program it is linked into.
-build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ)
+# Static library that replaces malloc in the program it is linked into; the
+# operators are a member of their own, linked only into C++ programs.
+build/libhakmem.a: $(CORE_OBJ) $(OVR_OBJ) $(NEW_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # Static library with the hak_ API only: the program keeps the system malloc.

@@ -7,6 +7,8 @@
 #include "hakmem_options.h"
 #include "hakmem_knobs.h"
 #include "hakmem_stats.h"
+#include "hakmem_ace_realloc.h"
+#include "hakmem_sized.h"
 #include <errno.h>
 #include <string.h>
 #include <stdint.h>
@@ -106,6 +108,21 @@ void *hak_reallocarray(void *p, size_t n, size_t size)
     return hak_realloc(p, total);
 }
 
+/* The class hak_memalign gives (align, n), align a power of two > 16: the
+ * first whose block size is a multiple of align (spans start 64 KiB
+ * aligned); -1 when the block is Large. */
+static int aligned_class(size_t align, size_t n)
+{
+    if (align <= HAK_PAGE_SIZE && n + HAK_SLACK <= HAK_MID_MAX) {
+        size_t want = n + HAK_SLACK > align ? n + HAK_SLACK : align;
+        for (int c = hak_size_class(want); c < HAK_NCLASS; c++)
+            if (hak_class_size[c] % align == 0)
+                /* secure: no more slack than the size map holds */
+                return HAK_SECURE && hak_class_size[c] - n > UINT16_MAX ? -1 : c;
+    }
+    return -1;
+}
+
 /* glibc's memalign: alignment <= 16 is plain malloc, a non-power of two is
  * rounded up, an impossible one is EINVAL. */
 void *hak_memalign(size_t align, size_t n)
@@ -126,25 +143,11 @@ void *hak_memalign(size_t align, size_t n)
     void *z;
     if (n == 0 && align <= HAK_OS_PAGE && (z = hak_zero_alloc(align)))
         return z;
+    n += !n;
 #endif
-    /* a class whose block size is a multiple of align: spans start 64 KiB
-     * aligned (secure: with a byte of slack, and no more slack than the size
-     * map holds) */
-    if (align <= HAK_PAGE_SIZE && n + HAK_SLACK <= HAK_MID_MAX) {
-        size_t want = n + HAK_SLACK > align ? n + HAK_SLACK : align;
-        for (int c = hak_size_class(want); c < HAK_NCLASS; c++)
-            if (hak_class_size[c] % align == 0) {
-#if HAK_SECURE
-                if (n == 0)
-                    n = 1;
-                if (hak_class_size[c] - n > UINT16_MAX)
-                    break;
-                return hak_alloc_class((uintptr_t)c, n);
-#else
-                return hak_alloc_class((uintptr_t)c, hak_class_size[c]);
-#endif
-            }
-    }
+    int c = aligned_class(align, n);
+    if (c >= 0)
+        return hak_alloc_class((uintptr_t)c, HAK_SECURE ? n : hak_class_size[c]);
     return hak_large_alloc(n ? n : 1, align, 0);
 }
 
@@ -177,18 +180,17 @@ void *hak_pvalloc(size_t n)
     return hak_memalign(HAK_OS_PAGE, r & ~(size_t)(HAK_OS_PAGE - 1));
 }
 
-size_t hak_malloc_usable_size(const void *p)
+/* The usable size of a block; aborts naming call when p is none. */
+static size_t usable_size(const void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
-    if (!p)
-        return 0;
     hak_span_t *sp = hak_span_of(a);
     if (sp->limit) {
         if (!hak_span_is_block(sp, a))
-            hak_report_invalid("malloc_usable_size()", p);
+            hak_report_invalid(call, p);
 #if HAK_SECURE
         if (!*hak_block_slack(sp, a))
-            hak_report_free_block("malloc_usable_size()", p);
+            hak_report_free_block(call, p);
         return hak_block_size(sp, a);   /* the request: the canary follows it */
 #else
         return sp->bsize;
@@ -200,9 +202,69 @@ size_t hak_malloc_usable_size(const void *p)
 #endif
     size_t n = hak_large_usable(p);
     if (!n)
-        hak_report_invalid("malloc_usable_size()", p);
+        hak_report_invalid(call, p);
     return n;
 }
 
-void hak_free_sized(void *p, size_t n) { (void)n; hak_free_fast(p); }
-void hak_free_aligned_sized(void *p, size_t align, size_t n) { (void)align; (void)n; hak_free_fast(p); }
+size_t hak_malloc_usable_size(const void *p)
+{
+    return p ? usable_size(p, "malloc_usable_size()") : 0;
+}
+
+#if HAK_SECURE
+/* The secure build knows each block's size: n must be it. */
+void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *call)
+{
+    if (!p)
+        return;
+    size_t have = usable_size(p, call);
+    if (n != have)
+        hak_report_size(call, p, n, align, have, HAK_SIZE_EXACT);
+    hak_free_fast(p);
+}
+#else
+void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *call)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!p)
+        return;
+    int c;   /* the class the request gets; -1: Large; -2: no block has it */
+    if (align > 16) {
+        size_t al = align;
+        if (al > SIZE_MAX / 2 + 1)
+            c = -2;
+        else {
+            if (al & (al - 1))
+                al = (size_t)1 << (64 - __builtin_clzl(al));
+            c = n > SIZE_MAX - al ? -2 : aligned_class(al, n);
+        }
+    } else
+        c = n <= HAK_MID_MAX ? hak_size_class(n) : -1;
+    int realloced = (flags & HAK_SIZED_REALLOC) != 0;
+    hak_span_t *sp = hak_span_of(a);
+    if (sp->limit) {
+        if (!hak_span_is_block(sp, a))
+            hak_report_invalid(call, p);
+        if (((uintptr_t *)p)[1] == (a ^ hak_secret))
+            hak_report_double(call, p);
+        size_t bs = sp->bsize;
+        if (c != (int)sp->cls && !(realloced && n <= bs && n >= bs / 2))
+            hak_report_size(call, p, n, align, bs, HAK_SIZE_CLASS);
+    } else {
+        size_t u = hak_large_usable(p);
+        if (!u)
+            hak_report_invalid(call, p);
+        int ok = n <= u && (c == -1 || (realloced && (n >= HAK_REALLOC_BORDER / 2 || u - n < u / 8)));
+        if (!ok)
+            hak_report_size(call, p, n, align, u, HAK_SIZE_LARGE);
+    }
+    hak_free_fast(p);
+}
+#endif
+
+void hak_free_sized(void *p, size_t n) { hak_free_checked(p, n, 0, HAK_SIZED_REALLOC, "free_sized()"); }
+
+void hak_free_aligned_sized(void *p, size_t align, size_t n)
+{
+    hak_free_checked(p, n, align, 0, "free_aligned_sized()");
+}

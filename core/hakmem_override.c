@@ -1,9 +1,11 @@
 /* The malloc family under its standard names (libhakmem.so and libhakmem.a;
- * libhakmem_api.a leaves this file out).  malloc and free inline the fast
- * paths so a call is not a jump to a jump. */
+ * libhakmem_api.a leaves this file out), and the C side of the C++
+ * operators (hakmem_new.cc).  malloc and free inline the fast paths so a
+ * call is not a jump to a jump. */
 #include "hakmem.h"
 #include "hakmem_heap.h"
 #include "hakmem_ace_realloc.h"
+#include "hakmem_sized.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -39,3 +41,9 @@ EXPORT int malloc_trim(size_t pad) { return hak_malloc_trim(pad); }
 EXPORT void malloc_stats(void) { hak_malloc_stats(); }
 EXPORT int malloc_info(int options, FILE *fp) { return hak_malloc_info(options, fp); }
 EXPORT int mallopt(int param, int value) { return hak_mallopt(param, value); }
+
+/* operator new / delete (hakmem_new.cc): the same paths as malloc, memalign
+ * and free */
+void *hak_op_new(size_t n) { return hak_malloc_fast(n); }
+void *hak_op_new_aligned(size_t a, size_t n) { return hak_memalign(a, n); }
+void hak_op_delete(void *p) { hak_free_fast(p); }

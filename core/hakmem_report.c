@@ -33,3 +33,14 @@ void hak_report_free_block(const char *call, const void *p)
     hak_report_invalid(call, p);
 }
 #endif
+
+/* "hakmem: free_sized(): size 48 does not match the block at 0x... (class of 32 bytes)" */
+void hak_report_size(const char *call, const void *p, size_t n, size_t align, size_t bsize, int kind)
+{
+    const char *what = kind == HAK_SIZE_LARGE ? "a Large block of" : kind == HAK_SIZE_EXACT ? "a block of" : "class of";
+    const char *unit = kind == HAK_SIZE_LARGE ? "usable bytes" : "bytes";
+    if (align)
+        hak_fatal("%s: size %zu, alignment %zu does not match the block at %p (%s %zu %s)", call, n, align, p,
+                  what, bsize, unit);
+    hak_fatal("%s: size %zu does not match the block at %p (%s %zu %s)", call, n, p, what, bsize, unit);
+}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make install / uninstall into temporary prefixes only, one check per argument:
-#   exports    libhakmem.so exports every public name, and what the objects
-#              make visible and nothing else
+#   exports    libhakmem.so exports every public name (the C++ operators
+#              among them), and what the objects make visible and nothing
+#              else; libhakmem.a has the operators, libhakmem_api.a none
 #   layout     exactly the expected files, soname and links, one version
 #              everywhere; uninstall leaves the prefix as it was
 #   pkgconfig  C and C++ programs built with hakmem.pc (libhakmem.so mapped,
@@ -57,15 +58,24 @@ check_exports() {
                readelf -sW "$o" | awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" { print $8 }'; done |
            LC_ALL=C sort -u)
     diff <(echo "$objs") <(echo "$have") || fail "exports differ from the objects' visible names (< objects, > $so)"
-    # among them every function the header declares, the malloc family and glibc's names
+    # among them every function the header declares, the malloc family, glibc's names
+    # and the 20 C++ operators
     want=$( { sed -n 's/^HAK_API[^(]*[ *]\(hak_[a-z_0-9]*\)(.*/\1/p' "$ROOT/include/hakmem.h"
               printf '%s\n' malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign \
                   valloc pvalloc malloc_usable_size free_sized free_aligned_sized cfree __libc_malloc \
                   __libc_free __libc_calloc __libc_realloc __libc_memalign __libc_valloc __libc_pvalloc \
-                  __posix_memalign; } | LC_ALL=C sort)
+                  __posix_memalign _Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t \
+                  _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t \
+                  _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t \
+                  _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t \
+                  _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t; } | LC_ALL=C sort)
     echo "$want" | grep -qx hak_version || fail "no hak_ names read from hakmem.h"
     diff <(echo "$want") <(echo "$have") | grep '^<' && fail "public names missing from $so"
     readelf -d "$so" | grep -qF "Library soname: [libhakmem.so.$MAJOR]" || fail "soname of $so is not libhakmem.so.$MAJOR"
+    # the operators: in libhakmem.a (one member), not in libhakmem_api.a (the hak_ API only)
+    [ "$(nm --defined-only "$ROOT/build/libhakmem.a" | grep -cE ' T _Z(nw|na|dl|da)')" = 20 ] ||
+        fail "libhakmem.a does not define the 20 C++ operators"
+    ! nm --defined-only "$ROOT/build/libhakmem_api.a" | grep -E ' [TW] _Z(nw|na|dl|da)' || fail "libhakmem_api.a defines C++ operators"
     echo "$(echo "$have" | wc -l) exports, soname libhakmem.so.$MAJOR"
 }
 

@@ -46,9 +46,9 @@ prebin() { have "$B/$1" && pre "$B/$1" "${@:2}"; }
 export -f pre have bin prebin
 export B LIB ROOT
 
-API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized size_classes random_mix"
+API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized sized_boundaries size_classes random_mix"
 STRESS="prodcons exchange aligned churn fork"
-BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack"
+BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack sized_tiny sized_tiny_small sized_mid sized_mid_small sized_large sized_large_over sized_aligned sized_aligned_large sized_double sized_interior"
 
 echo "== unit tests (LD_PRELOAD, hak_ API, static link)"
 for s in $API_SUBTESTS; do t "api.preload.$s" 120 prebin test_api $s; done
@@ -56,7 +56,40 @@ for s in $API_SUBTESTS; do t "api.hak.$s" 120 bin test_api_hak $s; done
 if [ "$LIB" != none ]; then
     for s in $API_SUBTESTS; do HAKTEST_REQUIRE_HAKMEM=1 t "api.static.$s" 120 bin test_api_static $s; done
 fi
-t "cxx.preload" 120 prebin test_cxx
+
+echo "== C++: hakmem's operator new/delete (LD_PRELOAD; libhakmem.a with g++ -static and -static-libstdc++)"
+CXX_SUBTESTS="basic forms sized_boundaries bad_alloc new_handler new_handler_retry"
+CXX_BAD="bad_delete_tiny bad_delete_near bad_delete_array bad_delete_mid bad_delete_large bad_delete_large_mid bad_delete_aligned bad_delete_aligned_array bad_delete_base bad_delete_double"
+# the linker's trace of a static link (tests/Makefile): every operator and
+# malloc/free defined by libhakmem.a's members, none by another archive's
+cxx_static_link() {
+    local trace=$B/$1.trace op bad=0
+    have "$B/$1" || return 1
+    for op in _Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t _ZnamSt11align_val_t \
+              _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm \
+              _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t \
+              _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t \
+              _ZdaPvSt11align_val_tRKSt9nothrow_t malloc free; do
+        local defs
+        defs=$(grep -E ": definition of $op\$" "$trace" | grep -F '.a(')
+        echo "$op: ${defs##*: }"
+        [ "$(echo "$defs" | grep -c .)" = 1 ] && echo "$defs" | grep -qE 'libhakmem\.a\(hakmem_(new|override)\.o\)' ||
+            { echo "FAIL: $op: $defs"; bad=1; }
+    done
+    return $bad
+}
+export -f cxx_static_link
+for s in $CXX_SUBTESTS; do t "cxx.preload.$s" 120 prebin test_cxx $s; done
+if [ "$LIB" != none ]; then
+    t "cxx.preload.route" 60 prebin test_cxx route
+    for s in $CXX_BAD; do t "cxx.preload.$s" 60 prebin test_cxx $s; done
+    t "cxx.static.link" 60 cxx_static_link test_cxx_static
+    t "cxx.static_libstdcxx.link" 60 cxx_static_link test_cxx_static_libstdcxx
+    for s in $CXX_SUBTESTS $CXX_BAD; do HAKTEST_REQUIRE_HAKMEM=1 t "cxx.static.$s" 120 bin test_cxx_static $s; done
+    for s in basic forms bad_alloc new_handler bad_delete_tiny bad_delete_aligned; do
+        HAKTEST_REQUIRE_HAKMEM=1 t "cxx.static_libstdcxx.$s" 120 bin test_cxx_static_libstdcxx $s
+    done
+fi
 
 echo "== the core's data structures, white-box (plain, ASan+UBSan by clang and by gcc)"
 # each subtest in a process of its own: pagemap checks the neighbours of the only segment

@@ -396,6 +396,92 @@ static void test_free_sized(void)
     T_FREE_SIZED(p, 0);
 }
 
+/* Correct sized frees pass at every class boundary (hakmem checks the size
+ * against the block; a wrong one aborts, test_badfree.c): the smallest and
+ * the largest size of each class and Large sizes, through malloc, calloc
+ * and realloc(NULL) with free_sized, aligned_alloc with free_aligned_sized
+ * (alignments 1 to 1 MiB, a small size with a big alignment is a Large
+ * block), and blocks realloc left in place or grew with headroom. */
+static void test_sized_boundaries(void)
+{
+    if (!T_HAVE_FREE_SIZED) {
+        fprintf(stderr, "note: free_sized/free_aligned_sized not available (system allocator), skipped\n");
+        return;
+    }
+    static size_t sizes[256];
+    size_t ns = 0, prev = 0;
+    /* the class sizes: 16-byte steps to 128, then four per power of two to 256 KiB */
+    static size_t cls[64];
+    size_t nc = 0;
+    for (size_t c = 16; c <= 128; c += 16) cls[nc++] = c;
+    for (size_t b = 128; b < 262144; b *= 2)
+        for (size_t k = 5; k <= 8; k++) cls[nc++] = b * k / 4;
+    CHECK(nc == 52 && cls[nc - 1] == 262144);
+    sizes[ns++] = 0;
+    for (size_t i = 0; i < nc; i++) {
+        sizes[ns++] = prev + 1;
+        sizes[ns++] = cls[i];
+        prev = cls[i];
+    }
+    sizes[ns++] = 262145; sizes[ns++] = 300000; sizes[ns++] = 1 << 20; sizes[ns++] = (8 << 20) + 1;
+    for (size_t i = 0; i < ns; i++) {
+        size_t n = sizes[i];
+        void *p = T_MALLOC(n);
+        CHECK(p != NULL);
+        T_FREE_SIZED(p, n);
+        p = T_CALLOC(1, n);
+        CHECK(p != NULL);
+        T_FREE_SIZED(p, n);
+        p = T_REALLOC(NULL, n);
+        CHECK(p != NULL);
+        T_FREE_SIZED(p, n);
+        for (size_t a = 1; a <= (1 << 20); a <<= 1) {
+            p = T_ALIGNED_ALLOC(a, n);
+            CHECKF(p != NULL && ALIGNED(p, a), "aligned_alloc(%zu, %zu) = %p", a, n, p);
+            T_FREE_ALIGNED_SIZED(p, a, n);
+        }
+    }
+    /* what realloc leaves: in place down to half the block, up with headroom,
+     * Large blocks shrunk in place or grown past the border */
+    for (size_t i = 1; i < ns; i++) {
+        size_t n = sizes[i];
+        size_t to[] = { n / 2 + 1, n - n / 8, n + 1, n + n / 4, 2 * n - 1, n > 1024 ? n / 2 : 1 };
+        for (size_t j = 0; j < sizeof to / sizeof *to; j++) {
+            char *p = T_MALLOC(n), *q;
+            CHECK(p != NULL);
+            q = T_REALLOC(p, to[j]);
+            CHECKF(q != NULL, "realloc(%zu -> %zu)", n, to[j]);
+            if (q) T_FREE_SIZED(q, to[j]);
+        }
+    }
+    char *p = T_MALLOC(40000), *q;
+    for (size_t n = 40000; n < (4 << 20); n = n * 3 / 2) {   /* grown step by step, then shrunk */
+        q = T_REALLOC(p, n);
+        CHECK(q != NULL);
+        p = q;
+    }
+    for (size_t n = 4 << 20; n > 16; n = n * 7 / 8) {
+        q = T_REALLOC(p, n);
+        CHECK(q != NULL);
+        p = q;
+        if (n % 7 == 0) {   /* now and then: freed here with its size, a new one goes on */
+            T_FREE_SIZED(p, n);
+            p = T_MALLOC(n);
+            CHECK(p != NULL);
+        }
+    }
+    T_FREE(p);
+    size_t last = 100000;
+    q = T_REALLOC(NULL, last);
+    for (size_t n = last; n > 20; n = n * 15 / 16) {   /* a Mid block shrunk in small steps */
+        p = T_REALLOC(q, n);
+        CHECK(p != NULL);
+        q = p;
+        last = n;
+    }
+    T_FREE_SIZED(q, last);
+}
+
 /* Every size 1..4096, then every class boundary (+-1) to 300000 and a stride,
  * with many blocks live at once so overlaps show up as corrupted contents. */
 static void test_size_classes(void)
@@ -498,6 +584,7 @@ static const struct test tests[] = {
     { "memalign", test_memalign },
     { "valloc_pvalloc", test_valloc_pvalloc },
     { "free_sized", test_free_sized },
+    { "sized_boundaries", test_sized_boundaries },
     { "size_classes", test_size_classes },
     { "random_mix", test_random_mix },
 };

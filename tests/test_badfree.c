@@ -8,6 +8,15 @@
  * tiny / mid / large block (the block is still free), realloc of a stack
  * pointer and of an interior pointer, free_sized of a stack pointer.
  *
+ * Sized frees whose size cannot be the block's (sized_*): free_sized with a
+ * size above the block's class or below half of it (what realloc may leave
+ * in place is accepted), of a Tiny, a Mid and a Large block, above a Large
+ * block's usable size, free_aligned_sized whose (alignment, size) gives
+ * another class, or a class where the block is Large, and a double free and
+ * an interior pointer through free_sized.  For these the child writes the
+ * exact line it expects to a second pipe before the bad call, and its stderr
+ * must be that line.
+ *
  * NOT detected (documented in the design; no test asserts them):
  *   - a double free after the block has been handed out again (the second
  *     free frees the new owner's block; indistinguishable from a valid free)
@@ -15,17 +24,52 @@
  *     start of the right class (e.g. p + block_size inside the same span when
  *     that neighbour is live) - it is a valid block, just not the caller's
  *   - use after free, buffer overflows into a neighbour (no canaries)
- *   - free_sized / free_aligned_sized with a wrong size (not cross-checked
- *     cheaply in every layer)
+ *   - free_sized with a wrong size that realloc could have left in the block
+ *     (bsize/2 <= n <= bsize for Tiny/Mid; n >= 32 KiB up to the usable size
+ *     for a Large block), or within the block's class
  *   - a double free that races with a reallocation in another thread
  */
 #include "common.h"
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 static char global_buf[256] __attribute__((aligned(64)));
 static volatile void *sink;
+static int expect_fd = -1;   /* the child's end of the expected-line pipe */
+
+/* The line the child's bad call must print (written before the call). */
+static void expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void expect(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n <= 0 || n >= (int)sizeof line || write(expect_fd, line, (size_t)n) != n) _exit(94);
+    close(expect_fd);
+}
+
+/* free_sized(p, n) on a block of class (or usable size) u: the message */
+static void sized_case(size_t alloc, size_t n, int large)
+{
+    char *p = T_MALLOC(alloc);
+    if (!p) _exit(90);
+    expect("hakmem: free_sized(): size %zu does not match the block at %p (%s %zu %s)\n", n, (void *)p,
+           large ? "a Large block of" : "class of", T_USABLE(p), large ? "usable bytes" : "bytes");
+    T_FREE_SIZED(p, n);
+}
+
+static void aligned_sized_case(size_t align, size_t alloc, size_t a2, size_t n, int large)
+{
+    char *p = T_ALIGNED_ALLOC(align, alloc);
+    if (!p) _exit(90);
+    expect("hakmem: free_aligned_sized(): size %zu, alignment %zu does not match the block at %p (%s %zu %s)\n", n,
+           a2, (void *)p, large ? "a Large block of" : "class of", T_USABLE(p), large ? "usable bytes" : "bytes");
+    T_FREE_ALIGNED_SIZED(p, a2, n);
+}
 
 static void do_case(const char *name)
 {
@@ -70,6 +114,38 @@ static void do_case(const char *name)
     } else if (!strcmp(name, "free_sized_stack")) {
         if (!T_HAVE_FREE_SIZED) _exit(91);
         T_FREE_SIZED(stack_buf + 64, 64);
+    } else if (!strncmp(name, "sized_", 6) && !T_HAVE_FREE_SIZED) {
+        _exit(91);
+    } else if (!strcmp(name, "sized_tiny")) {
+        sized_case(32, 48, 0);                 /* above the class */
+    } else if (!strcmp(name, "sized_tiny_small")) {
+        sized_case(64, 16, 0);                 /* below half the class */
+    } else if (!strcmp(name, "sized_mid")) {
+        sized_case(20000, 30000, 0);
+    } else if (!strcmp(name, "sized_mid_small")) {
+        sized_case(20000, 5000, 0);
+    } else if (!strcmp(name, "sized_large")) {
+        sized_case(2 << 20, 100, 1);           /* a Tiny size for a Large block */
+    } else if (!strcmp(name, "sized_large_over")) {
+        char *p = T_MALLOC(1 << 20);
+        if (!p) _exit(90);
+        size_t u = T_USABLE(p);
+        T_FREE(p);
+        sized_case(1 << 20, u + 1, 1);          /* the same block again, past its end */
+    } else if (!strcmp(name, "sized_aligned")) {
+        aligned_sized_case(64, 100, 64, 200, 0);   /* (64, 100): class 128; (64, 200): class 256 */
+    } else if (!strcmp(name, "sized_aligned_large")) {
+        aligned_sized_case(1 << 20, 100, 16, 100, 1);  /* alignment 16 would be a class */
+    } else if (!strcmp(name, "sized_double")) {
+        char *p = T_MALLOC(64);
+        T_FREE(p);
+        expect("hakmem: free_sized(): double free of %p (the block is already free)\n", (void *)p);
+        T_FREE_SIZED(p, 64);
+    } else if (!strcmp(name, "sized_interior")) {
+        char *p = T_MALLOC(64);
+        sink = p;
+        expect("hakmem: free_sized(): invalid pointer %p (not a block hakmem handed out)\n", (void *)(p + 16));
+        T_FREE_SIZED(p + 16, 48);
     } else {
         fprintf(stderr, "unknown case %s\n", name);
         _exit(92);
@@ -80,13 +156,15 @@ static void do_case(const char *name)
 static int run_case(const char *name)
 {
     const char *call = !strncmp(name, "realloc", 7) ? "realloc" : "free";
-    int fd[2];
-    if (pipe(fd)) DIE("pipe");
+    int fd[2], ex[2];
+    if (pipe(fd) || pipe(ex)) DIE("pipe");
     fflush(stdout); fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) DIE("fork");
     if (pid == 0) {
         close(fd[0]);
+        close(ex[0]);
+        expect_fd = ex[1];
         dup2(fd[1], 2);
         close(fd[1]);
         /* no core files */
@@ -96,12 +174,16 @@ static int run_case(const char *name)
         _exit(93);
     }
     close(fd[1]);
-    char out[4096];
-    size_t len = 0;
+    close(ex[1]);
+    char out[4096], want[512];
+    size_t len = 0, wlen = 0;
     ssize_t r;
     while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
     out[len] = 0;
     close(fd[0]);
+    while ((r = read(ex[0], want + wlen, sizeof want - 1 - wlen)) > 0) wlen += (size_t)r;
+    want[wlen] = 0;
+    close(ex[0]);
     int st;
     waitpid(pid, &st, 0);
     int ok = 1;
@@ -115,13 +197,20 @@ static int run_case(const char *name)
         ok = 0;
         fprintf(stderr, "FAIL %s: stderr lacks \"hakmem\" and \"%s\"\n", name, call);
     }
+    if (wlen && strcmp(out, want)) {
+        ok = 0;
+        fprintf(stderr, "FAIL %s: stderr is not exactly the line %s", name, want);
+    }
     fprintf(stderr, "%s %s: child stderr: %s%s", ok ? "ok  " : "FAIL", name, len ? out : "(empty)\n", (len && out[len - 1] != '\n') ? "\n" : "");
     return ok;
 }
 
 static const char *cases[] = { "stack", "global", "mmap", "mmap_base", "interior_tiny", "interior_mid",
                                "interior_large", "double_tiny", "double_mid", "double_large",
-                               "double_tiny_busy", "realloc_stack", "realloc_interior", "free_sized_stack" };
+                               "double_tiny_busy", "realloc_stack", "realloc_interior", "free_sized_stack",
+                               "sized_tiny", "sized_tiny_small", "sized_mid", "sized_mid_small", "sized_large",
+                               "sized_large_over", "sized_aligned", "sized_aligned_large", "sized_double",
+                               "sized_interior" };
 
 int main(int argc, char **argv)
 {
@@ -132,7 +221,7 @@ int main(int argc, char **argv)
     int fails = 0, n = 0;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (argc > 1 && strcmp(argv[1], "all") && strcmp(argv[1], cases[i])) continue;
-        if (!strcmp(cases[i], "free_sized_stack") && !T_HAVE_FREE_SIZED) continue;
+        if ((!strcmp(cases[i], "free_sized_stack") || !strncmp(cases[i], "sized_", 6)) && !T_HAVE_FREE_SIZED) continue;
         n++;
         if (!run_case(cases[i])) fails++;
     }
