@@ -143,12 +143,11 @@ void *hak_memalign(size_t align, size_t n)
     void *z;
     if (n == 0 && align <= HAK_OS_PAGE && (z = hak_zero_alloc(align)))
         return z;
-    n += !n;
 #endif
     int c = aligned_class(align, n);
     if (c >= 0)
         return hak_alloc_class((uintptr_t)c, HAK_SECURE ? n : hak_class_size[c]);
-    return hak_large_alloc(n ? n : 1, align, 0);
+    return hak_large_alloc(n || HAK_SECURE ? n : 1, align, 0);   /* secure: the exact size, 0 too */
 }
 
 void *hak_aligned_alloc(size_t align, size_t n) { return hak_memalign(align, n); }
@@ -180,8 +179,9 @@ void *hak_pvalloc(size_t n)
     return hak_memalign(HAK_OS_PAGE, r & ~(size_t)(HAK_OS_PAGE - 1));
 }
 
-/* The usable size of a block; aborts naming call when p is none. */
-static size_t usable_size(const void *p, const char *call)
+/* The usable size of a block; aborts naming call when p is none (a free
+ * block: as a double free when freeing). */
+static size_t usable_size(const void *p, const char *call, int freeing)
 {
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
@@ -189,26 +189,30 @@ static size_t usable_size(const void *p, const char *call)
         if (!hak_span_is_block(sp, a))
             hak_report_invalid(call, p);
 #if HAK_SECURE
-        if (!*hak_block_slack(sp, a))
-            hak_report_free_block(call, p);
+        if (!*hak_block_slack(sp, a)) {
+            if (freeing)
+                hak_report_free_block(call, p);
+            hak_report_invalid(call, p);
+        }
         return hak_block_size(sp, a);   /* the request: the canary follows it */
 #else
         return sp->bsize;
 #endif
     }
 #if HAK_SECURE
-    if (hak_zero_owns(p))
-        return 0;
-#endif
+    size_t n = hak_zero_owns(p) ? 0 : hak_large_request(p, call);
+    if (n == SIZE_MAX)
+#else
     size_t n = hak_large_usable(p);
     if (!n)
+#endif
         hak_report_invalid(call, p);
     return n;
 }
 
 size_t hak_malloc_usable_size(const void *p)
 {
-    return p ? usable_size(p, "malloc_usable_size()") : 0;
+    return p ? usable_size(p, "malloc_usable_size()", 0) : 0;
 }
 
 #if HAK_SECURE
@@ -217,7 +221,7 @@ void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *ca
 {
     if (!p)
         return;
-    size_t have = usable_size(p, call);
+    size_t have = usable_size(p, call, 1);
     if (n != have)
         hak_report_size(call, p, n, align, have, HAK_SIZE_EXACT);
     hak_free_fast(p);

@@ -534,12 +534,18 @@ int hak_large_free(void *p)
     return block_free(c - unit);
 }
 
-size_t hak_large_usable(const void *p)
+size_t hak_large_request(const void *p, const char *call)
 {
     size_t n, body, unit = find_unit(p, &n, &body);
     if (unit == SIZE_MAX)
-        hak_report_overflow("malloc_usable_size()", p, 0);
-    return unit ? n : 0;
+        hak_report_overflow(call, p, 0);
+    return unit ? n : SIZE_MAX;
+}
+
+size_t hak_large_usable(const void *p)
+{
+    size_t n = hak_large_request(p, "malloc_usable_size()");
+    return n == SIZE_MAX ? 0 : n;
 }
 #else
 void *hak_large_alloc(size_t size, size_t align, int zero) { return block_alloc(size, align, zero); }

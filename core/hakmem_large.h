@@ -30,6 +30,11 @@ int    hak_large_free(void *p);
 int    hak_large_room(void);
 /* Usable size of a live large block, 0 if p is not one. */
 size_t hak_large_usable(const void *p);
+#if HAK_SECURE
+/* The size a live Large block was asked for (0 too), SIZE_MAX if p is not
+ * one; a tail written over aborts naming call. */
+size_t hak_large_request(const void *p, const char *call);
+#endif
 /* Resize a live large block: shrinking leaves the tail as a freed piece,
  * growing takes the cached piece after the block or calls mremap (no lock
  * held).  NULL + errno on failure; the old block is then untouched. */

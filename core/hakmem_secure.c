@@ -100,10 +100,8 @@ static size_t live_size(void *p)
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
     if (!sp->limit) {
-        if (hak_zero_owns(p))
-            return 0;
-        size_t n = hak_large_usable(p);
-        if (!n)
+        size_t n = hak_zero_owns(p) ? 0 : hak_large_request(p, "realloc()");
+        if (n == SIZE_MAX)
             hak_report_invalid("realloc()", p);
         return n;
     }

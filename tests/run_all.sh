@@ -280,6 +280,22 @@ echo "== bad input (child processes)"
 for c in $BAD; do t "badfree.preload.$c" 60 prebin test_badfree $c; done
 for c in $BAD; do t "badfree.hak.$c" 60 bin test_badfree_hak $c; done
 
+echo "== the secure build (libhakmem-secure.so): its mechanisms, the API, bad input, C++, reduced stress"
+SECLIB=${HAKMEM_SECURE_LIB:-$ROOT/build/libhakmem-secure.so}
+# HAKTEST_SECURE: test_api does not write into a malloc(0) block (PROT_NONE there)
+spre() { env LD_PRELOAD="$SECLIB" HAKTEST_REQUIRE_HAKMEM=1 HAKTEST_SECURE=1 "$@"; }
+sbin() { have "$B/$1" && spre "$B/$1" "${@:2}"; }
+export -f spre sbin
+export SECLIB
+if [ "$LIB" != none ]; then
+    for s in $("$B/test_secure" list 2>/dev/null); do t "secure.$s" 60 sbin test_secure $s; done
+    for s in $API_SUBTESTS; do t "api.secure.$s" 120 sbin test_api $s; done
+    # sized_*: the default build's class rule (test_secure checks the exact size instead)
+    for c in $BAD; do [[ $c == sized_* ]] || t "badfree.secure.$c" 60 sbin test_badfree $c; done
+    for s in $CXX_SUBTESTS bad_delete_double; do t "cxx.secure.$s" 120 sbin test_cxx $s; done
+    for s in $STRESS; do HAKTEST_SCALE=25 t "stress.secure.$s" 180 sbin test_stress $s; done
+fi
+
 echo "== sanitizers (hak_ API, reduced stress)"
 # TSan: fork is left out (TSan itself is unreliable in the child of a
 # multi-threaded fork); everything else at a quarter of the normal work, churn
@@ -296,6 +312,9 @@ done
 echo "== real programs under LD_PRELOAD"
 for p in python python_ace sqlite gcc git lua perl redis; do
     HAKMEM_LIB="$LIB" t "real.$p" 600 "$HERE/real_programs.sh" $p
+done
+for p in python sqlite gcc git redis; do
+    HAKMEM_LIB="$SECLIB" t "real.secure.$p" 600 "$HERE/real_programs.sh" $p
 done
 
 echo "== packaging: the launcher, make install, generated docs"
