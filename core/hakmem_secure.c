@@ -111,7 +111,7 @@ static size_t live_size(void *p)
     if (!*e)
         hak_report_free_block("realloc()", p);
     size_t n = sp->bsize - *e;
-    if (!hak_canary_ok(p, n, *e))
+    if (!hak_canary_ok(p, n, *e, hak_canary_of(a)))
         hak_report_overflow("realloc()", p, n);
     return n;
 }
@@ -130,7 +130,7 @@ void *hak_secure_realloc(void *p, size_t n)
         /* the same class: the canary moves */
         uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
         *e = (uint16_t)(sp->bsize - n);
-        hak_canary_put(p, n, *e);
+        hak_canary_put(p, n, *e, hak_canary_of((uintptr_t)p));
         return p;
     }
     void *q = hak_malloc_fast(n);

@@ -77,22 +77,26 @@ static inline uint64_t hak_canary_of(uintptr_t a)
     return (a * 0x9E3779B97F4A7C15ull) ^ (hak_secret >> 7) ^ 0xa5c3e1f0d2b49687ull;
 }
 
-/* The slot's last word, for a free block of bsize bytes (the link covers a
- * 16-byte one). */
-static inline void hak_tail_put(void *p, uint32_t bsize)
-{
-    uint64_t k = hak_canary_of((uintptr_t)p);
-    if (bsize >= 32)
-        __builtin_memcpy((char *)p + bsize - 8, &k, 8);
-}
-
-static inline int hak_tail_ok(const void *p, uint32_t bsize)
+static inline uint64_t hak_load64(const void *p)
 {
     uint64_t v;
-    if (bsize < 32)
-        return 1;
-    __builtin_memcpy(&v, (const char *)p + bsize - 8, 8);
-    return v == hak_canary_of((uintptr_t)p);
+    __builtin_memcpy(&v, p, 8);   /* one unaligned load, no call (the library guards memcpy) */
+    return v;
+}
+
+static inline void hak_store64(void *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+
+/* The slot's last word, k, for a free block of bsize bytes (the link covers
+ * a 16-byte one). */
+static inline void hak_tail_put(void *p, uint32_t bsize, uint64_t k)
+{
+    if (bsize >= 32)
+        hak_store64((char *)p + bsize - 8, k);
+}
+
+static inline int hak_tail_ok(const void *p, uint32_t bsize, uint64_t k)
+{
+    return bsize < 32 || hak_load64((const char *)p + bsize - 8) == k;
 }
 
 /* Blocks taken from a span's bitmap carry no link yet: a NULL one and the
@@ -101,41 +105,35 @@ static inline void hak_links_fresh(void *const *blocks, uint32_t n, uint32_t bsi
 {
     for (uint32_t i = 0; i < n; i++) {
         hak_link_set(blocks[i], NULL);
-        hak_tail_put(blocks[i], bsize);
+        hak_tail_put(blocks[i], bsize, hak_canary_of((uintptr_t)blocks[i]));
     }
 }
 
-/* Bytes n .. n + min(slack, 8) of p (byte stores: no memcpy call, which the
- * secure library guards). */
-static inline void hak_canary_put(void *p, size_t n, size_t slack)
+/* The canary k of a block of n bytes in use: the 8 bytes after the request
+ * (with less slack, the slack's bytes of the slot's last word, read and
+ * written back whole: no loop), and the slot's last word when the slack
+ * holds both. */
+static inline uint64_t hak_short_mask(size_t slack) { return ~0ull << (8 * (8 - slack)); }
+
+static inline void hak_canary_put(void *p, size_t n, size_t slack, uint64_t k)
 {
-    uint64_t k = hak_canary_of((uintptr_t)p);
-    unsigned char *e = (unsigned char *)p + n;
-    if (slack >= 16)
-        __builtin_memcpy(e + slack - 8, &k, 8);
+    char *e = (char *)p + n;
     if (__builtin_expect(slack >= 8, 1)) {
-        __builtin_memcpy(e, &k, 8);
+        hak_store64(e, k);
+        if (slack >= 16)
+            hak_store64(e + slack - 8, k);
         return;
     }
-    for (size_t i = 0; i < slack; i++)
-        e[i] = (unsigned char)(k >> (8 * i));
+    uint64_t m = hak_short_mask(slack);
+    hak_store64(e + slack - 8, (hak_load64(e + slack - 8) & ~m) | (k & m));
 }
 
-static inline int hak_canary_ok(const void *p, size_t n, size_t slack)
+static inline int hak_canary_ok(const void *p, size_t n, size_t slack, uint64_t k)
 {
-    uint64_t k = hak_canary_of((uintptr_t)p);
-    const unsigned char *e = (const unsigned char *)p + n;
-    if (__builtin_expect(slack >= 8, 1)) {
-        uint64_t v, t = k;
-        __builtin_memcpy(&v, e, 8);
-        if (slack >= 16)
-            __builtin_memcpy(&t, e + slack - 8, 8);
-        return v == k && t == k;
-    }
-    for (size_t i = 0; i < slack; i++)
-        if (e[i] != (unsigned char)(k >> (8 * i)))
-            return 0;
-    return 1;
+    const char *e = (const char *)p + n;
+    if (__builtin_expect(slack >= 8, 1))
+        return (hak_load64(e) ^ k) == 0 && (slack < 16 || hak_load64(e + slack - 8) == k);
+    return ((hak_load64(e + slack - 8) ^ k) & hak_short_mask(slack)) == 0;
 }
 
 /* The block's entry in its span's size map. */
@@ -148,26 +146,29 @@ static inline uint16_t *hak_block_slack(const hak_span_t *sp, uintptr_t a)
 static inline void hak_block_hand_out(const hak_span_t *sp, void *p, size_t n)
 {
     uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
+    uint64_t k = hak_canary_of((uintptr_t)p);
+    uint32_t bsize = sp->bsize;
     hak_link_check(p, "malloc()");
-    if (__builtin_expect(*e != 0 || !hak_tail_ok(p, sp->bsize), 0))
-        hak_report_corrupt("malloc()", p);   /* on a magazine twice */
+    if (__builtin_expect(*e != 0 || !hak_tail_ok(p, bsize, k), 0))
+        hak_report_corrupt("malloc()", p);   /* on a magazine twice, or written below the next block */
     ((uintptr_t *)p)[0] = 0;                 /* the link words carry the secret: not the caller's */
     ((uintptr_t *)p)[1] = 0;
-    size_t slack = sp->bsize - n;
+    size_t slack = bsize - n;
     *e = (uint16_t)slack;
-    hak_canary_put(p, n, slack);
+    hak_canary_put(p, n, slack, k);
 }
 
 /* A block in use (its entry e nonzero) becomes free: canary checked, entry
- * cleared, a NULL link written. */
+ * cleared, a NULL link and the tail written. */
 static inline void hak_block_retire(void *p, uint16_t *e, uint32_t bsize, const char *call)
 {
     size_t slack = *e, n = bsize - slack;
-    if (__builtin_expect(!hak_canary_ok(p, n, slack), 0))
+    uint64_t k = hak_canary_of((uintptr_t)p);
+    if (__builtin_expect(!hak_canary_ok(p, n, slack, k), 0))
         hak_report_overflow(call, p, n);
     *e = 0;
     hak_link_set(p, NULL);
-    hak_tail_put(p, bsize);
+    hak_tail_put(p, bsize, k);
 }
 
 /* The requested size of a block in use. */
