@@ -167,7 +167,7 @@ size_t hak_malloc_usable_size(const void *p)
     if (!p)
         return 0;
     hak_span_t *sp = hak_span_of(a);
-    if (sp->limit) {
+    if (HAK_SPAN_LIMIT(sp)) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid("malloc_usable_size()", p);
         return sp->bsize;

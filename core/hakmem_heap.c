@@ -274,7 +274,7 @@ static hak_heap_t *heap_for_free(void)
 /* Not a block start: a Large block, NULL, or bad input. */
 static __attribute__((noinline)) void free_not_block(void *p, hak_span_t *sp)
 {
-    if (!p || (!sp->limit && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
+    if (!p || (!HAK_SPAN_LIMIT(sp) && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
         return;
     hak_report_invalid("free()", p);
 }

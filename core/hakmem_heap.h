@@ -54,7 +54,7 @@ static inline void hak_free_fast(void *p)
     uint64_t off = a - sp->start;
     uintptr_t k = h->top[c];
     uintptr_t mark = a ^ hak_secret;
-    uintptr_t bad = (off >= sp->limit) | (off * sp->div_magic >= sp->div_magic);
+    uintptr_t bad = (off >= HAK_SPAN_LIMIT(sp)) | (off * sp->div_magic >= sp->div_magic);
     /* the mark word is read only inside a span: never at a foreign address
      * (the all-zero leaf of the page map is read instead) */
     const uintptr_t *w = bad ? hak_pagemap_zero : (const uintptr_t *)p;

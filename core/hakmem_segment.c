@@ -149,7 +149,7 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
     memset(sp->freemap, 0xff, words * 8);
     if (sp->capacity % 64)
         sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
-    __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);
+    /* limit stays 0 (cleared above) until the first take raises it */
     pagemap_set(sp, sp);
     uint64_t held = __atomic_add_fetch(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
     if (held > hak_bytes_spans_peak)   /* written under seg_lock only */

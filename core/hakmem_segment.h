@@ -39,7 +39,8 @@ struct hak_span {
     /* read by free()'s fast path; written only when the span is set up,
      * adopted or abandoned */
     uintptr_t start;       /* block 0 */
-    uint64_t  limit;       /* capacity * bsize; 0 when the span is not in use */
+    uint64_t  limit;       /* end of the highest block ever handed out (0 when the
+                            * span is not in use, or no block has left it yet) */
     uint64_t  div_magic;   /* off divisible by bsize <=> off * div_magic < div_magic */
     struct hak_heap *owner;   /* Tiny: the owning heap (NULL = abandoned); Mid: NULL */
     uintptr_t owner_mask;  /* ~0 for Tiny (free compares the owner), 0 for Mid */
@@ -107,11 +108,29 @@ static inline hak_span_t *hak_span_of(uintptr_t a)
     return (hak_span_t *)(base + e);
 }
 
-/* A valid block start of an in-use span? */
+/* A span's limit rises while other threads read it for blocks below it: an
+ * aligned 64-bit store, never torn on x86-64, read with plain loads; under
+ * TSan spelled as a relaxed atomic load so the tool sees the same contract
+ * (the store is atomic). */
+#if defined(__SANITIZE_THREAD__)
+#define HAK_SPAN_LIMIT(sp) __atomic_load_n(&(sp)->limit, __ATOMIC_RELAXED)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HAK_SPAN_LIMIT(sp) __atomic_load_n(&(sp)->limit, __ATOMIC_RELAXED)
+#endif
+#endif
+#ifndef HAK_SPAN_LIMIT
+#define HAK_SPAN_LIMIT(sp) ((sp)->limit)
+#endif
+
+/* A block start of an in-use span that was handed out at some time?  Takes
+ * hand out the lowest free blocks first, so the blocks below `limit` (a
+ * high-water mark) are exactly those ever handed out: a block start above it
+ * fails here and on free()'s fast path at no cost. */
 static inline int hak_span_is_block(const hak_span_t *sp, uintptr_t a)
 {
     uint64_t off = a - sp->start;
-    return off < sp->limit && off * sp->div_magic < sp->div_magic;
+    return off < HAK_SPAN_LIMIT(sp) && off * sp->div_magic < sp->div_magic;
 }
 
 static inline uint32_t hak_span_index(const hak_span_t *sp, uintptr_t a)

@@ -48,7 +48,7 @@ export B LIB ROOT
 
 API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized size_classes random_mix"
 STRESS="prodcons exchange aligned churn fork"
-BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack"
+BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack never_tiny realloc_never usable_never"
 
 echo "== unit tests (LD_PRELOAD, hak_ API, static link)"
 for s in $API_SUBTESTS; do t "api.preload.$s" 120 prebin test_api $s; done

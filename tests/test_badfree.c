@@ -7,6 +7,10 @@
  * an interior pointer (p+8) of a tiny / mid / large block, double free of a
  * tiny / mid / large block (the block is still free), realloc of a stack
  * pointer and of an interior pointer, free_sized of a stack pointer.
+ * hakmem only (skipped under glibc), with the exact message checked: free,
+ * realloc and malloc_usable_size of a block start that was never handed out
+ * (the last block of a Tiny span whose first blocks are in use; spans hand
+ * out their lowest free blocks first).
  *
  * NOT detected (documented in the design; no test asserts them):
  *   - a double free after the block has been handed out again (the second
@@ -26,6 +30,20 @@
 
 static char global_buf[256] __attribute__((aligned(64)));
 static volatile void *sink;
+static void **shared_ptr;   /* MAP_SHARED: the bad pointer a child passes, for its exact message */
+
+/* The last block start of the 64 KiB Tiny span of a fresh 48-byte block: a
+ * span hands out its lowest free blocks first, and a refill takes at most a
+ * magazine (64), so this one was never handed out. */
+static char *never_handed_out(void)
+{
+    char *p = T_MALLOC(48);
+    sink = p;
+    uintptr_t span = (uintptr_t)p & ~(uintptr_t)0xffff;
+    char *q = (char *)(span + (65536 / 48 - 1) * 48);
+    *shared_ptr = q;
+    return q;
+}
 
 static void do_case(const char *name)
 {
@@ -67,6 +85,12 @@ static void do_case(const char *name)
         sink = T_REALLOC(stack_buf + 64, 100);
     } else if (!strcmp(name, "realloc_interior")) {
         char *p = T_MALLOC(5000); sink = p; sink = T_REALLOC(p + 16, 10000);
+    } else if (!strcmp(name, "never_tiny")) {
+        T_FREE(never_handed_out());
+    } else if (!strcmp(name, "realloc_never")) {
+        sink = T_REALLOC(never_handed_out(), 100);
+    } else if (!strcmp(name, "usable_never")) {
+        sink = (void *)T_USABLE(never_handed_out());
     } else if (!strcmp(name, "free_sized_stack")) {
         if (!T_HAVE_FREE_SIZED) _exit(91);
         T_FREE_SIZED(stack_buf + 64, 64);
@@ -79,7 +103,8 @@ static void do_case(const char *name)
 
 static int run_case(const char *name)
 {
-    const char *call = !strncmp(name, "realloc", 7) ? "realloc" : "free";
+    const char *call = !strncmp(name, "realloc", 7) ? "realloc" : !strncmp(name, "usable", 6) ? "malloc_usable_size" : "free";
+    *shared_ptr = NULL;
     int fd[2];
     if (pipe(fd)) DIE("pipe");
     fflush(stdout); fflush(stderr);
@@ -115,17 +140,29 @@ static int run_case(const char *name)
         ok = 0;
         fprintf(stderr, "FAIL %s: stderr lacks \"hakmem\" and \"%s\"\n", name, call);
     }
+    if (*shared_ptr) {   /* the exact message */
+        char want[256];
+        snprintf(want, sizeof want, "hakmem: %s(): invalid pointer %p (not a block hakmem handed out)\n", call,
+                 *shared_ptr);
+        if (strcmp(out, want)) {
+            ok = 0;
+            fprintf(stderr, "FAIL %s: want stderr \"%s\"\n", name, want);
+        }
+    }
     fprintf(stderr, "%s %s: child stderr: %s%s", ok ? "ok  " : "FAIL", name, len ? out : "(empty)\n", (len && out[len - 1] != '\n') ? "\n" : "");
     return ok;
 }
 
 static const char *cases[] = { "stack", "global", "mmap", "mmap_base", "interior_tiny", "interior_mid",
                                "interior_large", "double_tiny", "double_mid", "double_large",
-                               "double_tiny_busy", "realloc_stack", "realloc_interior", "free_sized_stack" };
+                               "double_tiny_busy", "realloc_stack", "realloc_interior", "free_sized_stack",
+                               "never_tiny", "realloc_never", "usable_never" };
 
 int main(int argc, char **argv)
 {
     t_require_hakmem();
+    shared_ptr = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared_ptr == MAP_FAILED) DIE("mmap");
     /* warm the allocator up in the parent so children inherit a used heap */
     void *warm[1000];
     for (int i = 0; i < 1000; i++) warm[i] = T_MALLOC((size_t)(i % 50) * 100 + 1);
@@ -133,6 +170,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (argc > 1 && strcmp(argv[1], "all") && strcmp(argv[1], cases[i])) continue;
         if (!strcmp(cases[i], "free_sized_stack") && !T_HAVE_FREE_SIZED) continue;
+        if (strstr(cases[i], "never") && !t_hakmem_active()) continue;   /* hakmem's own layout */
         n++;
         if (!run_case(cases[i])) fails++;
     }
