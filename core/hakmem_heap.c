@@ -55,6 +55,12 @@ void (*hak_refill_hook)(void);
  * its address space back.  1 when it held some, so trying again may work. */
 static int reclaim(void) { return hak_large_release_cache() != 0; }
 
+/* A heap sits between two PROT_NONE guard pages, its end against the rear
+ * one: an overflow out of it faults at once.  Heaps are pooled and never
+ * unmapped, so the guards stay (and a forked child has them too). */
+_Static_assert(sizeof(hak_heap_t) % 64 == 0, "a heap ends where its guard page starts");
+static hak_heap_t *heap_map(void) { return hak_os_map_guarded(sizeof(hak_heap_t)); }
+
 static hak_heap_t *heap_create(void)
 {
     hak_lock(&heaps_lock, &hak_global_counters);
@@ -63,9 +69,9 @@ static hak_heap_t *heap_create(void)
         heaps_free = h->next_free;
     hak_unlock(&heaps_lock);
     if (!h) {
-        h = hak_os_map(sizeof(hak_heap_t));
+        h = heap_map();
         if (!h && reclaim())
-            h = hak_os_map(sizeof(hak_heap_t));
+            h = heap_map();
         if (!h)
             return NULL;
         hak_lock(&heaps_lock, &hak_global_counters);

@@ -85,15 +85,24 @@ void hak_span_release_range(const hak_span_t *sp, void *p, size_t n)
     hak_os_release(p, n);
 }
 
+/* The OS pages of page 0 the header needs: the rest of page 0 is the guard
+ * below the first span (none where an OS page is as large as page 0). */
+static size_t header_bytes(void)
+{
+    size_t pg = hak_os_page_size();
+    return (sizeof(hak_segment_t) + pg - 1) & ~(pg - 1);
+}
+
 static hak_segment_t *segment_new(void)
 {
-    hak_segment_t *seg = hak_os_map_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
+    hak_segment_t *seg = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
     if (!seg)
         return NULL;
-    if (!pagemap_slot((uintptr_t)seg)) {
+    if (hak_os_protect(seg, header_bytes(), HAK_OS_PROT_RW) || !pagemap_slot((uintptr_t)seg)) {
         hak_os_unmap(seg, HAK_SEG_SIZE);
         return NULL;
     }
+    seg->top = 1;
     seg->free_pages = ~1ull;   /* page 0 is the header */
     seg->next = segments;
     __atomic_store_n(&segments, seg, __ATOMIC_RELEASE);   /* statistics walk without the lock */
@@ -109,6 +118,22 @@ static int segment_find_run(const hak_segment_t *seg, uint32_t n)
         if (((seg->free_pages >> i) & want) == want)
             return (int)i;
     return -1;
+}
+
+/* Pages below `end` read-write (seg_lock held): the high-water mark rises
+ * to end (under HAKMEM_HUGEPAGES to the end of end's half).  0 when the OS
+ * refuses (the commit limit, the map count). */
+static int segment_reach(hak_segment_t *seg, uint32_t end)
+{
+    if (end <= seg->top)
+        return 1;
+    if (hak_option_u64(HAK_OPT_HUGEPAGES))
+        end = end <= HAK_SEG_PAGES / 2 ? HAK_SEG_PAGES / 2 : HAK_SEG_PAGES;
+    if (hak_os_protect((char *)seg + ((size_t)seg->top << HAK_PAGE_SHIFT), (size_t)(end - seg->top) << HAK_PAGE_SHIFT,
+                       HAK_OS_PROT_RW))
+        return 0;
+    seg->top = end;
+    return 1;
 }
 
 hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
@@ -127,6 +152,10 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
             return NULL;
         }
         pi = 1;
+    }
+    if (!segment_reach(seg, (uint32_t)pi + pages)) {
+        hak_unlock(&seg_lock);
+        return NULL;
     }
     if (seg->free_pages == ~1ull)
         segment_huge(seg);

@@ -68,10 +68,18 @@ struct hak_span {
     uint32_t  queued;      /* 1 while on an inbox or a watch list */
 };
 
+/* A segment is mapped PROT_NONE and made read-write as it is used: the OS
+ * pages of the header, then pages 1 .. top - 1 as spans first reach them (a
+ * high-water mark, raised under seg_lock; under HAKMEM_HUGEPAGES by halves,
+ * 2 MiB at a time, so the upper half can be one huge page).  The rest of page
+ * 0 after the header stays PROT_NONE, a guard between the descriptors and the
+ * first span, and so do the pages above the mark: a span's underflow cannot
+ * reach the descriptors, and nothing reads or writes memory no span used. */
 typedef struct hak_segment {
     uint64_t free_pages;                    /* bit i: page i is in no span */
     struct hak_segment *next;
     uint32_t huge;                          /* MADV_HUGEPAGE in force (HAKMEM_HUGEPAGES) */
+    uint32_t top;                           /* pages [top, HAK_SEG_PAGES) are PROT_NONE (seg_lock) */
     hak_span_t spans[HAK_SEG_PAGES];        /* descriptor of the span starting at page i */
 } hak_segment_t;
 
