@@ -161,7 +161,7 @@ void *hak_realloc(void *p, size_t n)
         return realloc_large(p, n);
     if (HAK_UNLIKELY(!hak_span_is_block(sp, a)))
         hak_report_invalid("realloc()", p);
-    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == (a ^ hak_secret)))
+    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == (a ^ hak_secrets.free_mark)))
         hak_report_double("realloc()", p);
     size_t bs = sp->bsize;
     if (HAK_LIKELY(n <= bs)) {

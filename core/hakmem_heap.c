@@ -12,7 +12,8 @@
 static hak_heap_t heap_empty;                 /* capacity 0 everywhere: every call goes slow */
 __thread hak_heap_t *hak_tl_heap = &heap_empty;
 static __thread int tl_exited, tl_in_init;
-uintptr_t hak_secret;
+hak_secrets_t hak_secrets;
+_Static_assert(sizeof(hak_secrets_t) == HAK_OS_PAGE, "the secrets fill one page");
 
 static int init_state;                        /* 0 none, 1 running, 2 done */
 static pthread_key_t heap_key;
@@ -34,8 +35,12 @@ void hak_init(void)
         tl_in_init = 1;
         uint64_t r[2];
         hak_os_auxv_random(r);
-        hak_secret = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
-        hak_secret |= 1;   /* never 0: a zeroed word must not look free */
+        hak_secrets.free_mark = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
+        hak_secrets.free_mark |= 1;   /* never 0: a zeroed word must not look free */
+        /* read-only from here on (where the OS page is the struct's page;
+         * a forked child keeps the page and the keys) */
+        if (hak_os_page_size() == sizeof hak_secrets)
+            hak_os_protect(&hak_secrets, sizeof hak_secrets, HAK_OS_PROT_READ);
         hak_knobs_init();
         hak_pool_init();
         /* from here on, a nested malloc (pthread_* may allocate) works */
@@ -351,7 +356,7 @@ void hak_free_slow(void *p, hak_span_t *sp)
         free_not_block(p, sp);
         return;
     }
-    uintptr_t mark = a ^ hak_secret;
+    uintptr_t mark = a ^ hak_secrets.free_mark;
     if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
         hak_report_double("free()", p);
     ((uintptr_t *)p)[1] = mark;

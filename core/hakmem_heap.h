@@ -19,7 +19,13 @@
 
 #define HAK_HIDDEN __attribute__((visibility("hidden")))   /* PC-relative access, no GOT */
 extern __thread hak_heap_t *hak_tl_heap HAK_HIDDEN;
-extern uintptr_t hak_secret HAK_HIDDEN;  /* mark of a free block: word[1] == addr ^ secret */
+/* The random keys, set by hak_init and read-only after it (mprotect): a
+ * page of their own, so the fast path still loads one PC-relative word. */
+typedef struct hak_secrets {
+    uintptr_t free_mark;   /* mark of a free block: word[1] == addr ^ free_mark */
+    char pad[HAK_OS_PAGE - sizeof(uintptr_t)];
+} __attribute__((aligned(HAK_OS_PAGE))) hak_secrets_t;
+extern hak_secrets_t hak_secrets HAK_HIDDEN;
 
 void *hak_malloc_slow(size_t n);
 /* sp: the span the fast path found for p (a remote free looks it up once) */
@@ -53,7 +59,7 @@ static inline void hak_free_fast(void *p)
     uintptr_t c = sp->cls;
     uint64_t off = a - sp->start;
     uintptr_t k = h->top[c];
-    uintptr_t mark = a ^ hak_secret;
+    uintptr_t mark = a ^ hak_secrets.free_mark;
     uintptr_t bad = (off >= HAK_SPAN_LIMIT(sp)) | (off * sp->div_magic >= sp->div_magic);
     /* the mark word is read only inside a span: never at a foreign address
      * (the all-zero leaf of the page map is read instead) */

@@ -66,9 +66,9 @@ for s in size_class pagemap span_blocks span_lists page_release batches; do
     t "units.asan_gcc.$s" 60 bin test_core_units_asan_gcc $s
 done
 
-echo "== protections: guard pages, the segments' high-water marks (white-box)"
+echo "== protections: guard pages, the segments' high-water marks, the secrets read-only (white-box)"
 # a process per subtest: seg_highwater checks the only segment's low pages
-for s in seg_guard seg_highwater heap_guard; do t "guards.$s" 60 bin test_guards $s; done
+for s in seg_guard seg_highwater heap_guard secret_ro; do t "guards.$s" 60 bin test_guards $s; done
 for s in seg_guard seg_highwater; do HAKMEM_HUGEPAGES=1 t "guards.huge.$s" 60 bin test_guards $s; done
 
 echo "== realloc (LD_PRELOAD, hak_ API)"

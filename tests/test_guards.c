@@ -14,6 +14,8 @@
  *                  past its end and one just below its first OS page fault,
  *                  in the creating thread, for a pooled heap reused by a new
  *                  thread, and in a forked child
+ *   secret_ro      the free-mark key is read-only after initialisation: a
+ *                  write faults (also in a forked child); it is odd
  * Built linked with libhakmem_api.a (the core's hidden symbols); see
  * tests/Makefile.  Run as: test_guards [name-substring].  seg_highwater needs
  * a fresh process (it fills the only segment's low pages), run_all.sh runs
@@ -182,10 +184,37 @@ static void test_heap_guard(void)
     hak_free(p);
 }
 
+/* ---- the secrets ---- */
+
+static void write_secret(void *arg) { hak_secrets.free_mark = (uintptr_t)arg; }
+
+static void test_secret_ro(void)
+{
+    hak_free(hak_malloc(16));   /* initialised */
+    if (os_page() != sizeof hak_secrets) {
+        fprintf(stderr, "  OS page %zu: the secrets are not protected, skipped\n", os_page());
+        return;
+    }
+    uintptr_t k = __atomic_load_n(&hak_secrets.free_mark, __ATOMIC_RELAXED);
+    CHECKF(k & 1, "free mark %#lx is even", (unsigned long)k);
+    CHECK((uintptr_t)&hak_secrets % os_page() == 0);
+    EXPECT_SEGV("a write of the free mark", write_secret, (void *)0);
+    EXPECT_SEGV("a write of the secrets' last byte", write_byte, (char *)&hak_secrets + sizeof hak_secrets - 1);
+    /* a forked child keeps the key, read-only */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(hak_secrets.free_mark == k && dies_by_segv(write_secret, (void *)1) ? 0 : 1);
+    int st;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(hak_secrets.free_mark == k);
+}
+
 static const struct test tests[] = {
     { "seg_guard", test_seg_guard },
     { "seg_highwater", test_seg_highwater },
     { "heap_guard", test_heap_guard },
+    { "secret_ro", test_secret_ro },
 };
 
 int main(int argc, char **argv) { return t_run("test_guards", tests, sizeof tests / sizeof *tests, argc, argv); }
