@@ -185,7 +185,7 @@ static size_t usable_size(const void *p, const char *call, int freeing)
 {
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
-    if (sp->limit) {
+    if (HAK_SPAN_LIMIT(sp)) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid(call, p);
 #if HAK_SECURE
@@ -249,7 +249,7 @@ void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *ca
     if (sp->limit) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid(call, p);
-        if (((uintptr_t *)p)[1] == (a ^ hak_secret))
+        if (((uintptr_t *)p)[1] == (a ^ hak_secrets.free_mark))
             hak_report_double(call, p);
         size_t bs = sp->bsize;
         if (c != (int)sp->cls && !(realloced && n <= bs && n >= bs / 2))

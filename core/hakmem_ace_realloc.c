@@ -160,11 +160,11 @@ void *hak_realloc(void *p, size_t n)
     }
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
-    if (HAK_UNLIKELY(!sp->limit))      /* no span here: the page heap, or a mapping */
+    if (HAK_UNLIKELY(!HAK_SPAN_LIMIT(sp)))      /* no span here: the page heap, or a mapping */
         return realloc_large(p, n);
     if (HAK_UNLIKELY(!hak_span_is_block(sp, a)))
         hak_report_invalid("realloc()", p);
-    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == (a ^ hak_secret)))
+    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == (a ^ hak_secrets.free_mark)))
         hak_report_double("realloc()", p);
     size_t bs = sp->bsize;
     if (HAK_LIKELY(n <= bs)) {

@@ -12,7 +12,8 @@
 static hak_heap_t heap_empty;                 /* capacity 0 everywhere: every call goes slow */
 __thread hak_heap_t *hak_tl_heap = &heap_empty;
 static __thread int tl_exited, tl_in_init;
-uintptr_t hak_secret;
+hak_secrets_t hak_secrets;
+_Static_assert(sizeof(hak_secrets_t) == HAK_OS_PAGE, "the secrets fill one page");
 
 static int init_state;                        /* 0 none, 1 running, 2 done */
 static pthread_key_t heap_key;
@@ -34,8 +35,13 @@ void hak_init(void)
         tl_in_init = 1;
         uint64_t r[2];
         hak_os_auxv_random(r);
-        hak_secret = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
-        hak_secret |= 1;   /* never 0: a zeroed word must not look free */
+        hak_secrets.free_mark = r[0] ^ r[1] ^ (uintptr_t)&heap_empty ^ 0x5bd1e9955bd1e995ull;
+        hak_secrets.free_mark |= 1;   /* never 0: a zeroed word must not look free */
+        hak_secrets.canary = (r[0] * 0x9E3779B97F4A7C15ull) ^ (r[1] >> 3) ^ (uintptr_t)&init_state;
+        /* read-only from here on (where the OS page is the struct's page;
+         * a forked child keeps the page and the keys) */
+        if (hak_os_page_size() == sizeof hak_secrets)
+            hak_os_protect(&hak_secrets, sizeof hak_secrets, HAK_OS_PROT_READ);
         hak_knobs_init();
         hak_pool_init();
         /* from here on, a nested malloc (pthread_* may allocate) works */
@@ -55,6 +61,12 @@ void (*hak_refill_hook)(void);
  * its address space back.  1 when it held some, so trying again may work. */
 static int reclaim(void) { return hak_large_release_cache() != 0; }
 
+/* A heap sits between two PROT_NONE guard pages, its end against the rear
+ * one: an overflow out of it faults at once.  Heaps are pooled and never
+ * unmapped, so the guards stay (and a forked child has them too). */
+_Static_assert(sizeof(hak_heap_t) % 64 == 0, "a heap ends where its guard page starts");
+static hak_heap_t *heap_map(void) { return hak_os_map_guarded(sizeof(hak_heap_t)); }
+
 static hak_heap_t *heap_create(void)
 {
     hak_lock(&heaps_lock, &hak_global_counters);
@@ -63,9 +75,9 @@ static hak_heap_t *heap_create(void)
         heaps_free = h->next_free;
     hak_unlock(&heaps_lock);
     if (!h) {
-        h = hak_os_map(sizeof(hak_heap_t));
+        h = heap_map();
         if (!h && reclaim())
-            h = hak_os_map(sizeof(hak_heap_t));
+            h = heap_map();
         if (!h)
             return NULL;
         hak_lock(&heaps_lock, &hak_global_counters);
@@ -242,7 +254,7 @@ static void shuffle(hak_heap_t *h, int c)
 {
     void **it = hak_mag_items(h, c);
     uint32_t n = hak_mag_count(h, c);
-    uint64_t x = tl_rng ? tl_rng : (hak_secret ^ (uintptr_t)h) | 1;
+    uint64_t x = tl_rng ? tl_rng : (hak_secrets.canary ^ (uintptr_t)h) | 1;
     for (uint32_t i = n; i > 1; i--) {
         x ^= x << 13;
         x ^= x >> 7;
@@ -310,7 +322,7 @@ static __attribute__((noinline)) void free_not_block(void *p, hak_span_t *sp)
     if (hak_zero_free(p))
         return;
 #endif
-    if (!p || (!sp->limit && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
+    if (!p || (!HAK_SPAN_LIMIT(sp) && hak_large_free(p)))   /* no span here: the page heap, or a mapping */
         return;
     hak_report_invalid("free()", p);
 }
@@ -387,7 +399,7 @@ void hak_free_slow(void *p, hak_span_t *sp)
         hak_report_free_block("free()", p);
     hak_block_retire(p, e, sp->bsize, "free()");
 #else
-    uintptr_t mark = a ^ hak_secret;
+    uintptr_t mark = a ^ hak_secrets.free_mark;
     if (HAK_UNLIKELY(((uintptr_t *)p)[1] == mark))
         hak_report_double("free()", p);
     ((uintptr_t *)p)[1] = mark;

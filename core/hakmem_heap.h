@@ -73,14 +73,14 @@ static inline void hak_free_fast(void *p)
     uintptr_t c = sp->cls;
     uint64_t off = a - sp->start;
     uintptr_t k = h->top[c];
-    uintptr_t bad = (off >= sp->limit) | (off * sp->div_magic >= sp->div_magic);
+    uintptr_t bad = (off >= HAK_SPAN_LIMIT(sp)) | (off * sp->div_magic >= sp->div_magic);
     /* the free mark is read only inside a span: never at a foreign address
      * (the all-zero leaf of the page map is read instead) */
 #if HAK_SECURE
     uint16_t *e = bad ? (uint16_t *)hak_pagemap_zero : hak_block_slack(sp, a);
     bad |= *e == 0;
 #else
-    uintptr_t mark = a ^ hak_secret;
+    uintptr_t mark = a ^ hak_secrets.free_mark;
     const uintptr_t *w = bad ? hak_pagemap_zero : (const uintptr_t *)p;
     bad |= w[1] == mark;
 #endif

@@ -440,7 +440,7 @@ static size_t block_usable(const void *p)
  * canary and trailer remain. */
 #define TRAILER 16
 
-static uint64_t large_key(uintptr_t p) { return (p * 0xff51afd7ed558ccdull) ^ hak_secret; }
+static uint64_t large_key(uintptr_t p) { return (p * 0xff51afd7ed558ccdull) ^ hak_secrets.canary; }
 
 /* Canary byte i of the block at p is byte i % 8 of its key: whole words
  * where they are aligned. */
@@ -489,8 +489,8 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
     t[0] = size ^ k;
     t[1] = unit ^ ~k;
     if (guard) {
-        hak_os_protect(p - HAK_OS_PAGE, HAK_OS_PAGE, 0);
-        hak_os_protect(p + body, HAK_OS_PAGE, 0);
+        hak_os_protect(p - HAK_OS_PAGE, HAK_OS_PAGE, HAK_OS_PROT_NONE);
+        hak_os_protect(p + body, HAK_OS_PAGE, HAK_OS_PROT_NONE);
     }
     return p;
 }
@@ -529,8 +529,8 @@ int hak_large_free(void *p)
         hak_report_overflow("free()", p, 0);
     if (!fill_ok(c, n, body - TRAILER))
         hak_report_overflow("free()", p, n);
-    hak_os_protect(c - HAK_OS_PAGE, HAK_OS_PAGE, 1);
-    hak_os_protect(c + body, HAK_OS_PAGE, 1);
+    hak_os_protect(c - HAK_OS_PAGE, HAK_OS_PAGE, HAK_OS_PROT_RW);
+    hak_os_protect(c + body, HAK_OS_PAGE, HAK_OS_PROT_RW);
     return block_free(c - unit);
 }
 

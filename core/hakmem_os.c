@@ -28,11 +28,6 @@ void *hak_os_map(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
-int hak_os_protect(void *p, size_t size, int writable)
-{
-    return mprotect(p, size, writable ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
-}
-
 void *hak_os_reserve(size_t size)
 {
     void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -78,6 +73,45 @@ void *hak_os_map_aligned(size_t size, size_t align)
     }
     unreserve_around(r, a, size, align);
     return p;
+}
+
+void *hak_os_reserve_aligned(size_t size, size_t align)
+{
+    uintptr_t a;
+    char *r = reserve_aligned(size, align, &a);
+    if (!r)
+        return NULL;
+    /* mapped again without MAP_NORESERVE: an mprotect to read-write charges
+     * the pages (under overcommit 0 and 1 too, as a read-write mapping is) */
+    void *p = mmap((void *)a, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED) {
+        munmap(r, size + align);
+        return NULL;
+    }
+    unreserve_around(r, a, size, align);
+    return p;
+}
+
+uint64_t hak_os_protect_calls;
+
+int hak_os_protect(void *p, size_t size, int prot)
+{
+    static const int os[] = { PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE };
+    __atomic_fetch_add(&hak_os_protect_calls, 1, __ATOMIC_RELAXED);
+    return mprotect(p, size, os[prot]) ? -1 : 0;
+}
+
+void *hak_os_map_guarded(size_t size)
+{
+    size_t pg = hak_os_page_size(), len = (size + pg - 1) & ~(pg - 1);
+    char *m = mmap(NULL, len + 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (hak_os_protect(m + pg, len, HAK_OS_PROT_RW)) {
+        munmap(m, len + 2 * pg);
+        return NULL;
+    }
+    return m + pg + (len - size);
 }
 
 void hak_os_unmap(void *p, size_t size) { munmap(p, size); }

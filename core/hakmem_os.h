@@ -25,9 +25,6 @@
 void *hak_os_map(size_t size);
 void *hak_os_map_aligned(size_t size, size_t align);    /* NULL on failure */
 void  hak_os_unmap(void *p, size_t size);
-/* Make [p, p + size) inaccessible (writable 0) or read-write again; 0 on
- * failure (the map count limit: mprotect splits a mapping). */
-int   hak_os_protect(void *p, size_t size, int writable);
 /* Address space only: PROT_NONE, not charged to the commit limit. */
 void *hak_os_reserve(size_t size);
 /* Give pages back (MADV_DONTNEED): contents are gone, the range stays mapped.
@@ -74,6 +71,24 @@ void *hak_os_remap_away(void *p, size_t old, size_t size, size_t align);
 /* Map [p, p + size) read-write where nothing is mapped (MAP_FIXED_NOREPLACE);
  * 0, or -1 when something else is mapped there now. */
 int   hak_os_map_fixed(void *p, size_t size);
+/* ---- protection */
+enum { HAK_OS_PROT_NONE, HAK_OS_PROT_READ, HAK_OS_PROT_RW };
+/* mprotect [p, p + size) (OS pages): 0, or -1 when the OS refuses (making
+ * pages read-write charges them to the commit limit; splitting a mapping may
+ * pass vm.max_map_count).  Calls are counted (hak_os_protect_calls). */
+int   hak_os_protect(void *p, size_t size, int prot);
+extern uint64_t hak_os_protect_calls;
+/* An aligned mapping with no access (PROT_NONE): nothing is charged to the
+ * commit limit until hak_os_protect makes pages of it read-write (no
+ * MAP_NORESERVE, so they are charged then under every overcommit policy).
+ * NULL on failure. */
+void *hak_os_reserve_aligned(size_t size, size_t align);
+/* size bytes read-write between two PROT_NONE guard pages: the block ends
+ * where the rear guard page starts, and an OS page boundary lies at most one
+ * page below it, after the front guard (size a multiple of the alignment the
+ * caller needs, which must divide the OS page).  NULL on failure. */
+void *hak_os_map_guarded(size_t size);
+
 /* Transparent huge pages for a range: MADV_HUGEPAGE (on) or MADV_NOHUGEPAGE. */
 void  hak_os_hugepages(void *p, size_t size, int on);
 /* Fault a range in writable with one call (MADV_POPULATE_WRITE); 0 on success. */

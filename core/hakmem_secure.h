@@ -12,7 +12,7 @@
  * of slack or more, a free block of 32 bytes or more), checked at free and at
  * hand-out: an underflow out of the next block is caught too.
  *
- * A free block's first two words are a link: w0 = next ^ address ^ secret,
+ * A free block's first two words are a link: w0 = next ^ address ^ key,
  * w1 = ~w0.  Every read of a link checks the pair, so a write after free into
  * them aborts instead of handing out a forged pointer, and a block taken off
  * a magazine is checked the same way before it is handed out.  The default
@@ -29,7 +29,14 @@
 #endif
 
 #define HAK_HIDDEN __attribute__((visibility("hidden")))   /* PC-relative access, no GOT */
-extern uintptr_t hak_secret HAK_HIDDEN;  /* default: mark of a free block, word[1] == addr ^ secret */
+/* The random keys, set by hak_init and read-only after it (mprotect): a
+ * page of their own, so the fast paths still load one PC-relative word. */
+typedef struct hak_secrets {
+    uintptr_t free_mark;   /* default: mark of a free block, word[1] == addr ^ free_mark; secure: the links' key */
+    uintptr_t canary;      /* secure: the canaries' key */
+    char pad[HAK_OS_PAGE - 2 * sizeof(uintptr_t)];
+} __attribute__((aligned(HAK_OS_PAGE))) hak_secrets_t;
+extern hak_secrets_t hak_secrets HAK_HIDDEN;
 
 /* A free block's links were written over (secure build). */
 void hak_report_corrupt(const char *call, const void *p) __attribute__((noreturn, cold));
@@ -53,7 +60,7 @@ void *hak_secure_realloc(void *p, size_t n);
 
 static inline void hak_link_set(void *p, void *next)
 {
-    uintptr_t w = (uintptr_t)next ^ (uintptr_t)p ^ hak_secret;
+    uintptr_t w = (uintptr_t)next ^ (uintptr_t)p ^ hak_secrets.free_mark;
     ((uintptr_t *)p)[0] = w;
     ((uintptr_t *)p)[1] = ~w;
 }
@@ -69,12 +76,12 @@ static inline void hak_link_check(const void *p, const char *call)
 static inline void *hak_link_get(const void *p)
 {
     hak_link_check(p, "malloc()");
-    return (void *)(((const uintptr_t *)p)[0] ^ (uintptr_t)p ^ hak_secret);
+    return (void *)(((const uintptr_t *)p)[0] ^ (uintptr_t)p ^ hak_secrets.free_mark);
 }
 
 static inline uint64_t hak_canary_of(uintptr_t a)
 {
-    return (a * 0x9E3779B97F4A7C15ull) ^ (hak_secret >> 7) ^ 0xa5c3e1f0d2b49687ull;
+    return (a * 0x9E3779B97F4A7C15ull) ^ hak_secrets.canary;
 }
 
 static inline uint64_t hak_load64(const void *p)

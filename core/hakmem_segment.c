@@ -89,23 +89,23 @@ void hak_span_release_range(const hak_span_t *sp, void *p, size_t n)
 /* The size map of a segment's spans: out of line, between two guard pages,
  * so an overflow out of a block cannot reach it. */
 #define SIZES_BYTES ((size_t)HAK_SEG_PAGES * HAK_SPAN_MAX_BLOCKS * sizeof(uint16_t))
-static uint16_t *sizes_map(void)
-{
-    char *m = hak_os_map(SIZES_BYTES + 2 * HAK_OS_PAGE);
-    if (!m)
-        return NULL;
-    hak_os_protect(m, HAK_OS_PAGE, 0);
-    hak_os_protect(m + HAK_OS_PAGE + SIZES_BYTES, HAK_OS_PAGE, 0);
-    return (uint16_t *)(m + HAK_OS_PAGE);
-}
+static uint16_t *sizes_map(void) { return hak_os_map_guarded(SIZES_BYTES); }
 #endif
+
+/* The OS pages of page 0 the header needs: the rest of page 0 is the guard
+ * below the first span (none where an OS page is as large as page 0). */
+static size_t header_bytes(void)
+{
+    size_t pg = hak_os_page_size();
+    return (sizeof(hak_segment_t) + pg - 1) & ~(pg - 1);
+}
 
 static hak_segment_t *segment_new(void)
 {
-    hak_segment_t *seg = hak_os_map_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
+    hak_segment_t *seg = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
     if (!seg)
         return NULL;
-    if (!pagemap_slot((uintptr_t)seg)) {
+    if (hak_os_protect(seg, header_bytes(), HAK_OS_PROT_RW) || !pagemap_slot((uintptr_t)seg)) {
         hak_os_unmap(seg, HAK_SEG_SIZE);
         return NULL;
     }
@@ -115,6 +115,7 @@ static hak_segment_t *segment_new(void)
         return NULL;
     }
 #endif
+    seg->top = 1;
     seg->free_pages = ~1ull;   /* page 0 is the header */
     seg->next = segments;
     __atomic_store_n(&segments, seg, __ATOMIC_RELEASE);   /* statistics walk without the lock */
@@ -130,6 +131,22 @@ static int segment_find_run(const hak_segment_t *seg, uint32_t n)
         if (((seg->free_pages >> i) & want) == want)
             return (int)i;
     return -1;
+}
+
+/* Pages below `end` read-write (seg_lock held): the high-water mark rises
+ * to end (under HAKMEM_HUGEPAGES to the end of end's half).  0 when the OS
+ * refuses (the commit limit, the map count). */
+static int segment_reach(hak_segment_t *seg, uint32_t end)
+{
+    if (end <= seg->top)
+        return 1;
+    if (hak_option_u64(HAK_OPT_HUGEPAGES))
+        end = end <= HAK_SEG_PAGES / 2 ? HAK_SEG_PAGES / 2 : HAK_SEG_PAGES;
+    if (hak_os_protect((char *)seg + ((size_t)seg->top << HAK_PAGE_SHIFT), (size_t)(end - seg->top) << HAK_PAGE_SHIFT,
+                       HAK_OS_PROT_RW))
+        return 0;
+    seg->top = end;
+    return 1;
 }
 
 hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
@@ -148,6 +165,10 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
             return NULL;
         }
         pi = 1;
+    }
+    if (!segment_reach(seg, (uint32_t)pi + pages)) {
+        hak_unlock(&seg_lock);
+        return NULL;
     }
     if (seg->free_pages == ~1ull)
         segment_huge(seg);
@@ -174,7 +195,7 @@ hak_span_t *hak_span_alloc(int cls, hak_counters_t *cnt)
 #endif
     if (sp->capacity % 64)
         sp->freemap[words - 1] = (1ull << (sp->capacity % 64)) - 1;
-    __atomic_store_n(&sp->limit, (uint64_t)sp->capacity * bsize, __ATOMIC_RELEASE);
+    /* limit stays 0 (cleared above) until the first take raises it */
     pagemap_set(sp, sp);
     uint64_t held = __atomic_add_fetch(&hak_bytes_spans, (uint64_t)pages * HAK_PAGE_SIZE, __ATOMIC_RELAXED);
     if (held > hak_bytes_spans_peak)   /* written under seg_lock only */

@@ -43,7 +43,8 @@ struct hak_span {
     /* read by free()'s fast path; written only when the span is set up,
      * adopted or abandoned */
     uintptr_t start;       /* block 0 */
-    uint64_t  limit;       /* capacity * bsize; 0 when the span is not in use */
+    uint64_t  limit;       /* end of the highest block ever handed out (0 when the
+                            * span is not in use, or no block has left it yet) */
     uint64_t  div_magic;   /* off divisible by bsize <=> off * div_magic < div_magic */
     struct hak_heap *owner;   /* Tiny: the owning heap (NULL = abandoned); Mid: NULL */
     uintptr_t owner_mask;  /* ~0 for Tiny (free compares the owner), 0 for Mid */
@@ -74,10 +75,18 @@ struct hak_span {
     uint32_t  queued;      /* 1 while on an inbox or a watch list */
 };
 
+/* A segment is mapped PROT_NONE and made read-write as it is used: the OS
+ * pages of the header, then pages 1 .. top - 1 as spans first reach them (a
+ * high-water mark, raised under seg_lock; under HAKMEM_HUGEPAGES by halves,
+ * 2 MiB at a time, so the upper half can be one huge page).  The rest of page
+ * 0 after the header stays PROT_NONE, a guard between the descriptors and the
+ * first span, and so do the pages above the mark: a span's underflow cannot
+ * reach the descriptors, and nothing reads or writes memory no span used. */
 typedef struct hak_segment {
     uint64_t free_pages;                    /* bit i: page i is in no span */
     struct hak_segment *next;
     uint32_t huge;                          /* MADV_HUGEPAGE in force (HAKMEM_HUGEPAGES) */
+    uint32_t top;                           /* pages [top, HAK_SEG_PAGES) are PROT_NONE (seg_lock) */
 #if HAK_SECURE
     uint16_t *sizes;                        /* HAK_SPAN_MAX_BLOCKS entries per page, behind guard pages */
 #endif
@@ -117,11 +126,29 @@ static inline hak_span_t *hak_span_of(uintptr_t a)
     return (hak_span_t *)(base + e);
 }
 
-/* A valid block start of an in-use span? */
+/* A span's limit rises while other threads read it for blocks below it: an
+ * aligned 64-bit store, never torn on x86-64, read with plain loads; under
+ * TSan spelled as a relaxed atomic load so the tool sees the same contract
+ * (the store is atomic). */
+#if defined(__SANITIZE_THREAD__)
+#define HAK_SPAN_LIMIT(sp) __atomic_load_n(&(sp)->limit, __ATOMIC_RELAXED)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HAK_SPAN_LIMIT(sp) __atomic_load_n(&(sp)->limit, __ATOMIC_RELAXED)
+#endif
+#endif
+#ifndef HAK_SPAN_LIMIT
+#define HAK_SPAN_LIMIT(sp) ((sp)->limit)
+#endif
+
+/* A block start of an in-use span that was handed out at some time?  Takes
+ * hand out the lowest free blocks first, so the blocks below `limit` (a
+ * high-water mark) are exactly those ever handed out: a block start above it
+ * fails here and on free()'s fast path at no cost. */
 static inline int hak_span_is_block(const hak_span_t *sp, uintptr_t a)
 {
     uint64_t off = a - sp->start;
-    return off < sp->limit && off * sp->div_magic < sp->div_magic;
+    return off < HAK_SPAN_LIMIT(sp) && off * sp->div_magic < sp->div_magic;
 }
 
 static inline uint32_t hak_span_index(const hak_span_t *sp, uintptr_t a)

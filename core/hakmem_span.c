@@ -40,6 +40,11 @@ static int word_has_released(const hak_span_t *sp, uint32_t w)
     return 0;
 }
 
+/* Blocks go out lowest first (from the first word with a free bit, its low
+ * bits first), so `limit`, raised to the end of the highest block taken, is a
+ * high-water mark below which every block was handed out once.  The store is
+ * made under the owner's lock before the blocks reach a magazine: a thread
+ * that is given one of them later sees it (a release store; plain on x86). */
 static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
 {
     uint32_t got = 0, words = (sp->capacity + 63) / 64, w = sp->scan;
@@ -61,6 +66,11 @@ static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
     }
     sp->scan = w;
     sp->used += got;
+    if (got) {
+        uint64_t end = (uintptr_t)out[got - 1] - start + bsize;
+        if (end > sp->limit)
+            __atomic_store_n(&sp->limit, end, __ATOMIC_RELEASE);
+    }
     return got;
 }
 

@@ -181,7 +181,7 @@ static void heap_return_list(hak_heap_t *h, int c, void *p, hak_counters_t *cnt)
     while (p) {
         hak_span_t *sp = hak_span_of((uintptr_t)p);
         uint32_t k = 0;
-        for (; p && k < 64 && (uintptr_t)p - sp->start < sp->limit; p = hak_link_get(p))
+        for (; p && k < 64 && (uintptr_t)p - sp->start < HAK_SPAN_LIMIT(sp); p = hak_link_get(p))
             run[k++] = p;
         if (__atomic_load_n(&sp->owner, __ATOMIC_RELAXED) == h)
             span_return(&h->spans[c], sp, run, k, cnt);
@@ -223,7 +223,7 @@ static void inbox_take(hak_heap_t *h)
     hak_span_t *sp = __atomic_exchange_n(&h->inbox, NULL, __ATOMIC_ACQUIRE);
     while (sp) {
         hak_span_t *next = sp->pnext;
-        if (__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) == h && sp->limit && sp->owner_mask) {
+        if (__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) == h && HAK_SPAN_LIMIT(sp) && sp->owner_mask) {
             sp->pnext = h->watch[sp->cls];
             h->watch[sp->cls] = sp;
         } else {
@@ -271,7 +271,7 @@ static void abandoned_take_inbox(void)
     hak_span_t *sp = __atomic_exchange_n(&abandoned_inbox, NULL, __ATOMIC_ACQUIRE);
     while (sp) {
         hak_span_t *next = sp->pnext;
-        if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) && sp->abandoned && sp->limit) {
+        if (!__atomic_load_n(&sp->owner, __ATOMIC_ACQUIRE) && sp->abandoned && HAK_SPAN_LIMIT(sp)) {
             int c = sp->cls;   /* read first: the span may be released by the collection */
             __atomic_store_n(&sp->queued, 0, __ATOMIC_SEQ_CST);
             span_collect(&abandoned[c], sp, &hak_global_counters);

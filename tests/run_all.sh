@@ -48,7 +48,7 @@ export B LIB ROOT
 
 API_SUBTESTS="malloc_basic malloc_zero free_null free_keeps_errno huge_enomem calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc_pvalloc free_sized sized_boundaries size_classes random_mix"
 STRESS="prodcons exchange aligned churn fork"
-BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack sized_tiny sized_tiny_small sized_mid sized_mid_small sized_large sized_large_over sized_aligned sized_aligned_large sized_double sized_interior"
+BAD="stack global mmap mmap_base interior_tiny interior_mid interior_large double_tiny double_mid double_large double_tiny_busy realloc_stack realloc_interior free_sized_stack sized_tiny sized_tiny_small sized_mid sized_mid_small sized_large sized_large_over sized_aligned sized_aligned_large sized_double sized_interior never_tiny realloc_never usable_never"
 
 echo "== unit tests (LD_PRELOAD, hak_ API, static link)"
 for s in $API_SUBTESTS; do t "api.preload.$s" 120 prebin test_api $s; done
@@ -98,6 +98,11 @@ for s in size_class pagemap span_blocks span_lists page_release batches; do
     t "units.asan.$s" 60 bin test_core_units_asan $s
     t "units.asan_gcc.$s" 60 bin test_core_units_asan_gcc $s
 done
+
+echo "== protections: guard pages, the segments' high-water marks, the secrets read-only (white-box)"
+# a process per subtest: seg_highwater checks the only segment's low pages
+for s in seg_guard seg_highwater heap_guard secret_ro; do t "guards.$s" 60 bin test_guards $s; done
+for s in seg_guard seg_highwater; do HAKMEM_HUGEPAGES=1 t "guards.huge.$s" 60 bin test_guards $s; done
 
 echo "== realloc (LD_PRELOAD, hak_ API)"
 REALLOC_SUBTESTS="slack class_up class_down mid_large large_grow large_shrink large_mid fail null_zero cross_thread random copy"

@@ -7,6 +7,10 @@
  * an interior pointer (p+8) of a tiny / mid / large block, double free of a
  * tiny / mid / large block (the block is still free), realloc of a stack
  * pointer and of an interior pointer, free_sized of a stack pointer.
+ * hakmem only (skipped under glibc), with the exact message checked: free,
+ * realloc and malloc_usable_size of a block start that was never handed out
+ * (the last block of a Tiny span whose first blocks are in use; spans hand
+ * out their lowest free blocks first).
  *
  * Sized frees whose size cannot be the block's (sized_*): free_sized with a
  * size above the block's class or below half of it (what realloc may leave
@@ -71,6 +75,19 @@ static void aligned_sized_case(size_t align, size_t alloc, size_t a2, size_t n, 
     T_FREE_ALIGNED_SIZED(p, a2, n);
 }
 
+/* The last block start of the 64 KiB Tiny span of a fresh 48-byte block: a
+ * span hands out its lowest free blocks first, and a refill takes at most a
+ * magazine (64), so this one was never handed out. */
+static char *never_handed_out(const char *call)
+{
+    char *p = T_MALLOC(48);
+    sink = p;
+    uintptr_t span = (uintptr_t)p & ~(uintptr_t)0xffff;
+    char *q = (char *)(span + (65536 / 48 - 1) * 48);
+    expect("hakmem: %s: invalid pointer %p (not a block hakmem handed out)\n", call, (void *)q);
+    return q;
+}
+
 static void do_case(const char *name)
 {
     char stack_buf[256] __attribute__((aligned(64)));
@@ -111,6 +128,12 @@ static void do_case(const char *name)
         sink = T_REALLOC(stack_buf + 64, 100);
     } else if (!strcmp(name, "realloc_interior")) {
         char *p = T_MALLOC(5000); sink = p; sink = T_REALLOC(p + 16, 10000);
+    } else if (!strcmp(name, "never_tiny")) {
+        T_FREE(never_handed_out("free()"));
+    } else if (!strcmp(name, "realloc_never")) {
+        sink = T_REALLOC(never_handed_out("realloc()"), 100);
+    } else if (!strcmp(name, "usable_never")) {
+        sink = (void *)T_USABLE(never_handed_out("malloc_usable_size()"));
     } else if (!strcmp(name, "free_sized_stack")) {
         if (!T_HAVE_FREE_SIZED) _exit(91);
         T_FREE_SIZED(stack_buf + 64, 64);
@@ -155,7 +178,7 @@ static void do_case(const char *name)
 
 static int run_case(const char *name)
 {
-    const char *call = !strncmp(name, "realloc", 7) ? "realloc" : "free";
+    const char *call = !strncmp(name, "realloc", 7) ? "realloc" : !strncmp(name, "usable", 6) ? "malloc_usable_size" : "free";
     int fd[2], ex[2];
     if (pipe(fd) || pipe(ex)) DIE("pipe");
     fflush(stdout); fflush(stderr);
@@ -210,7 +233,7 @@ static const char *cases[] = { "stack", "global", "mmap", "mmap_base", "interior
                                "double_tiny_busy", "realloc_stack", "realloc_interior", "free_sized_stack",
                                "sized_tiny", "sized_tiny_small", "sized_mid", "sized_mid_small", "sized_large",
                                "sized_large_over", "sized_aligned", "sized_aligned_large", "sized_double",
-                               "sized_interior" };
+                               "sized_interior", "never_tiny", "realloc_never", "usable_never" };
 
 int main(int argc, char **argv)
 {
@@ -222,6 +245,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (argc > 1 && strcmp(argv[1], "all") && strcmp(argv[1], cases[i])) continue;
         if ((!strcmp(cases[i], "free_sized_stack") || !strncmp(cases[i], "sized_", 6)) && !T_HAVE_FREE_SIZED) continue;
+        if (strstr(cases[i], "never") && !t_hakmem_active()) continue;   /* hakmem's own layout */
         n++;
         if (!run_case(cases[i])) fails++;
     }

@@ -12,10 +12,13 @@
  *                 fail the block test; a freed span's pages map to
  *                 HAK_SPAN_INVALID; hak_pagemap_set_range over a 4 GiB
  *                 boundary and back
- *   span_blocks   for every class: pages, capacity, limit, a fresh bitmap;
- *                 hak_span_is_block true exactly at the block starts (every
- *                 offset), hak_span_index of each block start is its number,
- *                 take hands out every block once, in address order
+ *   span_blocks   for every class: pages, capacity, a fresh bitmap, limit 0
+ *                 and no block before the first take; with half the blocks
+ *                 taken limit is their end and hak_span_is_block is true
+ *                 exactly at the block starts below it (every offset); a
+ *                 return and a take again keep it; hak_span_index of each
+ *                 block start is its number; take hands out every block
+ *                 once, in address order, and limit ends at the last one's end
  *   span_lists    a span's list (AVAIL, SPARSE, FULL) at each documented
  *                 threshold as blocks are taken and returned, pick prefers
  *                 dense spans, a double return is reported, empty spans are
@@ -176,7 +179,13 @@ static void test_pagemap(void)
                (void *)hak_span_of(x), hak_span_is_block(hak_span_of(x), x));
     }
     CHECK(!hak_span_is_block(hak_span_of(a->start ^ 1ull << 47), a->start ^ 1ull << 47));
-    CHECK(hak_span_is_block(a, a->start));
+    /* a block start is a block once it has been handed out */
+    CHECK(!hak_span_is_block(a, a->start));
+    hak_span_lists_t la = { 0 };
+    void *first;
+    hak_spans_insert(&la, a);
+    CHECK(hak_spans_take(&la, a, &first, 1) == 1 && first == (void *)a->start);
+    CHECK(hak_span_is_block(a, a->start) && !hak_span_is_block(a, a->start + a->bsize));
 
     hak_span_free(a, &cnt);
     CHECK(a->limit == 0 && !hak_span_is_block(a, a->start));
@@ -215,7 +224,7 @@ static void check_span_blocks(int c)
     uint32_t cap = (uint32_t)(pages * HAK_PAGE_SIZE / b);
     if (cap > HAK_SPAN_MAX_BLOCKS)
         cap = HAK_SPAN_MAX_BLOCKS;
-    CHECKF(sp->bsize == b && sp->cls == c && sp->capacity == cap && sp->limit == (uint64_t)cap * b &&
+    CHECKF(sp->bsize == b && sp->cls == c && sp->capacity == cap && sp->limit == 0 &&
            sp->used == 0 && sp->nreleased == 0 && sp->owner_mask == (hak_is_tiny_class(c) ? ~(uintptr_t)0 : 0),
            "class %d: bsize %u capacity %u limit %lu used %u", c, sp->bsize, sp->capacity,
            (unsigned long)sp->limit, sp->used);
@@ -227,10 +236,19 @@ static void check_span_blocks(int c)
         CHECKF(sp->freemap[w] == want, "class %d: fresh bitmap word %u is %#lx", c, w, (unsigned long)sp->freemap[w]);
     }
 
-    /* every offset of the span's pages and of the page after them */
+    /* no block was handed out yet: none is a block */
+    CHECK(!hak_span_is_block(sp, sp->start) && !hak_span_is_block(sp, (uintptr_t)block(sp, cap - 1)));
+    /* the first half handed out: limit is its end (a high-water mark); every
+     * offset of the span's pages and of the page after them is a block
+     * exactly at the block starts below it */
+    hak_span_lists_t l = { 0 };
+    hak_spans_insert(&l, sp);
+    uint32_t half = (cap + 1) / 2, got = hak_spans_take(&l, sp, blk, half);
+    CHECKF(got == half && sp->limit == (uint64_t)half * b, "class %d: took %u of %u, limit %lu", c, got, half,
+           (unsigned long)sp->limit);
     uint64_t wrong = 0, first = 0;
     for (uint64_t off = 0, next = 0; off < (pages + 1ull) * HAK_PAGE_SIZE; off++) {
-        int want = off == next && off < sp->limit;
+        int want = off == next && off < (uint64_t)half * b;
         next += off == next ? b : 0;
         if (hak_span_is_block(sp, sp->start + off) != want && !wrong++)
             first = off;
@@ -243,17 +261,22 @@ static void check_span_blocks(int c)
         bad++;
     CHECKF(bad == cap, "class %d: block %u has index %u", c, bad, hak_span_index(sp, (uintptr_t)block(sp, bad)));
 
-    hak_span_lists_t l = { 0 };
-    hak_spans_insert(&l, sp);
-    uint32_t got = hak_spans_take(&l, sp, blk, HAK_SPAN_MAX_BLOCKS);
-    CHECKF(got == cap && sp->used == cap && sp->list == HAK_LIST_FULL, "class %d: took %u of %u, list %d", c, got,
-           cap, sp->list);
+    /* a block returned and taken again does not move the mark; the rest taken
+     * raises it to the last block's end */
+    if (half > 1) {
+        CHECK(hak_spans_return(&l, sp, blk, 1, 0, &cnt) == NULL && sp->limit == (uint64_t)half * b);
+        CHECK(hak_spans_take(&l, sp, blk, 1) == 1 && blk[0] == block(sp, 0) && sp->limit == (uint64_t)half * b);
+    }
+    got += hak_spans_take(&l, sp, blk + half, HAK_SPAN_MAX_BLOCKS);
+    CHECKF(got == cap && sp->used == cap && sp->list == HAK_LIST_FULL && sp->limit == (uint64_t)cap * b,
+           "class %d: took %u of %u, list %d, limit %lu", c, got, cap, sp->list, (unsigned long)sp->limit);
+    CHECK(hak_span_is_block(sp, (uintptr_t)block(sp, cap - 1)));
     for (bad = 0; bad < got && blk[bad] == block(sp, bad);)
         bad++;
     CHECKF(bad == got, "class %d: take %u gave %p, not block %u", c, bad, blk[bad], bad);
     for (uint32_t w = 0; w < words; w++)
         CHECKF(sp->freemap[w] == 0, "class %d: word %u of a full span is %#lx", c, w, (unsigned long)sp->freemap[w]);
-    CHECK(hak_spans_return(&l, sp, blk, got, 0, &cnt) == NULL && sp->used == 0);
+    CHECK(hak_spans_return(&l, sp, blk, got, 0, &cnt) == NULL && sp->used == 0 && sp->limit == (uint64_t)cap * b);
     hak_spans_remove(&l, sp);
     hak_span_free(sp, &cnt);
     CHECK(hak_bytes_spans == bytes0 && hak_class_blocks[c] == blocks0);
