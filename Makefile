@@ -22,6 +22,7 @@ version_part = $(shell awk '$$2 == "HAKMEM_VERSION_$(1)" { print $$3 }' include/
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
 SONAME  := libhakmem.so.$(VERSION_MAJOR)
+SEC_SONAME := libhakmem-secure.so.$(VERSION_MAJOR)
 
 # make install PREFIX=... DESTDIR=...: the layout under PREFIX is fixed
 # (lib, include, bin, share/man), which the CMake package relies on.
@@ -65,7 +66,7 @@ build/libhakmem.so: $(CORE_OBJS) $(OVR_OBJ) $(NEW_OBJ) core/libhakmem.map
 	    -o $@ $(CORE_OBJS) $(OVR_OBJ) $(NEW_OBJ) -lstdc++ $(LDLIBS)
 
 build/libhakmem-secure.so: $(SEC_OBJS) $(NEW_OBJ) core/libhakmem.map
-	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,-soname,libhakmem-secure.so.$(VERSION_MAJOR) \
+	$(CC) -shared -Wl,-z,now -Wl,-z,defs -Wl,-soname,$(SEC_SONAME) \
 	    -Wl,--version-script=core/libhakmem.map -o $@ $(SEC_OBJS) $(NEW_OBJ) -lstdc++ $(LDLIBS)
 
 # Static library that replaces malloc in the program it is linked into; the
@@ -89,12 +90,13 @@ build/gen_options: scripts/gen_options.c build/libhakmem_api.a
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Iinclude -Icore -o $@ $< build/libhakmem_api.a $(LDLIBS)
 GEN_OPTIONS = env -i build/gen_options
 
-# The launcher from scripts/hakmem.in: $(call launcher,LIBRARY,OUT) with
-# LIBRARY the path it preloads (empty: the libhakmem.so next to it).
-launcher = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(1)|' \
-    -e "s|@KNOBS@|$$(echo $$($(GEN_OPTIONS) names))|" scripts/hakmem.in > $(2) && chmod 755 $(2)
+# The launcher from scripts/hakmem.in: $(call launcher,LIBRARY,SECURE,OUT)
+# with LIBRARY the path it preloads and SECURE the one --secure preloads
+# (empty: libhakmem.so, libhakmem-secure.so next to it).
+launcher = sed -e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(1)|' -e 's|@SECLIB@|$(2)|' \
+    -e "s|@KNOBS@|$$(echo $$($(GEN_OPTIONS) names))|" scripts/hakmem.in > $(3) && chmod 755 $(3)
 build/hakmem: scripts/hakmem.in build/gen_options
-	$(call launcher,,$@)
+	$(call launcher,,,$@)
 
 # Man pages; the OPTIONS section of hakmem(3) is the option table.
 build/man/hakmem.1: docs/man/hakmem.1.in include/hakmem.h
@@ -112,7 +114,9 @@ docs: build/gen_options
 # What make install puts under PREFIX; make uninstall removes exactly these
 # and the one directory of hakmem's own, lib/cmake/hakmem.
 INSTALLED = bin/hakmem include/hakmem.h lib/libhakmem.so.$(VERSION) lib/$(SONAME) lib/libhakmem.so \
+    lib/libhakmem-secure.so.$(VERSION) lib/$(SEC_SONAME) lib/libhakmem-secure.so \
     lib/libhakmem.a lib/libhakmem_api.a lib/pkgconfig/hakmem.pc lib/pkgconfig/hakmem-api.pc \
+    lib/pkgconfig/hakmem-secure.pc \
     lib/cmake/hakmem/hakmem-config.cmake lib/cmake/hakmem/hakmem-config-version.cmake \
     share/man/man1/hakmem.1 share/man/man3/hakmem.3
 DEST = $(DESTDIR)$(PREFIX)
@@ -125,14 +129,17 @@ install: all
 	install -m 755 build/libhakmem.so $(DEST)/lib/libhakmem.so.$(VERSION)
 	ln -sf libhakmem.so.$(VERSION) $(DEST)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DEST)/lib/libhakmem.so
+	install -m 755 build/libhakmem-secure.so $(DEST)/lib/libhakmem-secure.so.$(VERSION)
+	ln -sf libhakmem-secure.so.$(VERSION) $(DEST)/lib/$(SEC_SONAME)
+	ln -sf $(SEC_SONAME) $(DEST)/lib/libhakmem-secure.so
 	install -m 644 build/libhakmem.a build/libhakmem_api.a $(DEST)/lib
 	install -m 644 include/hakmem.h $(DEST)/include
 	install -m 644 build/man/hakmem.1 $(DEST)/share/man/man1
 	install -m 644 build/man/hakmem.3 $(DEST)/share/man/man3
-	for f in hakmem.pc hakmem-api.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/pkgconfig/$$f; done
+	for f in hakmem.pc hakmem-api.pc hakmem-secure.pc; do $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/pkgconfig/$$f; done
 	for f in hakmem-config.cmake hakmem-config-version.cmake; do \
 	    $(pkg_subst) scripts/pkg/$$f.in > $(DEST)/lib/cmake/hakmem/$$f; done
-	$(call launcher,$(PREFIX)/lib/$(SONAME),$(DEST)/bin/hakmem)
+	$(call launcher,$(PREFIX)/lib/$(SONAME),$(PREFIX)/lib/$(SEC_SONAME),$(DEST)/bin/hakmem)
 
 uninstall:
 	rm -f $(addprefix $(DEST)/,$(INSTALLED))

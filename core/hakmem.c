@@ -246,7 +246,7 @@ void hak_free_checked(void *p, size_t n, size_t align, int flags, const char *ca
         c = n <= HAK_MID_MAX ? hak_size_class(n) : -1;
     int realloced = (flags & HAK_SIZED_REALLOC) != 0;
     hak_span_t *sp = hak_span_of(a);
-    if (sp->limit) {
+    if (HAK_SPAN_LIMIT(sp)) {
         if (!hak_span_is_block(sp, a))
             hak_report_invalid(call, p);
         if (((uintptr_t *)p)[1] == (a ^ hak_secrets.free_mark))

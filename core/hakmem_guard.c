@@ -25,7 +25,7 @@ static size_t room(const void *p, const char *call)
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
     uint64_t off = a - sp->start;
-    if (off >= sp->limit)
+    if (off >= HAK_SPAN_LIMIT(sp))
         return hak_zero_owns(p) ? 0 : SIZE_MAX;
     uint32_t i = hak_span_index(sp, a), bs = sp->bsize;
     if ((uint64_t)i * bs > off)            /* the index rule is exact for block starts only */

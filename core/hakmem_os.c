@@ -375,10 +375,19 @@ int hak_os_perf_open(int tid, int event)
 int hak_os_perf_read(int fd, uint64_t *v) { return read(fd, v, sizeof *v) == (ssize_t)sizeof *v; }
 
 /* ------------------------------------------------ environment, numbers */
+#ifndef HAK_SECURE
+#define HAK_SECURE 0
+#endif
+/* The secure build reads no variable in a setuid or setgid program
+ * (AT_SECURE): its options may only tune it, but the caller of such a
+ * program is not to be trusted even with that (a statistics file is written
+ * where HAKMEM_STATS_FILE says). */
+static int env_ignored(void) { return HAK_SECURE && getauxval(AT_SECURE); }
+
 const char *hak_env(const char *name)
 {
     size_t n = strlen(name);
-    if (!environ)
+    if (!environ || env_ignored())
         return NULL;
     for (char **e = environ; *e; e++)
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
@@ -389,7 +398,7 @@ const char *hak_env(const char *name)
 void hak_env_foreach(const char *prefix, void (*fn)(const char *entry, void *arg), void *arg)
 {
     size_t n = strlen(prefix);
-    if (environ)
+    if (environ && !env_ignored())
         for (char **e = environ; *e; e++)
             if (strncmp(*e, prefix, n) == 0)
                 fn(*e, arg);

@@ -99,7 +99,7 @@ static size_t live_size(void *p)
 {
     uintptr_t a = (uintptr_t)p;
     hak_span_t *sp = hak_span_of(a);
-    if (!sp->limit) {
+    if (!HAK_SPAN_LIMIT(sp)) {
         size_t n = hak_zero_owns(p) ? 0 : hak_large_request(p, "realloc()");
         if (n == SIZE_MAX)
             hak_report_invalid("realloc()", p);
@@ -126,7 +126,7 @@ void *hak_secure_realloc(void *p, size_t n)
         return NULL;
     }
     hak_span_t *sp = hak_span_of((uintptr_t)p);
-    if (sp->limit && n + HAK_SLACK <= HAK_MID_MAX && hak_size_class(n + HAK_SLACK) == sp->cls) {
+    if (HAK_SPAN_LIMIT(sp) && n + HAK_SLACK <= HAK_MID_MAX && hak_size_class(n + HAK_SLACK) == sp->cls) {
         /* the same class: the canary moves */
         uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
         *e = (uint16_t)(sp->bsize - n);

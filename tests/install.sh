@@ -40,8 +40,12 @@ lib/libhakmem.a
 lib/libhakmem.so
 lib/libhakmem.so.$MAJOR
 lib/libhakmem.so.$V
+lib/libhakmem-secure.so
+lib/libhakmem-secure.so.$MAJOR
+lib/libhakmem-secure.so.$V
 lib/libhakmem_api.a
 lib/pkgconfig/hakmem-api.pc
+lib/pkgconfig/hakmem-secure.pc
 lib/pkgconfig/hakmem.pc
 share/man/man1/hakmem.1
 share/man/man3/hakmem.3
@@ -91,10 +95,15 @@ check_layout() {
     [ "$(readlink "$P/lib/libhakmem.so.$MAJOR")" = "libhakmem.so.$V" ] || fail "libhakmem.so.$MAJOR does not link to libhakmem.so.$V"
     [ "$(readlink "$P/lib/libhakmem.so")" = "libhakmem.so.$MAJOR" ] || fail "libhakmem.so does not link to libhakmem.so.$MAJOR"
     readelf -d "$P/lib/libhakmem.so.$V" | grep -qF "Library soname: [libhakmem.so.$MAJOR]" || fail "soname"
+    [ "$(readlink "$P/lib/libhakmem-secure.so")" = "libhakmem-secure.so.$MAJOR" ] &&
+        [ "$(readlink "$P/lib/libhakmem-secure.so.$MAJOR")" = "libhakmem-secure.so.$V" ] || fail "secure library links"
+    readelf -d "$P/lib/libhakmem-secure.so.$V" | grep -qF "Library soname: [libhakmem-secure.so.$MAJOR]" ||
+        fail "secure soname"
     # one version everywhere: header, file name, pkg-config, CMake, launcher, man pages
     [ "$(header_version "$P/include/hakmem.h")" = "$V" ] || fail "installed header version"
     [ "$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --modversion hakmem)" = "$V" ] || fail "hakmem.pc version"
     [ "$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --modversion hakmem-api)" = "$V" ] || fail "hakmem-api.pc version"
+    [ "$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --modversion hakmem-secure)" = "$V" ] || fail "hakmem-secure.pc version"
     grep -qx "set(PACKAGE_VERSION \"$V\")" "$P/lib/cmake/hakmem/hakmem-config-version.cmake" || fail "CMake version"
     [ "$("$P/bin/hakmem" --version)" = "hakmem $V" ] || fail "hakmem --version"
     grep -q "^\.TH HAKMEM 1 .*\"hakmem $V\"" "$P/share/man/man1/hakmem.1" || fail "hakmem(1) version"
@@ -115,6 +124,11 @@ build_pkgconfig() {
     $CC -O2 -Wall -o "$TMP/c_shared" "$SRC/consumer.c" $(pkg-config --cflags --libs hakmem) -Wl,-rpath,"$lib" || fail "cc with hakmem.pc"
     $CXX -O2 -Wall -o "$TMP/cxx_shared" "$SRC/consumer.cpp" $(pkg-config --cflags --libs hakmem) -Wl,-rpath,"$lib" || fail "c++ with hakmem.pc"
     $CC -O2 -Wall -o "$TMP/c_api" "$SRC/consumer.c" $(pkg-config --cflags --libs hakmem-api) || fail "cc with hakmem-api.pc"
+    $CC -O2 -Wall -o "$TMP/c_secure" "$SRC/consumer.c" $(pkg-config --cflags --libs hakmem-secure) -Wl,-rpath,"$lib" ||
+        fail "cc with hakmem-secure.pc"
+    readelf -d "$TMP/c_secure" | grep -qF "Shared library: [libhakmem-secure.so.$MAJOR]" ||
+        fail "the program does not need libhakmem-secure.so.$MAJOR"
+    run "$TMP/c_secure" shared "$(readlink -f "$lib/libhakmem-secure.so.$MAJOR")"
     readelf -d "$TMP/c_shared" | grep -qF "Shared library: [libhakmem.so.$MAJOR]" || fail "the program does not need libhakmem.so.$MAJOR"
     run "$TMP/c_shared" shared "$real"
     run "$TMP/cxx_shared" shared "$real"
@@ -140,6 +154,7 @@ build_cmake() {
     run "$B/consumer_cxx_shared" shared "$real"
     run "$B/consumer_static" static
     run "$B/consumer_cxx_static" static
+    run "$B/consumer_secure" shared "$(readlink -f "$P/lib/libhakmem-secure.so.$MAJOR")"
     # a newer major version than installed is refused
     ! cmake -S "$SRC" -B "$B.new" -DCMAKE_PREFIX_PATH="$P" -DHAKMEM_WANT="$((MAJOR + 1)).0" > "$TMP/cmake.log" 2>&1 ||
         fail "find_package(hakmem $((MAJOR + 1)).0) accepted version $V"
@@ -162,7 +177,7 @@ check_destdir() {
     grep -qx "prefix=$P" "$S$P/lib/pkgconfig/hakmem.pc" || fail "hakmem.pc does not name the final prefix $P"
     grep -q "^lib='$P/lib/libhakmem.so.$MAJOR'$" "$S$P/bin/hakmem" || fail "bin/hakmem does not preload $P/lib/libhakmem.so.$MAJOR"
     # the staged launcher works and says its library is not in place yet
-    LAUNCHER=$S$P/bin/hakmem LAUNCHER_LIB=$P/lib/libhakmem.so.$MAJOR bash "$HERE/launcher.sh" version missing_lib ||
+    LAUNCHER=$S$P/bin/hakmem LAUNCHER_LIB=$P/lib/libhakmem.so.$MAJOR LAUNCHER_SECLIB=$P/lib/libhakmem-secure.so.$MAJOR bash "$HERE/launcher.sh" version missing_lib ||
         fail "staged launcher"
     PKG_CONFIG_PATH=$S$P/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$S build_pkgconfig "$S$P" "$S$P/lib"
     # relocatable: the CMake package works from anywhere
@@ -175,7 +190,7 @@ check_destdir() {
 check_launcher() {
     local P=$TMP/prefix
     inst PREFIX="$P"
-    LAUNCHER=$P/bin/hakmem LAUNCHER_LIB=$P/lib/libhakmem.so.$MAJOR bash "$HERE/launcher.sh" env status preload errors version ||
+    LAUNCHER=$P/bin/hakmem LAUNCHER_LIB=$P/lib/libhakmem.so.$MAJOR LAUNCHER_SECLIB=$P/lib/libhakmem-secure.so.$MAJOR bash "$HERE/launcher.sh" env status preload errors version ||
         fail "installed launcher"
     uninst PREFIX="$P"
 }

@@ -2,12 +2,14 @@
 # The launcher (scripts/hakmem.in; hakmem(1)), one check per argument:
 #   env status preload errors version plot missing_lib
 # LAUNCHER picks the launcher (default build/hakmem) and LAUNCHER_LIB the
-# library it must preload (default build/libhakmem.so); tests/install.sh runs
+# library it must preload (default build/libhakmem.so), LAUNCHER_SECLIB the one
+# --secure preloads (default build/libhakmem-secure.so); tests/install.sh runs
 # these against an installed bin/hakmem.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/pkg_common.sh"
 L=${LAUNCHER:-$ROOT/build/hakmem}
 LIB=${LAUNCHER_LIB:-$ROOT/build/libhakmem.so}
+SECLIB=${LAUNCHER_SECLIB:-$ROOT/build/libhakmem-secure.so}
 [ -x "$L" ] || fail "no launcher $L (run make)"
 
 # expect VAR=VALUE in the environment listing $TMP/env
@@ -33,6 +35,9 @@ check_env() {
     expect "HAKMEM_LARGE_DECAY_MS=7"
     expect "LD_PRELOAD=$LIB:libm.so.6"
     ! grep -q '^HAKMEM_ACE_ENABLED=' "$TMP/env" || fail "HAKMEM_ACE_ENABLED set without --ace"
+    # --secure: the secure build next to the default one
+    env -u LD_PRELOAD "$L" --secure env > "$TMP/env" || fail "exit $?"
+    expect "LD_PRELOAD=$SECLIB"
 }
 
 check_status() {
