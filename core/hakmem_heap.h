@@ -92,14 +92,16 @@ static inline void hak_free_fast(void *p)
         hak_free_slow(p, sp);
         return;
     }
-#if HAK_SECURE
-    hak_block_retire(p, e, sp->bsize, "free()");
-#else
+#if !HAK_SECURE
     ((uintptr_t *)p)[1] = mark;
 #endif
     h->slots[k] = p;
     h->top[c] = (uint32_t)k + 1;
     HAK_CNT_INC(h->cnt.frees[c]);
+#if HAK_SECURE
+    /* last: the heap's registers are free by now (a failed check aborts) */
+    hak_block_retire(p, e, sp->bsize, "free()");
+#endif
 }
 
 /* Slow-path pieces shared by the files of the core. */
