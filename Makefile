@@ -29,7 +29,7 @@ SEC_SONAME := libhakmem-secure.so.$(VERSION_MAJOR)
 PREFIX  = /usr/local
 DESTDIR =
 
-.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep bench-ace bench-real clean
+.PHONY: all docs install uninstall test bench bench-quick bench-long bench-sweep bench-ace bench-real bench-catch clean
 all: build/libhakmem.so build/libhakmem-secure.so build/libhakmem.a build/libhakmem_api.a bench_fragment_stress_hakx \
      build/gen_options build/hakmem build/man/hakmem.1 build/man/hakmem.3
 
@@ -165,6 +165,9 @@ bench-ace: all
 
 bench-real: all
 	$(MAKE) -C benchmarks real
+
+bench-catch: all
+	$(MAKE) -C benchmarks catch
 
 clean:
 	rm -rf build bench_fragment_stress_hakx

@@ -147,10 +147,62 @@ static HAK_NOINLINE void *realloc_large(void *p, size_t n)
     return q ? q : p;                  /* a failed shrink keeps the block: still valid */
 }
 
+/* ---- the secure build: checked, exact sizes ---- */
+
+#if HAK_SECURE
+
+/* The requested size of a live block p (any kind); aborts on bad input. */
+static size_t live_size(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    hak_span_t *sp = hak_span_of(a);
+    if (!HAK_SPAN_LIMIT(sp)) {
+        size_t n = hak_zero_owns(p) ? 0 : hak_large_request(p, "realloc()");
+        if (n == SIZE_MAX)
+            hak_report_invalid("realloc()", p);
+        return n;
+    }
+    if (!hak_span_is_block(sp, a))
+        hak_report_invalid("realloc()", p);
+    uint16_t *e = hak_block_slack(sp, a);
+    if (!*e)
+        hak_report_free_block("realloc()", p);
+    size_t n = sp->bsize - *e;
+    if (!hak_canary_ok(p, n, *e, hak_canary_of(a)))
+        hak_report_overflow("realloc()", p, n);
+    return n;
+}
+
+static void *realloc_secure(void *p, size_t n)
+{
+    if (!p)
+        return hak_malloc_fast(n);
+    size_t old = live_size(p);
+    if (n == 0) {            /* glibc: frees and returns NULL */
+        hak_free_fast(p);
+        return NULL;
+    }
+    hak_span_t *sp = hak_span_of((uintptr_t)p);
+    if (HAK_SPAN_LIMIT(sp) && n + HAK_SLACK <= HAK_MID_MAX && hak_size_class(n + HAK_SLACK) == sp->cls) {
+        /* the same class: the canary moves */
+        uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
+        *e = (uint16_t)(sp->bsize - n);
+        hak_canary_put(p, n, *e, hak_canary_of((uintptr_t)p));
+        return p;
+    }
+    void *q = hak_malloc_fast(n);
+    if (!q)
+        return NULL;         /* errno ENOMEM; p is untouched */
+    memcpy(q, p, old < n ? old : n);
+    hak_free_fast(p);
+    return q;
+}
+#endif
+
 void *hak_realloc(void *p, size_t n)
 {
 #if HAK_SECURE
-    return hak_secure_realloc(p, n);
+    return realloc_secure(p, n);
 #endif
     if (!p)
         return hak_malloc_fast(n);

@@ -50,13 +50,11 @@ void hak_report_overflow(const char *call, const void *p, size_t n) __attribute_
  * handed out, told apart by its link pair. */
 void hak_report_free_block(const char *call, const void *p) __attribute__((noreturn, cold));
 
-/* Zero-size blocks (hakmem_secure.c): distinct addresses in PROT_NONE memory. */
+/* Zero-size blocks (hakmem_zero.c): distinct addresses in PROT_NONE memory. */
 void *hak_zero_alloc(size_t align);   /* align <= 4096 */
 int   hak_zero_owns(const void *p);
 /* 1 when p was a zero-size block in use (now free); aborts on a double free. */
 int   hak_zero_free(void *p);
-/* realloc of the secure build: a block grows in place within its class, else moves. */
-void *hak_secure_realloc(void *p, size_t n);
 
 static inline void hak_link_set(void *p, void *next)
 {

@@ -1,10 +1,7 @@
-/* The secure build's own blocks: zero-size blocks, and realloc with its
- * checks (see hakmem_secure.h).  Empty in the default build. */
-#include "hakmem_heap.h"
-#include "hakmem_large.h"
+/* The secure build's zero-size blocks (see hakmem_secure.h).  Empty in the
+ * default build. */
 #include "hakmem_secure.h"
-#include <errno.h>
-#include <string.h>
+#include "hakmem_report.h"
 
 #if HAK_SECURE
 
@@ -90,55 +87,6 @@ int hak_zero_free(void *p)
     if (!(__atomic_fetch_and(&zero_used[off / 16 / 64], ~bit, __ATOMIC_ACQ_REL) & bit))
         hak_report_double("free()", p);
     return 1;
-}
-
-/* ---- realloc ---- */
-
-/* The requested size of a live block p (any kind); aborts on bad input. */
-static size_t live_size(void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    hak_span_t *sp = hak_span_of(a);
-    if (!HAK_SPAN_LIMIT(sp)) {
-        size_t n = hak_zero_owns(p) ? 0 : hak_large_request(p, "realloc()");
-        if (n == SIZE_MAX)
-            hak_report_invalid("realloc()", p);
-        return n;
-    }
-    if (!hak_span_is_block(sp, a))
-        hak_report_invalid("realloc()", p);
-    uint16_t *e = hak_block_slack(sp, a);
-    if (!*e)
-        hak_report_free_block("realloc()", p);
-    size_t n = sp->bsize - *e;
-    if (!hak_canary_ok(p, n, *e, hak_canary_of(a)))
-        hak_report_overflow("realloc()", p, n);
-    return n;
-}
-
-void *hak_secure_realloc(void *p, size_t n)
-{
-    if (!p)
-        return hak_malloc_fast(n);
-    size_t old = live_size(p);
-    if (n == 0) {            /* glibc: frees and returns NULL */
-        hak_free_fast(p);
-        return NULL;
-    }
-    hak_span_t *sp = hak_span_of((uintptr_t)p);
-    if (HAK_SPAN_LIMIT(sp) && n + HAK_SLACK <= HAK_MID_MAX && hak_size_class(n + HAK_SLACK) == sp->cls) {
-        /* the same class: the canary moves */
-        uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
-        *e = (uint16_t)(sp->bsize - n);
-        hak_canary_put(p, n, *e, hak_canary_of((uintptr_t)p));
-        return p;
-    }
-    void *q = hak_malloc_fast(n);
-    if (!q)
-        return NULL;         /* errno ENOMEM; p is untouched */
-    memcpy(q, p, old < n ? old : n);
-    hak_free_fast(p);
-    return q;
 }
 
 #endif
