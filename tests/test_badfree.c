@@ -34,6 +34,7 @@
  *   - a double free that races with a reallocation in another thread
  */
 #include "common.h"
+#include "child.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -41,27 +42,12 @@
 
 static char global_buf[256] __attribute__((aligned(64)));
 static volatile void *sink;
-static int expect_fd = -1;   /* the child's end of the expected-line pipe */
-
-/* The line the child's bad call must print (written before the call). */
-static void expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void expect(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n <= 0 || n >= (int)sizeof line || write(expect_fd, line, (size_t)n) != n) _exit(94);
-    close(expect_fd);
-}
-
 /* free_sized(p, n) on a block of class (or usable size) u: the message */
 static void sized_case(size_t alloc, size_t n, int large)
 {
     char *p = T_MALLOC(alloc);
     if (!p) _exit(90);
-    expect("hakmem: free_sized(): size %zu does not match the block at %p (%s %zu %s)\n", n, (void *)p,
+    t_expect("hakmem: free_sized(): size %zu does not match the block at %p (%s %zu %s)\n", n, (void *)p,
            large ? "a Large block of" : "class of", T_USABLE(p), large ? "usable bytes" : "bytes");
     T_FREE_SIZED(p, n);
 }
@@ -70,7 +56,7 @@ static void aligned_sized_case(size_t align, size_t alloc, size_t a2, size_t n, 
 {
     char *p = T_ALIGNED_ALLOC(align, alloc);
     if (!p) _exit(90);
-    expect("hakmem: free_aligned_sized(): size %zu, alignment %zu does not match the block at %p (%s %zu %s)\n", n,
+    t_expect("hakmem: free_aligned_sized(): size %zu, alignment %zu does not match the block at %p (%s %zu %s)\n", n,
            a2, (void *)p, large ? "a Large block of" : "class of", T_USABLE(p), large ? "usable bytes" : "bytes");
     T_FREE_ALIGNED_SIZED(p, a2, n);
 }
@@ -84,7 +70,7 @@ static char *never_handed_out(const char *call)
     sink = p;
     uintptr_t span = (uintptr_t)p & ~(uintptr_t)0xffff;
     char *q = (char *)(span + (65536 / 48 - 1) * 48);
-    expect("hakmem: %s: invalid pointer %p (not a block hakmem handed out)\n", call, (void *)q);
+    t_expect("hakmem: %s: invalid pointer %p (not a block hakmem handed out)\n", call, (void *)q);
     return q;
 }
 
@@ -162,12 +148,12 @@ static void do_case(const char *name)
     } else if (!strcmp(name, "sized_double")) {
         char *p = T_MALLOC(64);
         T_FREE(p);
-        expect("hakmem: free_sized(): double free of %p (the block is already free)\n", (void *)p);
+        t_expect("hakmem: free_sized(): double free of %p (the block is already free)\n", (void *)p);
         T_FREE_SIZED(p, 64);
     } else if (!strcmp(name, "sized_interior")) {
         char *p = T_MALLOC(64);
         sink = p;
-        expect("hakmem: free_sized(): invalid pointer %p (not a block hakmem handed out)\n", (void *)(p + 16));
+        t_expect("hakmem: free_sized(): invalid pointer %p (not a block hakmem handed out)\n", (void *)(p + 16));
         T_FREE_SIZED(p + 16, 48);
     } else {
         fprintf(stderr, "unknown case %s\n", name);
@@ -179,52 +165,25 @@ static void do_case(const char *name)
 static int run_case(const char *name)
 {
     const char *call = !strncmp(name, "realloc", 7) ? "realloc" : !strncmp(name, "usable", 6) ? "malloc_usable_size" : "free";
-    int fd[2], ex[2];
-    if (pipe(fd) || pipe(ex)) DIE("pipe");
-    fflush(stdout); fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) DIE("fork");
-    if (pid == 0) {
-        close(fd[0]);
-        close(ex[0]);
-        expect_fd = ex[1];
-        dup2(fd[1], 2);
-        close(fd[1]);
-        /* no core files */
-        signal(SIGABRT, SIG_DFL);
-        alarm(10);
-        do_case(name);
-        _exit(93);
-    }
-    close(fd[1]);
-    close(ex[1]);
-    char out[4096], want[512];
-    size_t len = 0, wlen = 0;
-    ssize_t r;
-    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
-    out[len] = 0;
-    close(fd[0]);
-    while ((r = read(ex[0], want + wlen, sizeof want - 1 - wlen)) > 0) wlen += (size_t)r;
-    want[wlen] = 0;
-    close(ex[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    int ok = 1;
+    t_child_t c;
+    t_run_child(do_case, name, &c);
+    int ok = 1, st = c.status;
+    size_t len = strlen(c.out);
     if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
         ok = 0;
         if (WIFSIGNALED(st)) fprintf(stderr, "FAIL %s: died by signal %d (%s), want SIGABRT\n", name, WTERMSIG(st), strsignal(WTERMSIG(st)));
         else if (WEXITSTATUS(st) == 0) fprintf(stderr, "FAIL %s: not detected (child exited 0)\n", name);
         else fprintf(stderr, "FAIL %s: child exited with %d\n", name, WEXITSTATUS(st));
     }
-    if (!strstr(out, "hakmem") || !strstr(out, call)) {
+    if (!strstr(c.out, "hakmem") || !strstr(c.out, call)) {
         ok = 0;
         fprintf(stderr, "FAIL %s: stderr lacks \"hakmem\" and \"%s\"\n", name, call);
     }
-    if (wlen && strcmp(out, want)) {
+    if (c.want[0] && strcmp(c.out, c.want)) {
         ok = 0;
-        fprintf(stderr, "FAIL %s: stderr is not exactly the line %s", name, want);
+        fprintf(stderr, "FAIL %s: stderr is not exactly the line %s", name, c.want);
     }
-    fprintf(stderr, "%s %s: child stderr: %s%s", ok ? "ok  " : "FAIL", name, len ? out : "(empty)\n", (len && out[len - 1] != '\n') ? "\n" : "");
+    fprintf(stderr, "%s %s: child stderr: %s%s", ok ? "ok  " : "FAIL", name, len ? c.out : "(empty)\n", (len && c.out[len - 1] != '\n') ? "\n" : "");
     return ok;
 }
 

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #ifndef HAKTEST_STATIC
 #include <dlfcn.h>
+#include "child.h"
 #endif
 
 extern "C" void *hak_malloc(size_t) __attribute__((weak));   // set when hakmem is the allocator
@@ -402,26 +403,12 @@ static void test_new_handler_retry()
 
 // ---- bad sized deletes: a child per case ----
 
-static int expect_fd = -1;
-static void expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void expect(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = std::vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n <= 0 || n >= (int)sizeof line || write(expect_fd, line, (size_t)n) != n)
-        _exit(94);
-    close(expect_fd);
-}
-
 static void expect_size(const char *call, const void *p, size_t n, size_t align, bool large)
 {
     char al[64] = "";
     if (align)
         std::snprintf(al, sizeof al, ", alignment %zu", align);
-    expect("hakmem: %s: size %zu%s does not match the block at %p (%s %zu %s)\n", call, n, al, p,
+    t_expect("hakmem: %s: size %zu%s does not match the block at %p (%s %zu %s)\n", call, n, al, p,
            large ? "a Large block of" : "class of", malloc_usable_size((void *)p), large ? "usable bytes" : "bytes");
 }
 
@@ -471,7 +458,7 @@ static void bad_case(const char *name)
     } else if (!std::strcmp(name, "bad_delete_double")) {
         p = ::operator new(64);
         ::operator delete(p);
-        expect("hakmem: operator delete(): double free of %p (the block is already free)\n", p);
+        t_expect("hakmem: operator delete(): double free of %p (the block is already free)\n", p);
         ::operator delete(p, 64);
     } else {
         std::fprintf(stderr, "unknown case %s\n", name);
@@ -482,41 +469,12 @@ static void bad_case(const char *name)
 
 static void run_bad(const char *name)
 {
-    int fd[2], ex[2];
-    if (pipe(fd) || pipe(ex)) {
-        std::perror("pipe");
-        std::exit(2);
-    }
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        close(ex[0]);
-        expect_fd = ex[1];
-        dup2(fd[1], 2);
-        close(fd[1]);
-        signal(SIGABRT, SIG_DFL);
-        alarm(10);
-        bad_case(name);
-    }
-    close(fd[1]);
-    close(ex[1]);
-    char out[4096], want[512];
-    size_t len = 0, wlen = 0;
-    ssize_t r;
-    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
-    out[len] = 0;
-    while ((r = read(ex[0], want + wlen, sizeof want - 1 - wlen)) > 0) wlen += (size_t)r;
-    want[wlen] = 0;
-    close(fd[0]);
-    close(ex[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    CHECKF(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s: %s %d, want SIGABRT", name,
-           WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-    CHECKF(wlen && !std::strcmp(out, want), "%s: stderr is not exactly the line %s", name, want);
-    std::fprintf(stderr, "%s: child stderr: %s", name, len ? out : "(empty)\n");
+    t_child_t c;
+    t_run_child(bad_case, name, &c);
+    CHECKF(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT, "%s: %s %d, want SIGABRT", name,
+           WIFSIGNALED(c.status) ? "signal" : "exit", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : WEXITSTATUS(c.status));
+    CHECKF(c.want[0] && !std::strcmp(c.out, c.want), "%s: stderr is not exactly the line %s", name, c.want);
+    std::fprintf(stderr, "%s: child stderr: %s", name, c.out[0] ? c.out : "(empty)\n");
 }
 
 struct test { const char *name; void (*fn)(); };

@@ -8,32 +8,17 @@
  *
  *   test_secure CASE    one case; test_secure list: the cases */
 #include "common.h"
+#include "child.h"
 #include <pthread.h>
 /* the out-of-bounds writes are the point */
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #pragma GCC diagnostic ignored "-Wuse-after-free"
-#include <signal.h>
-#include <stdarg.h>
-#include <sys/wait.h>
 
 extern void free_sized(void *, size_t) __attribute__((weak));
 
 static volatile void *sink;
-static int expect_fd = -1;
 static char stack_buf[128] __attribute__((aligned(16)));
-
-static void expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void expect(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n <= 0 || n >= (int)sizeof line || write(expect_fd, line, (size_t)n) != n) _exit(94);
-    close(expect_fd);
-}
 
 #define OVERFLOW "hakmem: %s: buffer overflow: the %zu-byte block at %p was written past its end\n"
 #define COPY "hakmem: %s: buffer overflow: %zu bytes at %p run %zu bytes past the end of a hakmem block\n"
@@ -65,60 +50,60 @@ static void bad_case(const char *name)
 {
     if (!strcmp(name, "double_small")) {
         char *p = T_MALLOC(40); T_FREE(p);
-        expect(DOUBLE, "free()", (void *)p);
+        t_expect(DOUBLE, "free()", (void *)p);
         T_FREE(p);
     } else if (!strcmp(name, "double_large")) {
         char *p = T_MALLOC(1 << 20); T_FREE(p);
-        expect(INVALID, "free()", (void *)p);   /* its pages went back to the page heap */
+        t_expect(INVALID, "free()", (void *)p);   /* its pages went back to the page heap */
         T_FREE(p);
     } else if (!strcmp(name, "double_delayed")) {
         /* other classes come and go in between: the block stays free */
         char *p = T_MALLOC(200); T_FREE(p);
         for (int i = 0; i < 10000; i++) T_FREE(T_MALLOC(16 + (size_t)i % 100));
-        expect(DOUBLE, "free()", (void *)p);
+        t_expect(DOUBLE, "free()", (void *)p);
         T_FREE(p);
     } else if (!strcmp(name, "invalid_stack")) {
-        expect(INVALID, "free()", (void *)(stack_buf + 16));
+        t_expect(INVALID, "free()", (void *)(stack_buf + 16));
         T_FREE(stack_buf + 16);
     } else if (!strcmp(name, "invalid_unaligned")) {
         char *p = T_MALLOC(64); sink = p;
-        expect(INVALID, "free()", (void *)(p + 1));
+        t_expect(INVALID, "free()", (void *)(p + 1));
         T_FREE(p + 1);
     } else if (!strcmp(name, "never_handed_out")) {
         /* the last 16-byte slot of p's span (one 64 KiB page of 4096 slots):
          * refills take a magazine's worth, never that far */
         char *p = T_MALLOC(8); sink = p;
         char *last = (char *)(((uintptr_t)p | 0xffff) - 15);
-        expect(INVALID, "free()", (void *)last);
+        t_expect(INVALID, "free()", (void *)last);
         T_FREE(last);
     } else if (!strcmp(name, "overflow_1")) {
         char *p = T_MALLOC(24);
-        expect(OVERFLOW, "free()", (size_t)24, (void *)p);
+        t_expect(OVERFLOW, "free()", (size_t)24, (void *)p);
         p[24] = 1;
         T_FREE(p);
     } else if (!strcmp(name, "overflow_8")) {
         char *p = T_MALLOC(100);
-        expect(OVERFLOW, "free()", (size_t)100, (void *)p);
+        t_expect(OVERFLOW, "free()", (size_t)100, (void *)p);
         memset(p + 100, 0, 0);   /* a zero-length copy past the end is no overflow */
         for (int i = 0; i < 8; i++) ((volatile char *)p)[100 + i] = 'A';
         T_FREE(p);
     } else if (!strcmp(name, "overflow_realloc")) {
         char *p = T_MALLOC(50);
         ((volatile char *)p)[50] = 0x55;
-        expect(OVERFLOW, "realloc()", (size_t)50, (void *)p);
+        t_expect(OVERFLOW, "realloc()", (size_t)50, (void *)p);
         sink = T_REALLOC(p, 60);
     } else if (!strcmp(name, "underflow")) {
         /* a write before b lands in a's slot tail (16 bytes of slack: a canary) */
         char *a, *b;
         adjacent(16, 32, &a, &b);
         ((volatile char *)b)[-1] = 0;
-        expect(OVERFLOW, "free()", (size_t)16, (void *)a);
+        t_expect(OVERFLOW, "free()", (size_t)16, (void *)a);
         T_FREE(a);
     } else if (!strcmp(name, "write_after_free")) {
         char *p = T_MALLOC(64);
         T_FREE(p);
         ((volatile char *)p)[3] = 'x';
-        expect(CORRUPT, "malloc()", (void *)p);
+        t_expect(CORRUPT, "malloc()", (void *)p);
         sink = T_MALLOC(64);   /* the magazine hands p out first */
     } else if (!strcmp(name, "zero_read")) {
         char *p = T_MALLOC(0);
@@ -132,7 +117,7 @@ static void bad_case(const char *name)
     } else if (!strcmp(name, "large_overflow_1")) {
         char *p = T_MALLOC(1 << 20);
         ((volatile char *)p)[1 << 20] = 1;
-        expect(OVERFLOW, "free()", (size_t)1 << 20, (void *)p);
+        t_expect(OVERFLOW, "free()", (size_t)1 << 20, (void *)p);
         T_FREE(p);
     } else if (!strcmp(name, "large_overflow_page")) {
         char *p = T_MALLOC(1 << 20);
@@ -143,38 +128,38 @@ static void bad_case(const char *name)
     } else if (!strcmp(name, "sized_mismatch")) {
         if (!free_sized) _exit(91);
         char *p = T_MALLOC(24);
-        expect("hakmem: free_sized(): size 25 does not match the block at %p (a block of 24 bytes)\n", (void *)p);
+        t_expect("hakmem: free_sized(): size 25 does not match the block at %p (a block of 24 bytes)\n", (void *)p);
         free_sized(p, 25);
     } else if (!strcmp(name, "usable_invalid")) {
         char *p = T_MALLOC(64); sink = p;
-        expect(INVALID, "malloc_usable_size()", (void *)(p + 16));
+        t_expect(INVALID, "malloc_usable_size()", (void *)(p + 16));
         sink = (void *)T_USABLE(p + 16);
     } else if (!strcmp(name, "usable_free")) {
         char *p = T_MALLOC(64); T_FREE(p);
-        expect(INVALID, "malloc_usable_size()", (void *)p);
+        t_expect(INVALID, "malloc_usable_size()", (void *)p);
         sink = (void *)T_USABLE(p);
     } else if (!strcmp(name, "strcpy_overflow")) {
         char *p = T_MALLOC(8);
-        expect(COPY, "strcpy()", (size_t)10, (void *)p, (size_t)2);
+        t_expect(COPY, "strcpy()", (size_t)10, (void *)p, (size_t)2);
         strcpy_fn(p, "123456789");
     } else if (!strcmp(name, "memcpy_overflow")) {
         char *p = T_MALLOC(100), src[200] = { 0 };
-        expect(COPY, "memcpy()", (size_t)101, (void *)p, (size_t)1);
+        t_expect(COPY, "memcpy()", (size_t)101, (void *)p, (size_t)1);
         copy_fn(p, src, 101);
     } else if (!strcmp(name, "memcpy_overread")) {
         char *p = T_MALLOC(100), dst[200];
         memset(p, 0, 100);
-        expect(COPY, "memcpy()", (size_t)132, (void *)p, (size_t)32);
+        t_expect(COPY, "memcpy()", (size_t)132, (void *)p, (size_t)32);
         copy_fn(dst, p, 132);
     } else if (!strcmp(name, "memset_underflow")) {
         char *a, *b;
         adjacent(100, 112, &a, &b);   /* 101 bytes: class 112 */
-        expect(COPY, "memset()", (size_t)8, (void *)(b - 4), (size_t)8);
+        t_expect(COPY, "memset()", (size_t)8, (void *)(b - 4), (size_t)8);
         set_fn(b - 4, 0, 8);           /* starts in a's slack */
     } else if (!strcmp(name, "memcpy_free_block")) {
         char *p = T_MALLOC(100), src[16] = { 0 };
         T_FREE(p);
-        expect(CORRUPT, "memcpy()", (void *)p);
+        t_expect(CORRUPT, "memcpy()", (void *)p);
         copy_fn(p, src, 16);
     } else {
         fprintf(stderr, "unknown case %s\n", name);
@@ -198,47 +183,20 @@ static int want_segv(const char *name)
 
 static int run_bad(const char *name)
 {
-    int fd[2], ex[2];
-    if (pipe(fd) || pipe(ex)) DIE("pipe");
-    fflush(stdout); fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) DIE("fork");
-    if (pid == 0) {
-        close(fd[0]);
-        close(ex[0]);
-        expect_fd = ex[1];
-        dup2(fd[1], 2);
-        close(fd[1]);
-        signal(SIGABRT, SIG_DFL);
-        signal(SIGSEGV, SIG_DFL);
-        alarm(10);
-        bad_case(name);
-        _exit(93);
-    }
-    close(fd[1]);
-    close(ex[1]);
-    char out[4096], want[512];
-    size_t len = 0, wlen = 0;
-    ssize_t r;
-    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
-    out[len] = 0;
-    while ((r = read(ex[0], want + wlen, sizeof want - 1 - wlen)) > 0) wlen += (size_t)r;
-    want[wlen] = 0;
-    close(fd[0]);
-    close(ex[0]);
-    int st, sig = want_segv(name) ? SIGSEGV : SIGABRT;
-    waitpid(pid, &st, 0);
-    if (!WIFSIGNALED(st) || WTERMSIG(st) != sig) {
-        if (WIFSIGNALED(st)) fprintf(stderr, "FAIL %s: died by signal %d, want %d\n", name, WTERMSIG(st), sig);
-        else fprintf(stderr, "FAIL %s: child exited with %d (0: not detected)\n", name, WEXITSTATUS(st));
-        fprintf(stderr, "stderr: %s", out);
+    t_child_t c;
+    int sig = want_segv(name) ? SIGSEGV : SIGABRT;
+    t_run_child(bad_case, name, &c);
+    if (!WIFSIGNALED(c.status) || WTERMSIG(c.status) != sig) {
+        if (WIFSIGNALED(c.status)) fprintf(stderr, "FAIL %s: died by signal %d, want %d\n", name, WTERMSIG(c.status), sig);
+        else fprintf(stderr, "FAIL %s: child exited with %d (0: not detected)\n", name, WEXITSTATUS(c.status));
+        fprintf(stderr, "stderr: %s", c.out);
         return 1;
     }
-    if (sig == SIGABRT && strcmp(out, want)) {
-        fprintf(stderr, "FAIL %s: stderr\n  %s  want\n  %s", name, out, want);
+    if (sig == SIGABRT && strcmp(c.out, c.want)) {
+        fprintf(stderr, "FAIL %s: stderr\n  %s  want\n  %s", name, c.out, c.want);
         return 1;
     }
-    fprintf(stderr, "ok %s: %s", name, sig == SIGABRT ? out : "SIGSEGV\n");
+    fprintf(stderr, "ok %s: %s", name, sig == SIGABRT ? c.out : "SIGSEGV\n");
     return 0;
 }
 
