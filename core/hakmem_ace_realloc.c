@@ -183,14 +183,27 @@ static void *realloc_secure(void *p, size_t n)
         return NULL;
     }
     hak_span_t *sp = hak_span_of((uintptr_t)p);
-    if (HAK_SPAN_LIMIT(sp) && n + HAK_SLACK <= HAK_MID_MAX && hak_size_class(n + HAK_SLACK) == sp->cls) {
-        /* the same class: the canary moves */
+    size_t bs = sp->bsize;
+    if (!HAK_SPAN_LIMIT(sp)) {
+        if (old && hak_large_set_request(p, n))
+            return p;         /* within its pages: the canary and trailer move */
+    } else if (n < bs && (n >= bs / 2 || bs <= 16) && bs - n <= UINT16_MAX) {   /* a byte of slack stays */
+        /* in place while the block would not waste more than half: the canary moves */
         uint16_t *e = hak_block_slack(sp, (uintptr_t)p);
-        *e = (uint16_t)(sp->bsize - n);
+        *e = (uint16_t)(bs - n);
         hak_canary_put(p, n, *e, hak_canary_of((uintptr_t)p));
         return p;
     }
-    void *q = hak_malloc_fast(n);
+    void *q = NULL;
+    if (HAK_SPAN_LIMIT(sp) && n > old && n < HAK_REALLOC_BORDER - HAK_SLACK) {
+        /* growth with the default's headroom: the class of the target, the exact size */
+        size_t want = grow_target(bs, n + HAK_SLACK);
+        int c = want <= HAK_MID_MAX ? hak_size_class(want) : -1;
+        if (c >= 0 && hak_class_size[c] - n <= UINT16_MAX)
+            q = hak_alloc_class((uintptr_t)c, n);
+    }
+    if (!q)
+        q = hak_malloc_fast(n);
     if (!q)
         return NULL;         /* errno ENOMEM; p is untouched */
     memcpy(q, p, old < n ? old : n);

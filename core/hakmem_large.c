@@ -534,6 +534,20 @@ int hak_large_free(void *p)
     return block_free(c - unit);
 }
 
+int hak_large_set_request(void *p, size_t n)
+{
+    size_t old, body, unit = find_unit(p, &old, &body);
+    if (!unit || unit == SIZE_MAX || n > body - TRAILER || n < body / 2)
+        return 0;
+    char *c = p;
+    uint64_t k = large_key((uintptr_t)p), *t = (uint64_t *)(c + body - TRAILER);
+    if (!fill_ok(c, old, body - TRAILER))
+        hak_report_overflow("realloc()", p, old);
+    fill(c, n, n < old ? old : n);   /* bytes the request gave up are canary again */
+    t[0] = n ^ k;
+    return 1;
+}
+
 size_t hak_large_request(const void *p, const char *call)
 {
     size_t n, body, unit = find_unit(p, &n, &body);

@@ -34,6 +34,9 @@ size_t hak_large_usable(const void *p);
 /* The size a live Large block was asked for (0 too), SIZE_MAX if p is not
  * one; a tail written over aborts naming call. */
 size_t hak_large_request(const void *p, const char *call);
+/* The live Large block p holds n bytes from now on, in place: 1 when n fits
+ * its pages and uses at least half of them, else 0 (it must move). */
+int    hak_large_set_request(void *p, size_t n);
 #endif
 /* Resize a live large block: shrinking leaves the tail as a freed piece,
  * growing takes the cached piece after the block or calls mremap (no lock

@@ -6,6 +6,21 @@
 #include "hakmem_knobs.h"
 #include "hakmem_secure.h"
 
+#if HAK_SECURE
+/* OS page j came back zeroed: the free blocks on it need a link and a tail
+ * again (hakmem_secure.h). */
+static void span_page_fresh(hak_span_t *sp, uint32_t j)
+{
+    uint32_t bsize = sp->bsize, first = (uint32_t)((uint64_t)j * HAK_OS_PAGE / bsize);
+    uint32_t last = (uint32_t)(((uint64_t)j * HAK_OS_PAGE + HAK_OS_PAGE - 1) / bsize);
+    for (uint32_t b = first; b <= last && b < sp->capacity; b++)
+        if (sp->freemap[b / 64] & (1ull << (b % 64))) {
+            void *blk = (void *)(sp->start + (uintptr_t)b * bsize);
+            hak_links_fresh(&blk, 1, bsize);
+        }
+}
+#endif
+
 /* A block handed out from a released OS page makes that page resident again;
  * within the hold time of the span's last release it counts as reused. */
 static void span_unrelease(hak_span_t *sp, uintptr_t p)
@@ -17,6 +32,9 @@ static void span_unrelease(hak_span_t *sp, uintptr_t p)
             sp->released[j / 64] &= ~(1ull << (j % 64));
             sp->nreleased--;
             back++;
+#if HAK_SECURE
+            span_page_fresh(sp, j);
+#endif
             __atomic_fetch_sub(&hak_bytes_released, HAK_OS_PAGE, __ATOMIC_RELAXED);
         }
     if (back && sp->released_ns + HAK_KNOB_GET(hold_ms) * 1000000ull > hak_now_ns())
@@ -49,6 +67,7 @@ static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
 {
     uint32_t got = 0, words = (sp->capacity + 63) / 64, w = sp->scan;
     uintptr_t start = sp->start, bsize = sp->bsize;
+    uint64_t seen = sp->limit;
     for (; w < words && got < n; w++) {
         uint64_t bits = sp->freemap[w];
         uint32_t first = got;
@@ -59,13 +78,20 @@ static uint32_t span_take(hak_span_t *sp, void **out, uint32_t n)
         }
         sp->freemap[w] = bits;
         if (sp->nreleased && got > first && word_has_released(sp, w))
-            for (uint32_t i = first; i < got; i++)
+            for (uint32_t i = first; i < got; i++) {
                 span_unrelease(sp, (uintptr_t)out[i]);
+                hak_links_fresh(&out[i], 1, sp->bsize);   /* its page may have come back zeroed */
+            }
         if (bits)
             break;
     }
     sp->scan = w;
     sp->used += got;
+    /* secure: a block above the old mark was never handed out and has no link
+     * yet; one below it has the link and tail its last free wrote */
+    for (uint32_t i = 0; i < got; i++)
+        if ((uintptr_t)out[i] - start + bsize > seen)
+            hak_links_fresh(&out[i], 1, sp->bsize);
     if (got) {
         uint64_t end = (uintptr_t)out[got - 1] - start + bsize;
         if (end > sp->limit)
@@ -257,7 +283,6 @@ uint32_t hak_spans_take(hak_span_lists_t *l, hak_span_t *sp, void **out, uint32_
     if (sp->used == 0)
         l->nempty--;
     uint32_t got = span_take(sp, out, n);
-    hak_links_fresh(out, got, sp->bsize);
     l->taken += got;
     if (sp->used == sp->capacity)
         move(l, sp, HAK_LIST_FULL);
