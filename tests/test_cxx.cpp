@@ -39,9 +39,9 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include "child.h"
 #ifndef HAKTEST_STATIC
 #include <dlfcn.h>
-#include "child.h"
 #endif
 
 extern "C" void *hak_malloc(size_t) __attribute__((weak));   // set when hakmem is the allocator
