@@ -289,8 +289,30 @@ echo "== the secure build (libhakmem-secure.so): its mechanisms, the API, bad in
 SECLIB=${HAKMEM_SECURE_LIB:-$ROOT/build/libhakmem-secure.so}
 # HAKTEST_SECURE: test_api does not write into a malloc(0) block (PROT_NONE there)
 spre() { env LD_PRELOAD="$SECLIB" HAKTEST_REQUIRE_HAKMEM=1 HAKTEST_SECURE=1 "$@"; }
+# In a setuid program (AT_SECURE) the secure build reads no HAKMEM_* variable:
+# a setuid-root copy of secure_env run by nobody prints no statistics for
+# HAKMEM_STATS=1, the same copy run by root does.  Skipped without root or
+# setpriv, or where the copy's setuid bit has no effect (a nosuid mount).
+secure_setuid_env() {
+    local d out rc=0
+    [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null || { echo "SKIP: needs root and setpriv"; return 0; }
+    have "$B/secure_env" || return 1
+    d=$(mktemp -d "$B/suid.XXXXXX") && chmod 755 "$d" && cp "$B/secure_env" "$d/" && chmod 4755 "$d/secure_env"
+    out=$(HAKMEM_STATS=1 "$d/secure_env" 2>&1)
+    echo "as root: $out" | head -3
+    echo "$out" | grep -qx "at_secure=0" && echo "$out" | grep -q '^\[hakmem\] total' || { echo "FAIL: no statistics as root"; rc=1; }
+    out=$(HAKMEM_STATS=1 setpriv --reuid=65534 --regid=65534 --clear-groups "$d/secure_env" 2>&1)
+    echo "as nobody: $out" | head -3
+    if echo "$out" | grep -qx "at_secure=0"; then
+        echo "SKIP: the setuid bit took no effect here (nosuid mount?)"
+    elif ! echo "$out" | grep -qx "at_secure=1" || echo "$out" | grep -q '^\[hakmem\]'; then
+        echo "FAIL: HAKMEM_STATS read with AT_SECURE set"; rc=1
+    fi
+    rm -rf "$d"
+    return $rc
+}
 sbin() { have "$B/$1" && spre "$B/$1" "${@:2}"; }
-export -f spre sbin
+export -f spre sbin secure_setuid_env
 export SECLIB
 if [ "$LIB" != none ]; then
     for s in $("$B/test_secure" list 2>/dev/null); do t "secure.$s" 60 sbin test_secure $s; done
@@ -299,6 +321,7 @@ if [ "$LIB" != none ]; then
     for c in $BAD; do [[ $c == sized_* ]] || t "badfree.secure.$c" 60 sbin test_badfree $c; done
     for s in $CXX_SUBTESTS bad_delete_double; do t "cxx.secure.$s" 120 sbin test_cxx $s; done
     for s in $STRESS; do HAKTEST_SCALE=25 t "stress.secure.$s" 180 sbin test_stress $s; done
+    t "secure.setuid_env" 60 secure_setuid_env
 fi
 
 echo "== sanitizers (hak_ API, reduced stress)"
