@@ -444,7 +444,7 @@ static uint64_t large_key(uintptr_t p) { return (p * 0xff51afd7ed558ccdull) ^ ha
 
 /* Canary byte i of the block at p is byte i % 8 of its key: whole words
  * where they are aligned. */
-static void fill(char *p, size_t from, size_t to)
+static void canary_fill(char *p, size_t from, size_t to)
 {
     uint64_t k = large_key((uintptr_t)p);
     size_t i = from;
@@ -456,7 +456,7 @@ static void fill(char *p, size_t from, size_t to)
         p[i] = (char)(k >> (8 * (i & 7)));
 }
 
-static int fill_ok(const char *p, size_t from, size_t to)
+static int canary_fill_ok(const char *p, size_t from, size_t to)
 {
     uint64_t k = large_key((uintptr_t)p), bad = 0;
     size_t i = from;
@@ -484,7 +484,7 @@ void *hak_large_alloc(size_t size, size_t align, int zero)
     char *p = base + unit;
     size_t body = block_usable(base) - unit - HAK_OS_PAGE;
     uint64_t k = large_key((uintptr_t)p);
-    fill(p, size, body - TRAILER);
+    canary_fill(p, size, body - TRAILER);
     uint64_t *t = (uint64_t *)(p + body - TRAILER);
     t[0] = size ^ k;
     t[1] = unit ^ ~k;
@@ -527,7 +527,7 @@ int hak_large_free(void *p)
     char *c = p;
     if (unit == SIZE_MAX)
         hak_report_overflow("free()", p, 0);
-    if (!fill_ok(c, n, body - TRAILER))
+    if (!canary_fill_ok(c, n, body - TRAILER))
         hak_report_overflow("free()", p, n);
     hak_os_protect(c - HAK_OS_PAGE, HAK_OS_PAGE, HAK_OS_PROT_RW);
     hak_os_protect(c + body, HAK_OS_PAGE, HAK_OS_PROT_RW);
@@ -541,9 +541,9 @@ int hak_large_set_request(void *p, size_t n)
         return 0;
     char *c = p;
     uint64_t k = large_key((uintptr_t)p), *t = (uint64_t *)(c + body - TRAILER);
-    if (!fill_ok(c, old, body - TRAILER))
+    if (!canary_fill_ok(c, old, body - TRAILER))
         hak_report_overflow("realloc()", p, old);
-    fill(c, n, n < old ? old : n);   /* bytes the request gave up are canary again */
+    canary_fill(c, n, n < old ? old : n);   /* bytes the request gave up are canary again */
     t[0] = n ^ k;
     return 1;
 }

@@ -13,6 +13,7 @@ void hak_report_double(const char *call, const void *p)
     hak_fatal("%s: double free of %p (the block is already free)", call, p);
 }
 
+#if HAK_SECURE
 void hak_report_corrupt(const char *call, const void *p)
 {
     hak_fatal("%s: heap corruption at %p (a free block was written after it was freed)", call, p);
@@ -23,7 +24,6 @@ void hak_report_overflow(const char *call, const void *p, size_t n)
     hak_fatal("%s: buffer overflow: the %zu-byte block at %p was written past its end", call, n, p);
 }
 
-#if HAK_SECURE
 void hak_report_free_block(const char *call, const void *p)
 {
     /* a block freed before carries an intact link pair; one never handed out does not */

@@ -38,13 +38,13 @@ typedef struct hak_secrets {
 } __attribute__((aligned(HAK_OS_PAGE))) hak_secrets_t;
 extern hak_secrets_t hak_secrets HAK_HIDDEN;
 
-/* A free block's links were written over (secure build). */
-void hak_report_corrupt(const char *call, const void *p) __attribute__((noreturn, cold));
-/* The canary past the request of a block was written over (secure build). */
-void hak_report_overflow(const char *call, const void *p, size_t n) __attribute__((noreturn, cold));
-
 #if HAK_SECURE
 #define HAK_SLACK 1
+
+/* A free block's links were written over. */
+void hak_report_corrupt(const char *call, const void *p) __attribute__((noreturn, cold));
+/* The canary past the request of a block was written over. */
+void hak_report_overflow(const char *call, const void *p, size_t n) __attribute__((noreturn, cold));
 
 /* A free() of a block that is not in use: a double free or a block never
  * handed out, told apart by its link pair. */
